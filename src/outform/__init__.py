@@ -1,0 +1,36 @@
+"""outform: structured generation for language models.
+
+>>> import outform
+>>> model = outform.load("smollm2-135m")                                  # doctest: +SKIP
+>>> outform.generate(model, "An ISO date: ", regex=r"\\d{4}-\\d{2}-\\d{2}")  # doctest: +SKIP
+'2023-01-01'
+
+Lower-level API (XGrammar-shaped): ``Compiler(vocab).compile_regex(p)`` gives a
+compiled index; ``Matcher(compiled)`` tracks one sequence with ``fill_mask``,
+``accept_token``, ``rollback``, ``fork`` and ``forced_tokens``.
+"""
+
+from outform.automata import ByteDFA, compile_regex
+from outform.errors import (
+    IncompleteOutputError,
+    ModelNotFoundError,
+    OutformError,
+    RegexError,
+    RegexSyntaxError,
+    ResourceLimitExceeded,
+    UnsupportedRegexError,
+    VocabularyError,
+)
+from outform.generation import DEFAULT_MODEL, Model, from_transformers, generate, load
+from outform.limits import Limits
+from outform.masking import Compiler, Matcher
+from outform.vocabulary import TokenTrie, Vocabulary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MODEL", "ByteDFA", "Compiler", "IncompleteOutputError", "Limits", "Matcher", "Model",
+    "ModelNotFoundError", "OutformError", "RegexError", "RegexSyntaxError", "ResourceLimitExceeded",
+    "TokenTrie", "UnsupportedRegexError", "Vocabulary", "VocabularyError", "compile_regex",
+    "from_transformers", "generate", "load",
+]

@@ -1,0 +1,374 @@
+"""Incremental Earley recogniser over lexeme ids, with persistent memoised states.
+
+**Earley in brief.**  An *item* ``(A -> alpha . beta, j)`` says: the input read
+since position ``j`` derives ``alpha``, and a parse is possible in which ``A``
+started at ``j``.  The Earley set of position ``i`` holds every such item for
+the first ``i`` lexemes, built by three rules:
+
+* *scan* — for the next lexeme ``a``, every ``(A -> alpha . a beta, j)`` of set
+  ``i`` becomes ``(A -> alpha a . beta, j)`` in set ``i + 1``;
+* *complete* — a finished item ``(B -> gamma ., k)`` advances every item of set
+  ``k`` whose dot is before ``B``;
+* *predict* — an item whose dot is before a nonterminal ``B`` adds
+  ``(B -> . gamma, i)`` for every production of ``B``.
+
+A lexeme may follow position ``i`` iff some item of set ``i`` has it after the
+dot; the input is accepted iff the start symbol is finished with origin 0.
+Both statements are exact (no false "allowed") because unproductive
+productions are removed up front, so every item can still be completed.
+
+**Nullable symbols** follow Aycock and Horspool: predicting a nullable ``B``
+also moves the dot over ``B`` right away.  Then an item finished with origin
+``i`` *in* set ``i`` never needs completing (its waiters were already moved),
+which is what makes the usual ordering problems with empty rules disappear.
+
+**Shared predictions.**  Everything predicted in set ``i`` has origin ``i``
+and depends only on *which* nonterminals were predicted, so it is not stored
+as items at all: a state points to a :class:`Prediction`, the interned
+"dotted positions by next symbol" table of its set of predicted nonterminals,
+built once per grammar and shared by every state that predicts the same set.
+Predicting ``X`` adds ``X``'s productions with the dot at 0 and past every
+nullable prefix, for every nonterminal that ``X`` predicts transitively
+(``reach[X]``, precomputed).  Advancing a state then only allocates the
+scanned and completed items.
+
+**Leo's optimisation** keeps right recursion linear: when set ``k`` has exactly
+one item waiting on ``B`` and ``B`` is its last symbol, completing ``B`` at
+``k`` deterministically completes that item too, and so on up a chain; the
+top of the chain is memoised per ``(set, symbol)`` and completed directly.
+
+**Persistence.**  A :class:`ParseState` *is* an Earley set: items are pairs
+``(dotted position, origin state)`` that point at the state object holding
+their origin set, so no state is ever copied or mutated once built, and any
+state can be advanced again later — rollback and forking are free and
+unreferenced branches are garbage-collected.  ``advance`` memoises its result
+on the state, because constrained decoding asks the same (state, lexeme)
+question many times before the matcher commits to one of the answers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from outform.errors import ResourceLimitExceeded
+from outform.grammar.ir import Bnf, Production
+from outform.limits import DEFAULT_LIMITS, Limits
+
+_UNKNOWN = object()
+
+
+class Prediction:
+    """The items a set predicts, for one set of predicted nonterminals.
+
+    ``by_symbol[symbol]`` holds the dotted positions whose dot is before
+    ``symbol``; their origin is whichever state uses this prediction.
+    Interned by the parser: extending the same set by the same nonterminal
+    always yields the same object, so states share these tables.
+    """
+
+    __slots__ = ("nonterminals", "by_symbol", "lexemes", "size", "_extended")
+
+    def __init__(self, nonterminals: frozenset[int], by_symbol: dict[int, tuple[int, ...]], n_lexemes: int):
+        self.nonterminals = nonterminals
+        self.by_symbol = by_symbol
+        self.lexemes = frozenset(s for s in by_symbol if s < n_lexemes)
+        self.size = sum(map(len, by_symbol.values()))
+        self._extended: dict[int, Prediction] = {}
+
+
+class ParseState:
+    """One Earley set, reached from the initial state by ``depth`` lexemes.
+
+    Its items are ``waiting[symbol]``, the scanned or completed items
+    ``(dotted position, origin state)`` whose dot is before ``symbol``, plus
+    the predicted ones in ``prediction`` (origin: this state); finished items
+    need no storage.  ``accepting`` tells whether the input so far is a
+    sentence.  ``allowed`` (``uint64[K]`` bitset) and ``allowed_ids`` give the
+    lexemes that may come next, ignored lexemes included.
+    """
+
+    __slots__ = (
+        "parser", "parent", "depth", "accepting", "waiting", "prediction",
+        "_next", "_leo", "_allowed_ids", "_allowed",
+    )
+
+    def __init__(self, parser: EarleyParser, parent: ParseState | None, depth: int) -> None:
+        self.parser = parser
+        self.parent = parent
+        self.depth = depth
+        self.accepting = False
+        self.waiting: dict[int, list[tuple[int, ParseState]]] = {}
+        self.prediction = parser._no_prediction
+        self._next: dict[int, ParseState | None] = {}
+        self._leo: dict[int, tuple[int, ParseState] | None] = {}
+        self._allowed_ids: tuple[int, ...] | None = None
+        self._allowed: np.ndarray | None = None
+
+    def waiters(self, symbol: int) -> list[tuple[int, ParseState]]:
+        """All items of this set whose dot is before ``symbol``."""
+        items = [(d, self) for d in self.prediction.by_symbol.get(symbol, ())]
+        items.extend(self.waiting.get(symbol, ()))
+        return items
+
+    @property
+    def allowed_ids(self) -> tuple[int, ...]:
+        if self._allowed_ids is None:
+            lexemes = {s for s in self.waiting if s < self.parser.n_lexemes}
+            self._allowed_ids = tuple(sorted(lexemes | self.prediction.lexemes | self.parser.ignore))
+        return self._allowed_ids
+
+    @property
+    def allowed(self) -> np.ndarray:
+        if self._allowed is None:
+            self._allowed = self.parser._bitset(self.allowed_ids)
+        return self._allowed
+
+    def __repr__(self) -> str:
+        return f"ParseState(depth={self.depth}, accepting={self.accepting}, allowed={self.allowed_ids})"
+
+
+class EarleyParser:
+    """Earley recogniser for ``bnf`` whose states are :class:`ParseState` objects.
+
+    Raises :class:`ResourceLimitExceeded` when one Earley set would hold more
+    than ``limits.max_earley_items`` items.
+    """
+
+    def __init__(self, bnf: Bnf, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.bnf = bnf
+        self.limits = limits
+        self.n_lexemes = bnf.n_lexemes
+        self.start_symbol = bnf.n_lexemes + bnf.start
+        self.ignore = frozenset(bnf.ignore)
+        self._words = max(1, -(-bnf.n_lexemes // 64))
+        productions = _productive(bnf.productions, bnf.n_lexemes)
+        self.nullable = _nullable(productions, bnf.n_lexemes, len(bnf.nonterminal_names))
+        self._flatten(productions)
+        self._precompute_prediction(productions)
+        self._no_prediction = Prediction(frozenset(), {}, self.n_lexemes)
+        self._predictions: dict[frozenset[int], Prediction] = {frozenset(): self._no_prediction}
+
+    # -- grammar tables --------------------------------------------------
+
+    def _flatten(self, productions: list[Production]) -> None:
+        """Number every dotted position ``A -> alpha . beta``: ``next_sym[d]`` is
+        the symbol after the dot (``-1`` at the end), ``lhs[d]`` the symbol of
+        ``A``; moving the dot is ``d + 1``.  ``first_dot[p]`` is ``p``'s dot 0."""
+        self.next_sym: list[int] = []
+        self.lhs: list[int] = []
+        self.first_dot: list[int] = []
+        for production in productions:
+            self.first_dot.append(len(self.next_sym))
+            self.next_sym.extend(production.rhs)
+            self.next_sym.append(-1)
+            self.lhs.extend([self.n_lexemes + production.lhs] * (len(production.rhs) + 1))
+
+    def _precompute_prediction(self, productions: list[Production]) -> None:
+        """``own[X]``: ``(next symbol, dotted position)`` for the unfinished items
+        that predicting ``X`` adds from ``X``'s own productions (dot at 0 and past
+        each nullable prefix); ``reach[X]``: nonterminals predicted with ``X``."""
+        own: dict[int, list[tuple[int, int]]] = {}
+        for index, production in enumerate(productions):
+            items = own.setdefault(self.n_lexemes + production.lhs, [])
+            d = self.first_dot[index]
+            while self.next_sym[d] >= 0:
+                items.append((self.next_sym[d], d))
+                if not self.nullable[self.next_sym[d]]:
+                    break
+                d += 1
+        self.own = own
+        self.reach = {x: self._reachable(x) for x in own}
+
+    def _reachable(self, symbol: int) -> frozenset[int]:
+        """Nonterminals predicted, directly or not, by predicting ``symbol``."""
+        found = [symbol]
+        seen = {symbol}
+        for x in found:
+            for nxt, _ in self.own[x]:
+                if nxt >= self.n_lexemes and nxt not in seen and nxt in self.own:
+                    seen.add(nxt)
+                    found.append(nxt)
+        return frozenset(found)
+
+    def _extend(self, prediction: Prediction, symbol: int) -> Prediction:
+        """``prediction`` plus the prediction closure of nonterminal ``symbol``."""
+        extended = prediction._extended.get(symbol)
+        if extended is None:
+            nonterminals = prediction.nonterminals | self.reach.get(symbol, frozenset())
+            extended = self._predictions.get(nonterminals)
+            if extended is None:
+                extended = self._predictions[nonterminals] = self._make_prediction(nonterminals)
+            prediction._extended[symbol] = extended
+        return extended
+
+    def _make_prediction(self, nonterminals: frozenset[int]) -> Prediction:
+        by_symbol: dict[int, list[int]] = {}
+        for x in sorted(nonterminals):
+            for nxt, d in self.own[x]:
+                by_symbol.setdefault(nxt, []).append(d)
+        frozen = {symbol: tuple(ds) for symbol, ds in by_symbol.items()}
+        return Prediction(nonterminals, frozen, self.n_lexemes)
+
+    # -- states ------------------------------------------------------------
+
+    def initial(self) -> ParseState:
+        """A fresh state before any lexeme.
+
+        Not shared between calls on purpose: a state keeps every state it has
+        been advanced to (the memo), so one root per generation lets the whole
+        tree be freed with it.  Building it is one interned-table lookup.
+        """
+        root = ParseState(self, None, 0)
+        root.prediction = self._extend(self._no_prediction, self.start_symbol)
+        root.accepting = self.nullable[self.start_symbol]
+        return root
+
+    def advance(self, state: ParseState, lexeme_id: int) -> ParseState | None:
+        """The state after ``lexeme_id``, or ``None`` if the grammar forbids it.
+
+        Ignored lexemes return ``state`` itself.  Memoised on ``state``.
+        """
+        result = state._next.get(lexeme_id, _UNKNOWN)
+        if result is _UNKNOWN:
+            if lexeme_id in self.ignore:
+                result = state
+            else:
+                scanned = state.waiters(lexeme_id)
+                result = self._scan(state, scanned) if scanned else None
+            state._next[lexeme_id] = result
+        return result
+
+    def _scan(self, parent: ParseState, scanned: list[tuple[int, ParseState]]) -> ParseState:
+        """Build the next Earley set from the items that read the lexeme.
+
+        Runs completion and prediction to a fixed point with a stack; ``seen``
+        deduplicates the items whose origin is an older set (no other kind is
+        ever pushed: finished items with origin in this set are skipped, see
+        the module docstring), predictions are deduplicated by nonterminal.
+        """
+        state = ParseState(self, parent, parent.depth + 1)
+        waiting = state.waiting
+        next_sym, lhs, nullable = self.next_sym, self.lhs, self.nullable
+        n_lexemes, start = self.n_lexemes, self.start_symbol
+        limit = self.limits.max_earley_items
+        prediction = self._no_prediction
+        seen: set[tuple[int, ParseState]] = set()
+        stack = [(d + 1, origin) for d, origin in scanned]
+        while stack:
+            item = stack.pop()
+            if item in seen:
+                continue
+            seen.add(item)
+            d, origin = item
+            symbol = next_sym[d]
+            if symbol < 0:
+                symbol = lhs[d]
+                if origin.parent is None and symbol == start:
+                    state.accepting = True
+                top = self._leo_top(origin, symbol)
+                if top is not None:
+                    stack.append(top)
+                else:
+                    stack.extend([(w + 1, o) for w, o in origin.waiting.get(symbol, ())])
+                    stack.extend([(w + 1, origin) for w in origin.prediction.by_symbol.get(symbol, ())])
+                continue
+            items = waiting.get(symbol)
+            if items is None:
+                waiting[symbol] = [item]
+            else:
+                items.append(item)
+            if symbol >= n_lexemes:
+                if symbol not in prediction.nonterminals:
+                    prediction = self._extend(prediction, symbol)
+                if nullable[symbol]:
+                    stack.append((d + 1, origin))
+            if len(seen) + prediction.size > limit:
+                self._too_many(len(seen) + prediction.size)
+        state.prediction = prediction
+        return state
+
+    def _leo_top(self, state: ParseState, symbol: int) -> tuple[int, ParseState] | None:
+        """Top of the deterministic completion chain for ``symbol`` finished
+        with origin ``state``, as a finished item, or ``None`` if ``state``
+        does not have exactly one waiter on ``symbol`` with ``symbol`` last.
+
+        The chain is followed iteratively (it can be as long as the input) and
+        every link's answer is memoised on its state.  It stops at an item
+        whose origin is the set itself (completing that is ordinary work of
+        the current set) and at the start symbol finished at the root, so
+        acceptance is still observed.
+        """
+        chain: list[tuple[ParseState, int]] = []
+        top = None
+        while True:
+            known = state._leo.get(symbol, _UNKNOWN)
+            if known is not _UNKNOWN:
+                top = known or top
+                break
+            link = self._leo_link(state, symbol)
+            if link is None:
+                state._leo[symbol] = None
+                break
+            chain.append((state, symbol))
+            top = link
+            d, origin = link
+            symbol = self.lhs[d]
+            if origin is state or (origin.parent is None and symbol == self.start_symbol):
+                break
+            state = origin
+        for link_state, link_symbol in chain:
+            link_state._leo[link_symbol] = top
+        return top
+
+    def _leo_link(self, state: ParseState, symbol: int) -> tuple[int, ParseState] | None:
+        """The finished item implied by finishing ``symbol`` at ``state``, if
+        ``state`` has a single waiter on ``symbol`` and ``symbol`` is its last."""
+        waiters = state.waiters(symbol)
+        if len(waiters) == 1 and self.next_sym[waiters[0][0] + 1] < 0:
+            d, origin = waiters[0]
+            return d + 1, origin
+        return None
+
+    def _too_many(self, count: int) -> None:
+        limit = self.limits.max_earley_items
+        raise ResourceLimitExceeded(
+            f"Earley set needs more than {limit} items ({count} so far)", "max_earley_items", limit
+        )
+
+    def _bitset(self, ids: tuple[int, ...]) -> np.ndarray:
+        """``uint64[K]`` bitset of lexeme ids."""
+        mask = sum(1 << i for i in ids)
+        words = [(mask >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(self._words)]
+        return np.array(words, dtype=np.uint64)
+
+
+def _productive(productions: tuple[Production, ...], n_lexemes: int) -> list[Production]:
+    """The productions whose every symbol derives some lexeme string.
+
+    Fixed point: a nonterminal is productive once one of its productions has
+    only lexemes and productive nonterminals.  Dropping the rest guarantees
+    that every Earley item can be completed, which makes "some item expects
+    lexeme a" equivalent to "a can start a valid continuation".
+    """
+    productive: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for p in productions:
+            if p.lhs not in productive and all(s < n_lexemes or s - n_lexemes in productive for s in p.rhs):
+                productive.add(p.lhs)
+                changed = True
+    return [p for p in productions if all(s < n_lexemes or s - n_lexemes in productive for s in p.rhs)]
+
+
+def _nullable(productions: list[Production], n_lexemes: int, n_nonterminals: int) -> list[bool]:
+    """``nullable[symbol]`` for every symbol (lexemes never are), by fixed point."""
+    nullable = [False] * (n_lexemes + n_nonterminals)
+    changed = True
+    while changed:
+        changed = False
+        for p in productions:
+            if not nullable[n_lexemes + p.lhs] and all(nullable[s] for s in p.rhs):
+                nullable[n_lexemes + p.lhs] = True
+                changed = True
+    return nullable

@@ -1,0 +1,75 @@
+"""The ``outform`` command line.
+
+``outform generate`` writes exactly the generated text (plus one newline) to
+stdout and everything else to stderr, so it composes with pipes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="outform", description="Structured generation with language models.")
+    commands = parser.add_subparsers(dest="command")
+    gen = commands.add_parser("generate", help="generate text that matches a constraint")
+    constraint = gen.add_mutually_exclusive_group(required=True)
+    constraint.add_argument("--regex", help="a regular expression the whole output must match")
+    gen.add_argument("--prompt", required=True, help="the prompt (sent as a user chat message unless --raw)")
+    gen.add_argument("--model", default=None, help="bundled model name (default: smollm2-135m)")
+    gen.add_argument("--max-tokens", type=int, default=256, help="maximum new tokens (default 256)")
+    gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    gen.add_argument("--top-k", type=int, default=None)
+    gen.add_argument("--top-p", type=float, default=None)
+    gen.add_argument("--seed", type=int, default=None, help="seed for sampling")
+    gen.add_argument("--raw", action="store_true", help="send the prompt as plain text, without the chat template")
+    gen.set_defaults(run=_generate)
+    return parser
+
+
+def _generate(args) -> int:
+    _quiet_transformers()
+    import torch
+
+    import outform
+    from outform.errors import OutformError
+
+    torch.set_num_threads(int(os.environ.get("OUTFORM_THREADS", "1")))
+    try:
+        outform.compile_regex(args.regex)  # fail fast on a bad regex, before loading the model
+        model = outform.load(args.model or outform.DEFAULT_MODEL)
+        prompt = args.prompt if args.raw or model.tokenizer.chat_template is None else [
+            {"role": "user", "content": args.prompt}
+        ]
+        text = outform.generate(
+            model, prompt, regex=args.regex, max_new_tokens=args.max_tokens,
+            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+        )
+    except OutformError as error:
+        print(f"outform: error: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+def _quiet_transformers() -> None:
+    """Keep library chatter (progress bars, advisories) off stdout and mostly off stderr."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

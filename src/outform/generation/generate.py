@@ -1,0 +1,105 @@
+"""``outform.generate``: constrained decoding with a KV cache.
+
+The loop is the plain autoregressive one with two additions: the matcher's mask
+is applied to the logits before sampling, and tokens the constraint forces are
+appended without sampling and fed to the model in one forward pass (they have
+probability 1 under the masked distribution, so this changes nothing but speed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from outform.errors import IncompleteOutputError
+from outform.generation.models import Model, from_transformers
+from outform.kernels import apply_bitmask_torch
+from outform.masking import Matcher
+from outform.samplers import SamplingParams, sample_token
+
+
+def generate(
+    model,
+    *args,
+    regex: str | None = None,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+) -> str:
+    """Generate text that fully matches the constraint.
+
+    Call as ``generate(model, prompt, regex=...)`` with an outform model handle
+    (:func:`outform.load`, :func:`outform.from_transformers`) or as
+    ``generate(hf_model, hf_tokenizer, prompt, regex=...)`` with a transformers
+    pair.  ``prompt`` is text, or a list of chat messages (``{"role", "content"}``)
+    rendered with the tokenizer's chat template.  ``temperature=0`` is greedy.
+
+    The output always matches: EOS is only possible once the match is complete,
+    and near ``max_new_tokens`` only tokens that still allow completing in time
+    are offered.  ``IncompleteOutputError`` is raised only if the budget is too
+    small to complete the match at all.
+
+    >>> import outform
+    >>> model = outform.load("smollm2-135m")                        # doctest: +SKIP
+    >>> outform.generate(model, "Date of the moon landing: ", regex=r"\\d{4}-\\d{2}-\\d{2}")  # doctest: +SKIP
+    '1969-07-20'
+    """
+    handle, prompt = _resolve_model(model, args)
+    if regex is None:
+        raise TypeError("generate() needs a constraint: pass regex=...")
+    matcher = Matcher(handle.compiler.compile_regex(regex))
+    params = SamplingParams(temperature, top_k, top_p, seed)
+    tokens = _decode(handle, handle.encode_prompt(prompt), matcher, params, max_new_tokens)
+    return handle.vocab.decode_bytes(tokens).decode("utf-8", errors="strict")
+
+
+def _resolve_model(model, args) -> tuple[Model, object]:
+    if isinstance(model, Model):
+        if len(args) != 1:
+            raise TypeError("use generate(model, prompt, ...) with an outform model handle")
+        return model, args[0]
+    if len(args) != 2:
+        raise TypeError("use generate(hf_model, hf_tokenizer, prompt, ...) with a transformers model")
+    return from_transformers(model, args[0]), args[1]
+
+
+@torch.inference_mode()
+def _decode(handle: Model, prompt_ids: list[int], matcher: Matcher, params: SamplingParams, budget: int) -> list[int]:
+    """The token ids generated after the prompt (EOS excluded)."""
+    generator = params.generator()
+    bitmask = np.zeros(matcher.n_words, dtype=np.int32)
+    eos_ids = set(handle.vocab.eos_token_ids)
+    generated: list[int] = []
+    pending = list(prompt_ids)
+    past = None
+    while not matcher.is_finished():
+        if len(generated) >= budget:
+            if matcher.accepts_eos():
+                break  # budget spent on a complete match: stop as if EOS was sampled
+            raise IncompleteOutputError(
+                f"max_new_tokens={budget} reached before the constraint was complete",
+                handle.vocab.decode_bytes(generated).decode("utf-8", errors="replace"),
+            )
+        out = handle.hf_model(input_ids=torch.tensor([pending]), past_key_values=past, use_cache=True)
+        past = out.past_key_values
+        logits = out.logits[0, -1].float()
+        matcher.fill_mask(bitmask, tokens_left=budget - len(generated))
+        if not bitmask.any():
+            raise IncompleteOutputError(
+                f"no token can complete the constraint within max_new_tokens={budget}",
+                handle.vocab.decode_bytes(generated).decode("utf-8", errors="replace"),
+            )
+        apply_bitmask_torch(logits, bitmask)
+        token = sample_token(logits, params, generator)
+        if not matcher.accept_token(token):
+            raise AssertionError(f"sampled token {token} outside the mask")  # a bug, never user error
+        if token in eos_ids:
+            break
+        generated.append(token)
+        forced = [t for t in matcher.forced_tokens(limit=budget - len(generated)) if t not in eos_ids]
+        matcher.accept_tokens(forced)
+        generated.extend(forced)
+        pending = [token, *forced]
+    return generated

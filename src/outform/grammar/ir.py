@@ -1,0 +1,128 @@
+"""The grammar IR: what every front-end (regex, Lark, GBNF, JSON Schema, LTL) compiles into.
+
+Two levels:
+
+* :class:`Grammar` — EBNF-shaped, close to what users write: rules are
+  expressions over nonterminal references (:class:`Ref`), named lexemes
+  (:class:`Lexeme`), sequences, choices and bounded/unbounded repetition.  Lexemes
+  are regular languages given as regex ASTs (:mod:`outform.grammar.regex_ast`),
+  so a lexer DFA can be built for them.  Passes (simplification, collapsing regular
+  sub-rules into lexemes) work at this level, and ``str(grammar)`` prints it.
+* :class:`Bnf` — flat productions over integer symbols, what the Earley parser
+  consumes.  Symbols ``0 .. n_lexemes-1`` are lexemes, ``n_lexemes + k`` is
+  nonterminal ``k``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from outform.grammar.regex_ast import RegexNode
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to the nonterminal ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Lexeme:
+    """A reference to the lexeme (terminal) ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Seq:
+    items: tuple["Expr", ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple["Expr", ...]
+
+
+@dataclass(frozen=True)
+class Rep:
+    """``item`` repeated ``min`` to ``max`` times (``max=None``: unbounded)."""
+
+    item: "Expr"
+    min: int
+    max: int | None
+
+
+Expr = Union[Ref, Lexeme, Seq, Choice, Rep]
+
+EPSILON = Seq(())
+"""The empty sequence: matches the empty string.  (``Choice(())`` matches nothing.)"""
+
+
+def seq(*items: Expr) -> Expr:
+    """Sequence, flattening nested ``Seq`` (and so dropping ``EPSILON``) and
+    unwrapping a single item, so that passes see one canonical shape."""
+    flat: list[Expr] = []
+    for item in items:
+        flat.extend(item.items if isinstance(item, Seq) else (item,))
+    return flat[0] if len(flat) == 1 else Seq(tuple(flat))
+
+
+def choice(*options: Expr) -> Expr:
+    """Choice, flattening nested ``Choice``, dropping duplicate options (they
+    only add ambiguity) and unwrapping a single option."""
+    flat: dict[Expr, None] = {}  # an ordered set
+    for option in options:
+        for sub in option.options if isinstance(option, Choice) else (option,):
+            flat[sub] = None
+    return next(iter(flat)) if len(flat) == 1 else Choice(tuple(flat))
+
+
+@dataclass
+class Grammar:
+    """An EBNF grammar whose terminals are regular lexemes.
+
+    ``ignore`` names lexemes that may appear between any two lexemes and are
+    discarded (Lark's ``%ignore``, typically whitespace).
+    """
+
+    start: str
+    rules: dict[str, Expr]
+    lexemes: dict[str, RegexNode]
+    ignore: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        # Imported here: the passes module builds on this one.
+        from outform.grammar.passes import format_grammar
+
+        return format_grammar(self)
+
+
+@dataclass(frozen=True)
+class Production:
+    lhs: int  # nonterminal id (0-based, not offset)
+    rhs: tuple[int, ...]  # symbols: < n_lexemes is a lexeme, else nonterminal (symbol - n_lexemes)
+
+
+@dataclass(frozen=True)
+class Bnf:
+    """Flat context-free grammar for the parser.
+
+    Lexeme patterns may accept the empty string ε: the lexer excludes the empty
+    match, i.e. lexeme ``k`` stands for ``lexeme_patterns[k]`` minus ε.
+    :func:`outform.grammar.passes.to_bnf` makes every *use* of a nullable
+    lexeme optional, so the language is unchanged.  Productions with an empty
+    ``rhs`` are ε-productions.
+    """
+
+    start: int  # nonterminal id
+    lexeme_names: tuple[str, ...]
+    lexeme_patterns: tuple[RegexNode, ...]
+    nonterminal_names: tuple[str, ...]
+    productions: tuple[Production, ...]
+    ignore: tuple[int, ...] = field(default=())  # lexeme ids
+
+    @property
+    def n_lexemes(self) -> int:
+        return len(self.lexeme_names)

@@ -1,0 +1,628 @@
+"""Passes over the grammar IR: clean-up, regular collapsing, flattening to BNF.
+
+The compile pipeline for any front-end is::
+
+    grammar = simplify(grammar)                    # errors, dead rules, trivial rules
+    grammar = collapse_regular_rules(grammar)      # scannerless grammars only
+    bnf = to_bnf(grammar)                          # what the Earley parser eats
+
+:func:`simplify` is where grammar-level mistakes surface (undefined names, a
+start rule that derives no string); :func:`collapse_regular_rules` moves the
+regular parts of a scannerless grammar (GBNF spells every token out character
+by character) into lexer DFAs, where they cost one DFA step per byte instead of
+Earley items; :func:`to_bnf` produces flat productions.
+
+The module also renders grammars and regex ASTs back to text
+(:func:`format_grammar`, :func:`to_regex_text`) for ``str(grammar)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Iterator
+
+from outform.errors import GrammarError, RegexError, ResourceLimitExceeded
+from outform.grammar.ir import (
+    EPSILON,
+    Bnf,
+    Choice,
+    Expr,
+    Grammar,
+    Lexeme,
+    Production,
+    Ref,
+    Rep,
+    Seq,
+    choice,
+    seq,
+)
+from outform.grammar.regex_ast import (
+    Alt,
+    CharSet,
+    Concat,
+    Empty,
+    RegexNode,
+    alt,
+    concat,
+    repeat,
+)
+from outform.limits import DEFAULT_LIMITS, Limits
+
+COLLAPSE_MAX_DFA_STATES = 2_000
+"""Largest lexer DFA :func:`collapse_regular_rules` builds for one collapsed
+rule: beyond that the lexer tables cost more than the Earley items they save."""
+
+COLLAPSE_NFA_FACTOR = 50
+"""NFA states allowed per DFA state of the collapse budget; bounded repeats
+of collapsed rules (``x{1,1000}``) would otherwise build huge NFAs first."""
+
+
+# ---------------------------------------------------------------------------
+# Regex AST properties
+# ---------------------------------------------------------------------------
+
+
+def nullable(node: RegexNode) -> bool:
+    """Whether ``node`` accepts the empty string."""
+    if isinstance(node, Empty):
+        return True
+    if isinstance(node, CharSet):
+        return False
+    if isinstance(node, Concat):
+        return all(nullable(item) for item in node.items)
+    if isinstance(node, Alt):
+        return any(nullable(option) for option in node.options)
+    return node.min == 0 or nullable(node.item)
+
+
+def is_void(node: RegexNode) -> bool:
+    """Whether ``node`` accepts no string at all (an empty character set
+    somewhere it cannot be avoided)."""
+    if isinstance(node, Empty):
+        return False
+    if isinstance(node, CharSet):
+        return node.is_empty()
+    if isinstance(node, Concat):
+        return any(is_void(item) for item in node.items)
+    if isinstance(node, Alt):
+        return all(is_void(option) for option in node.options)
+    return node.min > 0 and is_void(node.item)
+
+
+def matches_nonempty(node: RegexNode) -> bool:
+    """Whether ``node`` accepts some non-empty string, i.e. whether it is a
+    usable lexeme once the lexer drops the empty match."""
+    if isinstance(node, Empty):
+        return False
+    if isinstance(node, CharSet):
+        return not node.is_empty()
+    if isinstance(node, Concat):
+        return not is_void(node) and any(matches_nonempty(item) for item in node.items)
+    if isinstance(node, Alt):
+        return any(matches_nonempty(option) for option in node.options)
+    return node.max != 0 and matches_nonempty(node.item)
+
+
+# ---------------------------------------------------------------------------
+# Regex AST -> text
+# ---------------------------------------------------------------------------
+
+_META = frozenset(".^$*+?{}[]\\|()")
+_CLASS_META = frozenset("\\]^-[")
+_NAMED_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\f": "\\f", "\v": "\\v"}
+_DOT = CharSet.char(0x0A).complement()
+_ANY_TEXT = "[\\x00-\\U0010ffff]"
+
+
+def to_regex_text(node: RegexNode) -> str:
+    """Regex text (the syntax of :func:`~outform.grammar.regex_parser.parse_regex`
+    and Python ``re``) denoting the same language as ``node``."""
+    if isinstance(node, Empty):
+        return "(?:)"
+    if isinstance(node, CharSet):
+        return _charset_text(node)
+    if isinstance(node, Concat):
+        return "".join(f"(?:{to_regex_text(i)})" if isinstance(i, Alt) else to_regex_text(i) for i in node.items)
+    if isinstance(node, Alt):
+        return "|".join(to_regex_text(option) for option in node.options)
+    item = to_regex_text(node.item)
+    if not isinstance(node.item, (CharSet, Empty)):
+        item = f"(?:{item})"
+    return item + _quantifier_text(node.min, node.max)
+
+
+def _quantifier_text(low: int, high: int | None) -> str:
+    if high is None:
+        return {0: "*", 1: "+"}.get(low, f"{{{low},}}")
+    if (low, high) == (0, 1):
+        return "?"
+    return f"{{{low}}}" if low == high else f"{{{low},{high}}}"
+
+
+def _charset_text(chars: CharSet) -> str:
+    """A set as ``.``, one character, or the shorter of ``[...]``/``[^...]``."""
+    if chars == _DOT:
+        return "."
+    if len(chars.ranges) == 1 and chars.ranges[0][0] == chars.ranges[0][1]:
+        return _char_text(chars.ranges[0][0], in_class=False)
+    complement = chars.complement()
+    if not complement.ranges:
+        return _ANY_TEXT
+    if not chars.ranges:
+        return "[^" + _ANY_TEXT[1:]
+    if len(complement.ranges) < len(chars.ranges):
+        return "[^" + _ranges_text(complement) + "]"
+    return "[" + _ranges_text(chars) + "]"
+
+
+def _ranges_text(chars: CharSet) -> str:
+    parts = []
+    for low, high in chars.ranges:
+        parts.append(_char_text(low, in_class=True))
+        if high > low:
+            parts.append(("-" if high > low + 1 else "") + _char_text(high, in_class=True))
+    return "".join(parts)
+
+
+def _char_text(code_point: int, in_class: bool) -> str:
+    char = chr(code_point)
+    if char in (_CLASS_META if in_class else _META):
+        return "\\" + char
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    if char.isprintable():
+        return char
+    if code_point < 0x100:
+        return f"\\x{code_point:02x}"
+    return f"\\u{code_point:04x}" if code_point < 0x10000 else f"\\U{code_point:08x}"
+
+
+# ---------------------------------------------------------------------------
+# Grammar -> text
+# ---------------------------------------------------------------------------
+
+
+def format_grammar(grammar: Grammar) -> str:
+    """Lark-like listing: rules (start first), then lexemes as regexes, then
+    ``%ignore`` lines."""
+    names = [grammar.start] + [name for name in grammar.rules if name != grammar.start]
+    lines = [f"{name}: {format_expr(grammar.rules[name])}" for name in names if name in grammar.rules]
+    lines += [f"{name}: /{_slash_escaped(to_regex_text(node))}/" for name, node in grammar.lexemes.items()]
+    lines += [f"%ignore {name}" for name in grammar.ignore]
+    return "\n".join(lines)
+
+
+def _slash_escaped(regex: str) -> str:
+    """``regex`` fit for ``/.../`` delimiters (``to_regex_text`` never emits ``\\/``)."""
+    return regex.replace("/", "\\/")
+
+
+def format_expr(expr: Expr) -> str:
+    """EBNF text of one expression; choices are parenthesised inside sequences
+    and repetitions, sequences inside repetitions."""
+    if isinstance(expr, (Ref, Lexeme)):
+        return expr.name
+    if isinstance(expr, Seq):
+        return " ".join(_parenthesised(item, (Choice,)) for item in expr.items) if expr.items else "()"
+    if isinstance(expr, Choice):
+        return " | ".join(format_expr(option) for option in expr.options) if expr.options else "<nothing>"
+    item = _parenthesised(expr.item, (Choice, Seq, Rep))
+    return item + _quantifier_text(expr.min, expr.max)
+
+
+def _parenthesised(expr: Expr, kinds: tuple[type, ...]) -> str:
+    text = format_expr(expr)
+    needs = isinstance(expr, kinds) and not (isinstance(expr, Seq) and not expr.items)
+    return f"({text})" if needs else text
+
+
+# ---------------------------------------------------------------------------
+# Expression traversal
+# ---------------------------------------------------------------------------
+
+
+def _subexprs(expr: Expr) -> Iterator[Expr]:
+    """``expr`` and all its sub-expressions, pre-order."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Seq):
+            stack.extend(node.items)
+        elif isinstance(node, Choice):
+            stack.extend(node.options)
+        elif isinstance(node, Rep):
+            stack.append(node.item)
+
+
+def _rule_refs(expr: Expr) -> Iterator[str]:
+    return (node.name for node in _subexprs(expr) if isinstance(node, Ref))
+
+
+def _lexeme_refs(expr: Expr) -> Iterator[str]:
+    return (node.name for node in _subexprs(expr) if isinstance(node, Lexeme))
+
+
+def _replace_refs(expr: Expr, replace) -> Expr:
+    """``expr`` with every ``Ref``/``Lexeme`` leaf mapped through ``replace``."""
+    if isinstance(expr, Seq):
+        return seq(*(_replace_refs(item, replace) for item in expr.items))
+    if isinstance(expr, Choice):
+        return choice(*(_replace_refs(option, replace) for option in expr.options))
+    if isinstance(expr, Rep):
+        return Rep(_replace_refs(expr.item, replace), expr.min, expr.max)
+    return replace(expr)
+
+
+# ---------------------------------------------------------------------------
+# simplify
+# ---------------------------------------------------------------------------
+
+
+def simplify(grammar: Grammar) -> Grammar:
+    """Check names, drop rules that derive nothing or are unreachable, and
+    inline rules that are a single reference.
+
+    Raises :class:`GrammarError` for a reference to an undefined rule or
+    lexeme, and when the start rule derives no (finite) string.
+    """
+    _check_references(grammar)
+    rules = _productive_rules(grammar)
+    if grammar.start not in rules:
+        raise GrammarError(f"grammar matches no string: start rule {grammar.start!r} has no finite derivation")
+    rules = _inline_trivial_rules(rules, grammar.start)
+    return reachable_part(dataclasses.replace(grammar, rules=rules))
+
+
+def _check_references(grammar: Grammar) -> None:
+    if grammar.start not in grammar.rules:
+        raise GrammarError(f"start rule {grammar.start!r} is not defined")
+    for name in grammar.ignore:
+        if name not in grammar.lexemes:
+            raise GrammarError(f"ignored lexeme {name!r} is not defined")
+    for name, expr in grammar.rules.items():
+        for ref in _rule_refs(expr):
+            if ref not in grammar.rules:
+                raise GrammarError(f"rule {name!r} refers to undefined rule {ref!r}")
+        for ref in _lexeme_refs(expr):
+            if ref not in grammar.lexemes:
+                raise GrammarError(f"rule {name!r} refers to undefined lexeme {ref!r}")
+
+
+def _productive_rules(grammar: Grammar) -> dict[str, Expr]:
+    """The rules with a finite derivation, pruned of the options that have none.
+
+    Classic fixpoint: a rule becomes productive once one of its expansions
+    uses only productive rules and non-void lexemes.
+    """
+    void = {name for name, node in grammar.lexemes.items() if is_void(node)}
+    productive: dict[str, Expr] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, expr in grammar.rules.items():
+            if name not in productive:
+                pruned = _prune(expr, productive, void)
+                if pruned is not None:
+                    productive[name] = pruned
+                    changed = True
+    # Prune again: options rejected early may have become productive later.
+    return {name: _prune(expr, productive, void) for name, expr in grammar.rules.items() if name in productive}
+
+
+def _prune(expr: Expr, productive: dict[str, Expr], void: set[str]) -> Expr | None:
+    """``expr`` without its unproductive parts, or ``None`` if it derives nothing."""
+    if isinstance(expr, Ref):
+        return expr if expr.name in productive else None
+    if isinstance(expr, Lexeme):
+        return None if expr.name in void else expr
+    if isinstance(expr, Seq):
+        items = [_prune(item, productive, void) for item in expr.items]
+        return None if None in items else seq(*items)
+    if isinstance(expr, Choice):
+        options = [o for o in (_prune(option, productive, void) for option in expr.options) if o is not None]
+        return choice(*options) if options else None
+    item = _prune(expr.item, productive, void)
+    if item is None:
+        return EPSILON if expr.min == 0 else None
+    return Rep(item, expr.min, expr.max)
+
+
+def _inline_trivial_rules(rules: dict[str, Expr], start: str) -> dict[str, Expr]:
+    """Replace references to rules whose body is one ``Ref``/``Lexeme`` by that
+    body (Lark's ``?value: obj | ...`` and GBNF helper rules create many).
+
+    Cycles of trivial rules cannot remain: they have no finite derivation,
+    so :func:`_productive_rules` already removed them.
+    """
+    trivial = {name: expr for name, expr in rules.items() if isinstance(expr, (Ref, Lexeme)) and name != start}
+
+    def resolve(leaf: Expr) -> Expr:
+        while isinstance(leaf, Ref) and leaf.name in trivial:
+            leaf = trivial[leaf.name]
+        return leaf
+
+    return {name: _replace_refs(expr, resolve) for name, expr in rules.items() if name not in trivial}
+
+
+def reachable_part(grammar: Grammar) -> Grammar:
+    """``grammar`` restricted to the rules reachable from the start rule and
+    the lexemes they (or ``%ignore``) use."""
+    seen = {grammar.start: None}
+    pending = [grammar.start]
+    while pending:
+        for ref in _rule_refs(grammar.rules[pending.pop()]):
+            if ref not in seen:
+                seen[ref] = None
+                pending.append(ref)
+    used_lexemes = set(grammar.ignore).union(*(_lexeme_refs(grammar.rules[name]) for name in seen))
+    return dataclasses.replace(
+        grammar,
+        rules={name: expr for name, expr in grammar.rules.items() if name in seen},
+        lexemes={name: node for name, node in grammar.lexemes.items() if name in used_lexemes},
+    )
+
+
+# ---------------------------------------------------------------------------
+# collapse_regular_rules
+# ---------------------------------------------------------------------------
+
+
+def collapse_regular_rules(
+    grammar: Grammar, limits: Limits = DEFAULT_LIMITS, max_states: int = COLLAPSE_MAX_DFA_STATES
+) -> Grammar:
+    """Turn the regular parts of a scannerless grammar into lexemes.
+
+    A rule is *regular* when it is not recursive and only uses lexemes and
+    regular rules; its language is then the regex obtained by composing those
+    (``Seq`` -> concatenation, ``Choice`` -> alternation, ``Rep`` ->
+    repetition).  Starting from the start rule, every maximal regular
+    sub-expression (a whole rule, a run of items in a sequence, the regular
+    options of a choice) becomes one lexeme, provided its minimal DFA has at
+    most ``max_states`` states; bigger ones stay context-free.
+
+    Only grammars without ``ignore`` lexemes are collapsed: ignored lexemes may
+    sit between any two lexemes, so merging lexemes would change the language.
+    """
+    if grammar.ignore:
+        return grammar
+    budget = dataclasses.replace(
+        limits,
+        max_dfa_states=min(limits.max_dfa_states, max_states),
+        max_nfa_states=min(limits.max_nfa_states, max_states * COLLAPSE_NFA_FACTOR),
+    )
+    return _Collapser(grammar, budget).run()
+
+
+class _Collapser:
+    """State of one :func:`collapse_regular_rules` run."""
+
+    def __init__(self, grammar: Grammar, budget: Limits):
+        self.grammar = grammar
+        self.budget = budget
+        self.rule_regex: dict[str, RegexNode | None] = {}
+        self.fits: dict[RegexNode, bool] = {}
+        self.lexemes: dict[str, RegexNode] = {name: node for name, node in grammar.lexemes.items()}
+        self.lexeme_of: dict[RegexNode, str] = {node: name for name, node in grammar.lexemes.items()}
+        self.counter = itertools.count(1)
+
+    def run(self) -> Grammar:
+        """Rewrite the rules reachable from the start, following only the
+        references that survive the rewriting."""
+        rules: dict[str, Expr] = {}
+        pending = [self.grammar.start]
+        while pending:
+            name = pending.pop()
+            if name not in rules:
+                rules[name] = self.rewrite(self.grammar.rules[name], name)
+                pending.extend(_rule_refs(rules[name]))
+        ordered = {name: rules[name] for name in self.grammar.rules if name in rules}
+        return reachable_part(Grammar(self.grammar.start, ordered, self.lexemes, self.grammar.ignore))
+
+    def regex_of_rule(self, name: str, active: frozenset[str] = frozenset()) -> RegexNode | None:
+        """The rule's regex, or ``None`` if it is recursive, uses such a rule, or
+        exceeds the budget.  ``active`` holds the rules being expanded: meeting
+        one again means a cycle, and every rule on that cycle is recursive."""
+        if name in active:
+            return None
+        if name not in self.rule_regex:
+            node = self.regex_of(self.grammar.rules[name], active | {name})
+            self.rule_regex[name] = node if node is not None and self.within_budget(node) else None
+        return self.rule_regex[name]
+
+    def regex_of(self, expr: Expr, active: frozenset[str] = frozenset()) -> RegexNode | None:
+        """The regex of ``expr`` if it only uses lexemes and regular rules."""
+        if isinstance(expr, Lexeme):
+            return self.lexemes[expr.name]
+        if isinstance(expr, Ref):
+            return self.regex_of_rule(expr.name, active)
+        parts = [self.regex_of(sub, active) for sub in _children(expr)]
+        if None in parts:
+            return None
+        if isinstance(expr, Seq):
+            return concat(*parts)
+        if isinstance(expr, Choice):
+            return alt(*parts)
+        return repeat(parts[0], expr.min, expr.max)
+
+    def within_budget(self, node: RegexNode) -> bool:
+        # Imported here: outform.automata imports this package while loading.
+        from outform.automata import compile_regex_ast
+
+        if node not in self.fits:
+            try:
+                compile_regex_ast(node, self.budget)
+                self.fits[node] = True
+            except (ResourceLimitExceeded, RegexError):
+                self.fits[node] = False
+        return self.fits[node]
+
+    def rewrite(self, expr: Expr, owner: str) -> Expr:
+        """``expr`` with its maximal regular parts replaced by lexemes."""
+        whole = self.as_lexeme(expr, owner)
+        if whole is not None:
+            return whole
+        if isinstance(expr, Seq):
+            return seq(*self.rewrite_runs(expr.items, owner, seq))
+        if isinstance(expr, Choice):
+            regular = [option for option in expr.options if self.regex_of(option) is not None]
+            others = [self.rewrite(option, owner) for option in expr.options if option not in regular]
+            return choice(*self.rewrite_runs(tuple(regular), owner, choice), *others)
+        if isinstance(expr, Rep):
+            return Rep(self.rewrite(expr.item, owner), expr.min, expr.max)
+        return expr
+
+    def rewrite_runs(self, items: tuple[Expr, ...], owner: str, combine) -> list[Expr]:
+        """Rewrite ``items``, merging each run of consecutive regular items
+        into one lexeme (``combine`` is ``seq`` or ``choice``) when it fits."""
+        out: list[Expr] = []
+        for is_regular, run in itertools.groupby(items, lambda item: self.regex_of(item) is not None):
+            run = list(run)
+            merged = self.as_lexeme(combine(*run), owner) if is_regular and len(run) > 1 else None
+            out.extend([merged] if merged is not None else (self.rewrite(item, owner) for item in run))
+        return out
+
+    def as_lexeme(self, expr: Expr, owner: str) -> Lexeme | None:
+        """A lexeme for the regular ``expr``, or ``None`` if it is not regular
+        or too big.  Equal regexes share one lexeme."""
+        if isinstance(expr, Lexeme):
+            return expr
+        node = self.regex_of(expr)
+        if node is None or not self.within_budget(node):
+            return None
+        if node not in self.lexeme_of:
+            base = expr.name if isinstance(expr, Ref) else f"{owner}__lex"
+            name = base if base not in self.lexemes else f"{base}_{next(self.counter)}"
+            while name in self.lexemes:
+                name = f"{base}_{next(self.counter)}"
+            self.lexemes[name] = node
+            self.lexeme_of[node] = name
+        return Lexeme(self.lexeme_of[node])
+
+
+def _children(expr: Expr) -> tuple[Expr, ...]:
+    if isinstance(expr, Seq):
+        return expr.items
+    if isinstance(expr, Choice):
+        return expr.options
+    return (expr.item,)
+
+
+# ---------------------------------------------------------------------------
+# to_bnf
+# ---------------------------------------------------------------------------
+
+_Symbol = tuple[str, str]  # ("T", lexeme name) or ("N", nonterminal name)
+
+
+def to_bnf(grammar: Grammar) -> Bnf:
+    """Flatten ``grammar`` into productions.
+
+    Choices become alternative productions; repetitions become fresh
+    left-recursive nonterminals named after their rule (``value__star_1``:
+    ``R -> ε | R x``; ``__plus``: ``R -> x | R x``; ``__opt``: ``R -> ε | x``;
+    ``x{m,n}`` is m copies followed by nested optional tails).  Each use of a
+    nullable lexeme ``L`` becomes an optional ``L`` (see :class:`Bnf` for why
+    the pattern itself may stay nullable).  Only lexemes that are used (or
+    ignored) and can match a non-empty string get a symbol.
+
+    Meant for a :func:`simplify`-ed grammar; on others it still yields the
+    right language, with dead productions.
+    """
+    return _BnfBuilder(grammar).build()
+
+
+class _BnfBuilder:
+    """Collects productions over named symbols; numbering happens at the end."""
+
+    def __init__(self, grammar: Grammar):
+        self.grammar = grammar
+        self.nonterminals: dict[str, None] = dict.fromkeys(grammar.rules)
+        self.productions: dict[tuple[str, tuple[_Symbol, ...]], None] = {}
+        self.helpers: dict[tuple[str, tuple[_Symbol, ...], int], str] = {}
+        self.counter = itertools.count(1)
+
+    def build(self) -> Bnf:
+        for name, expr in self.grammar.rules.items():
+            for option in expr.options if isinstance(expr, Choice) else (expr,):
+                self.add(name, self.sequence(option, name))
+        used = {name for _, rhs in self.productions for kind, name in rhs if kind == "T"}
+        used.update(name for name in self.grammar.ignore if matches_nonempty(self.grammar.lexemes[name]))
+        lexeme_names = [name for name in self.grammar.lexemes if name in used]
+        lexeme_id = {name: index for index, name in enumerate(lexeme_names)}
+        symbol_id = {("T", name): index for name, index in lexeme_id.items()}
+        symbol_id.update((("N", name), len(lexeme_names) + k) for k, name in enumerate(self.nonterminals))
+        nonterminal_id = {name: k for k, name in enumerate(self.nonterminals)}
+        return Bnf(
+            start=nonterminal_id[self.grammar.start],
+            lexeme_names=tuple(lexeme_names),
+            lexeme_patterns=tuple(self.grammar.lexemes[name] for name in lexeme_names),
+            nonterminal_names=tuple(self.nonterminals),
+            productions=tuple(
+                Production(nonterminal_id[lhs], tuple(symbol_id[s] for s in rhs)) for lhs, rhs in self.productions
+            ),
+            ignore=tuple(lexeme_id[name] for name in self.grammar.ignore if name in lexeme_id),
+        )
+
+    def add(self, lhs: str, rhs: list[_Symbol]) -> None:
+        self.productions[(lhs, tuple(rhs))] = None
+
+    def sequence(self, expr: Expr, owner: str) -> list[_Symbol]:
+        """The symbols deriving ``expr``, creating helper nonterminals as needed."""
+        if isinstance(expr, Seq):
+            return [symbol for item in expr.items for symbol in self.sequence(item, owner)]
+        if isinstance(expr, Ref):
+            return [("N", expr.name)]
+        if isinstance(expr, Lexeme):
+            return self.lexeme_use(expr.name, owner)
+        if isinstance(expr, Choice):
+            group = self.fresh(owner, "group")
+            for option in expr.options:
+                self.add(group, self.sequence(option, owner))
+            return [("N", group)]
+        return self.repetition(expr, owner)
+
+    def repetition(self, rep: Rep, owner: str) -> list[_Symbol]:
+        body = self.sequence(rep.item, owner)
+        if rep.max is None:
+            if rep.min == 0:
+                return [self.helper("star", body, owner)]
+            return body * (rep.min - 1) + [self.helper("plus", body, owner)]
+        tail = [self.helper("opt", body, owner, rep.max - rep.min)] if rep.max > rep.min else []
+        return body * rep.min + tail
+
+    def helper(self, kind: str, body: list[_Symbol], owner: str, count: int = 1) -> _Symbol:
+        """Nonterminal for ``body*`` / ``body+`` / ``body{0,count}``, shared by
+        all identical uses; ``body{0,k}`` is ``T_k -> ε | body T_(k-1)``."""
+        key = (kind, tuple(body), count)
+        if key not in self.helpers:
+            name = self.helpers[key] = self.fresh(owner, kind)
+            symbol = ("N", name)
+            if kind == "star":
+                self.add(name, [])
+                self.add(name, [symbol, *body])
+            elif kind == "plus":
+                self.add(name, body)
+                self.add(name, [symbol, *body])
+            else:
+                self.add(name, [])
+                self.add(name, body + ([self.helper("opt", body, owner, count - 1)] if count > 1 else []))
+        return ("N", self.helpers[key])
+
+    def lexeme_use(self, name: str, owner: str) -> list[_Symbol]:
+        """A lexeme occurrence; the lexer never yields ε, so a nullable lexeme
+        becomes optional, and one matching only ε becomes nothing at all."""
+        node = self.grammar.lexemes[name]
+        if not matches_nonempty(node):
+            return [] if nullable(node) else [("N", self.fresh(owner, "nothing"))]
+        if nullable(node):
+            return [self.helper("opt", [("T", name)], owner)]
+        return [("T", name)]
+
+    def fresh(self, owner: str, kind: str) -> str:
+        name = f"{owner}__{kind}_{next(self.counter)}"
+        while name in self.nonterminals:
+            name = f"{owner}__{kind}_{next(self.counter)}"
+        self.nonterminals[name] = None
+        return name

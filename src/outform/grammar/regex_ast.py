@@ -1,0 +1,157 @@
+"""Regex abstract syntax tree, the regular part of outform's grammar IR.
+
+The nodes are plain frozen dataclasses so that they hash and compare by value:
+the automata layer caches compiled fragments keyed on them, and the grammar
+layer can embed them as terminals.  Characters are Unicode code points; the
+translation to UTF-8 bytes happens later, in :mod:`outform.automata.utf8`.
+
+Use the smart constructors (:func:`concat`, :func:`alt`, :func:`repeat`,
+:func:`literal`) rather than the classes directly: they flatten nesting and
+drop neutral elements, which keeps the NFA (and therefore compile time) small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Union
+
+MAX_CODE_POINT = 0x10FFFF
+SURROGATE_LO = 0xD800
+SURROGATE_HI = 0xDFFF
+
+
+def _normalise_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Sort, merge adjacent/overlapping ranges and cut out the surrogate block.
+
+    Surrogates are removed because they have no UTF-8 encoding: a regex over
+    UTF-8 text can never match one, so keeping them would only create ranges
+    that the byte-level translation has to skip anyway.
+    """
+    merged: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if not 0 <= lo <= hi <= MAX_CODE_POINT:
+            raise ValueError(f"invalid code point range {lo:#x}-{hi:#x}")
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    out: list[tuple[int, int]] = []
+    for lo, hi in merged:
+        if lo < SURROGATE_LO:
+            out.append((lo, min(hi, SURROGATE_LO - 1)))
+        if hi > SURROGATE_HI:
+            out.append((max(lo, SURROGATE_HI + 1), hi))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class CharSet:
+    """One code point out of a set, stored as sorted disjoint inclusive ranges.
+
+    The ranges are normalised on construction, so equal sets are equal values.
+    An empty set is legal and matches nothing.
+    """
+
+    ranges: tuple[tuple[int, int], ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ranges", _normalise_ranges(self.ranges))
+
+    @classmethod
+    def char(cls, code_point: int) -> CharSet:
+        return cls(((code_point, code_point),))
+
+    def union(self, other: CharSet) -> CharSet:
+        return CharSet(self.ranges + other.ranges)
+
+    def complement(self) -> CharSet:
+        """All scalar values (code points minus surrogates) not in this set."""
+        gaps: list[tuple[int, int]] = []
+        nxt = 0
+        for lo, hi in self.ranges:
+            if lo > nxt:
+                gaps.append((nxt, lo - 1))
+            nxt = hi + 1
+        if nxt <= MAX_CODE_POINT:
+            gaps.append((nxt, MAX_CODE_POINT))
+        return CharSet(tuple(gaps))
+
+    def is_empty(self) -> bool:
+        return not self.ranges
+
+
+@dataclass(frozen=True)
+class Empty:
+    """The empty string (epsilon)."""
+
+
+@dataclass(frozen=True)
+class Concat:
+    items: tuple[RegexNode, ...]
+
+
+@dataclass(frozen=True)
+class Alt:
+    options: tuple[RegexNode, ...]
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """``item`` repeated between ``min`` and ``max`` times (``max=None``: unbounded)."""
+
+    item: RegexNode
+    min: int
+    max: int | None
+
+    def __post_init__(self) -> None:
+        if self.min < 0 or (self.max is not None and self.max < self.min):
+            raise ValueError(f"invalid repeat bounds {{{self.min},{self.max}}}")
+
+
+RegexNode = Union[CharSet, Empty, Concat, Alt, Repeat]
+
+
+def concat(*items: RegexNode) -> RegexNode:
+    """Concatenation, flattening nested ``Concat`` and dropping ``Empty``."""
+    flat: list[RegexNode] = []
+    for item in items:
+        if isinstance(item, Concat):
+            flat.extend(item.items)
+        elif not isinstance(item, Empty):
+            flat.append(item)
+    if not flat:
+        return Empty()
+    return flat[0] if len(flat) == 1 else Concat(tuple(flat))
+
+
+def alt(*options: RegexNode) -> RegexNode:
+    """Alternation, flattening nested ``Alt``, merging every ``CharSet`` option
+    into one set (``a|b|c`` becomes ``[abc]``) and removing duplicates.
+
+    Order does not matter for a language, and fewer options mean fewer NFA
+    states and fewer byte classes.
+    """
+    flat: dict[RegexNode, None] = {}  # an ordered set
+    chars: CharSet | None = None
+    for option in options:
+        for sub in option.options if isinstance(option, Alt) else (option,):
+            if isinstance(sub, CharSet):
+                chars = sub if chars is None else chars.union(sub)
+            else:
+                flat[sub] = None
+    merged = ([chars] if chars is not None else []) + list(flat)
+    return merged[0] if len(merged) == 1 else Alt(tuple(merged))
+
+
+def repeat(item: RegexNode, min: int, max: int | None) -> RegexNode:
+    """Repetition, simplifying the trivial bounds and repeats of ``Empty``."""
+    if isinstance(item, Empty) or max == 0:
+        return Empty()
+    if min == max == 1:
+        return item
+    return Repeat(item, min, max)
+
+
+def literal(text: str) -> RegexNode:
+    """The exact string ``text``."""
+    return concat(*(CharSet.char(ord(ch)) for ch in text))

@@ -1,0 +1,111 @@
+"""End to end with the real bundled model (SmolLM2-135M-Instruct): outputs always match."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import outform
+from outform.integrations.transformers import OutformLogitsProcessor
+
+torch.set_num_threads(1)
+
+CASES = {
+    "email": (r"[a-z0-9._]+@[a-z0-9]+\.(com|org|net)", "Write an email address for Alice at Example corp."),
+    "iso_date": (r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", "When did the first moon landing happen?"),
+    "phone": (r"\(\d{3}\) \d{3}-\d{4}", "Give me a US phone number."),
+    "choice": (r"(red|green|blue|yellow)", "What colour is the sky?"),
+    "number": (r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", "What is pi to three decimals?"),
+}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return outform.load("smollm2-135m")
+
+
+def chat(text):
+    return [{"role": "user", "content": text}]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_greedy_and_sampled_outputs_match(model, name):
+    pattern, question = CASES[name]
+    outputs = [outform.generate(model, chat(question), regex=pattern, max_new_tokens=40)]
+    for seed in range(3):
+        outputs.append(
+            outform.generate(model, chat(question), regex=pattern, max_new_tokens=40, temperature=1.0, seed=seed)
+        )
+    for text in outputs:
+        assert re.fullmatch(pattern, text), (name, text)
+
+
+def test_sampling_is_seeded(model):
+    pattern, question = CASES["email"]
+    a = outform.generate(model, chat(question), regex=pattern, temperature=1.5, top_k=50, top_p=0.95, seed=7)
+    b = outform.generate(model, chat(question), regex=pattern, temperature=1.5, top_k=50, top_p=0.95, seed=7)
+    assert a == b and re.fullmatch(pattern, a)
+
+
+def test_length_budget_never_truncates(model):
+    """A free-running regex with a tiny budget still ends in a full match."""
+    pattern = r"[a-z ]+\."
+    for seed in range(3):
+        text = outform.generate(model, "Story:", regex=pattern, max_new_tokens=4, temperature=1.0, seed=seed)
+        assert re.fullmatch(pattern, text), text
+
+
+def test_budget_too_small_raises(model):
+    with pytest.raises(outform.IncompleteOutputError):
+        outform.generate(model, "x", regex=r"(\d ){30}", max_new_tokens=3)
+
+
+def test_transformers_pair_is_accepted(model):
+    text = outform.generate(model.hf_model, model.tokenizer, chat("Pick a colour."), regex=r"(red|green)")
+    assert text in {"red", "green"}
+
+
+def test_logits_processor_in_batched_generate(model):
+    pattern = r"\d{4}-\d{2}-\d{2}"
+    compiled = model.compiler.compile_regex(pattern)
+    tok = model.tokenizer
+    tok.padding_side = "left"
+    prompts = ["The date today is ", "My birthday, in ISO format, is "]
+    batch = tok(prompts, return_tensors="pt", padding=True)
+    out = model.hf_model.generate(
+        **batch, max_new_tokens=20, do_sample=True, top_k=0, logits_processor=[OutformLogitsProcessor(compiled)],
+        pad_token_id=tok.pad_token_id or model.vocab.eos_token_ids[0],
+    )
+    for row in out[:, batch["input_ids"].shape[1]:].tolist():
+        ids = []
+        for t in row:
+            if t in model.vocab.eos_token_ids:
+                break
+            ids.append(t)
+        text = model.vocab.decode_bytes(ids).decode()
+        assert re.fullmatch(pattern, text), text
+
+
+def test_cli_writes_only_the_text_to_stdout():
+    pattern = r"(cat|dog|bird)"
+    run = subprocess.run(
+        [sys.executable, "-m", "outform.cli", "generate", "--regex", pattern, "--prompt", "Name a pet.",
+         "--max-tokens", "10"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.endswith("\n") and run.stdout.count("\n") == 1
+    assert re.fullmatch(pattern, run.stdout[:-1])
+
+
+def test_cli_reports_bad_regex_on_stderr():
+    run = subprocess.run(
+        [sys.executable, "-m", "outform.cli", "generate", "--regex", "(ab", "--prompt", "x"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 1 and run.stdout == ""
+    assert "position" in run.stderr
