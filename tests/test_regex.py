@@ -18,7 +18,7 @@ from outform.automata import ByteDFA, compile_regex, compile_regex_ast
 from outform.automata.nfa import build_nfa, count_nfa_states
 from outform.automata.utf8 import utf8_sequences
 from outform.errors import RegexError, RegexSyntaxError, ResourceLimitExceeded, UnsupportedRegexError
-from outform.grammar import parse_regex
+from outform.grammar import CharSet, Repeat, parse_regex
 from outform.grammar.regex_parser import MAX_NESTING
 from outform.limits import Limits
 
@@ -40,11 +40,14 @@ def _class_char(ch: str) -> str:
 
 @st.composite
 def char_classes(draw) -> str:
+    negate = draw(st.booleans())
+    # no \D, \S in negated classes: [^\d\D] is empty, which crashes hypothesis' from_regex
+    escapes = [r"\d", r"\w", r"\s"] + ([] if negate else [r"\D", r"\S"])
     items = []
     for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["char", "range", "escape"]))
         if kind == "escape":
-            items.append(draw(st.sampled_from([r"\d", r"\w", r"\s", r"\D", r"\S"])))
+            items.append(draw(st.sampled_from(escapes)))
             continue
         lo = draw(st.sampled_from(STRING_ALPHABET))
         if kind == "char":
@@ -53,7 +56,7 @@ def char_classes(draw) -> str:
             hi = draw(st.sampled_from(STRING_ALPHABET))
             lo, hi = sorted((lo, hi))
             items.append(f"{_class_char(lo)}-{_class_char(hi)}")
-    return "[" + ("^" if draw(st.booleans()) else "") + "".join(items) + "]"
+    return "[" + ("^" if negate else "") + "".join(items) + "]"
 
 
 ATOMS = st.one_of(
@@ -317,13 +320,19 @@ PROPERTY_TEXT = st.text(
 @given(
     st.sampled_from(
         [r"\p{L}+", r"\p{Lu}", r"\p{N}*", r"\P{L}+", r"[\p{L}\d]+", r"\p{Nd}+", r"[^\p{P}]*",
-         r"\p{Letter}+", r"\pL\pN", r"\p{L&}*", r"\p{gc=Lu}\p{Ll}*", r"[\p{S}\p{Zs}]+", r"\p{Lt}|\p{Mn}"]
+         r"\p{Letter}+", r"\pL\pN", r"\p{LC}*", r"\p{gc=Lu}\p{Ll}*", r"[\p{S}\p{Zs}]+", r"\p{Lt}|\p{Mn}"]
     ),
     PROPERTY_TEXT,
 )  # fmt: skip
 def test_unicode_properties_agree_with_regex_package(pattern, text):
     expected = regex_pkg.fullmatch(pattern, text) is not None
     assert compile_regex(pattern).matches(text.encode()) == expected, (pattern, text)
+
+
+def test_cased_letter_alias_follows_perl():
+    """``L&`` is Perl/PCRE's name for ``LC`` (the `regex` package reads it as ``L``)."""
+    dfa = compile_regex(r"\p{L&}+")
+    assert dfa.matches("aAǅ".encode()) and not dfa.matches("中".encode())
 
 
 # -- errors -----------------------------------------------------------------
@@ -378,6 +387,29 @@ def test_nfa_state_limit_fails_fast():
     with pytest.raises(ResourceLimitExceeded):
         compile_regex(r"(x{1000}){1000000}")
     assert time.perf_counter() - start < 0.5
+
+
+def test_determinisation_work_is_budgeted():
+    """Few states but huge subsets (ambiguous counted repeats) still hit the limit."""
+    assert compile_regex(r"(a?b?){300}").n_states == 601
+    with pytest.raises(ResourceLimitExceeded, match="work") as info:
+        compile_regex(r"(a?b?){300}", Limits(max_dfa_states=700))
+    assert info.value.limit == "max_dfa_states"
+
+
+@pytest.mark.parametrize(
+    "pattern,expected",
+    [
+        ("(a{0,50}){0,50}", Repeat(CharSet.char(97), 0, 2500)),
+        ("(a+)*", Repeat(CharSet.char(97), 0, None)),
+        ("(a{2,3}){2,}", Repeat(CharSet.char(97), 4, None)),
+        ("(a{2}){3}", Repeat(CharSet.char(97), 6, 6)),
+        ("(a{3}){1,2}", Repeat(Repeat(CharSet.char(97), 3, 3), 1, 2)),
+        ("(a{2,}){0,}", Repeat(Repeat(CharSet.char(97), 2, None), 0, None)),
+    ],
+)
+def test_nested_repeats_are_merged_only_when_equivalent(pattern, expected):
+    assert parse_regex(pattern) == expected
 
 
 def test_large_inputs_compile_or_fail_quickly():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("generate", help="generate text that matches a constraint")
     constraint = gen.add_mutually_exclusive_group(required=True)
     constraint.add_argument("--regex", help="a regular expression the whole output must match")
+    constraint.add_argument("--grammar", metavar="FILE", help="a grammar file: .lark (Lark EBNF) or .gbnf (llama.cpp)")
     gen.add_argument("--prompt", required=True, help="the prompt (sent as a user chat message unless --raw)")
     gen.add_argument("--model", default=None, help="bundled model name (default: smollm2-135m)")
     gen.add_argument("--max-tokens", type=int, default=256, help="maximum new tokens (default 256)")
@@ -47,13 +49,13 @@ def _generate(args) -> int:
 
     torch.set_num_threads(int(os.environ.get("OUTFORM_THREADS", "1")))
     try:
-        outform.compile_regex(args.regex)  # fail fast on a bad regex, before loading the model
+        constraint = _constraint(args)  # fail fast on bad input, before loading the model
         model = outform.load(args.model or outform.DEFAULT_MODEL)
         prompt = args.prompt if args.raw or model.tokenizer.chat_template is None else [
             {"role": "user", "content": args.prompt}
         ]
         text = outform.generate(
-            model, prompt, regex=args.regex, max_new_tokens=args.max_tokens,
+            model, prompt, **constraint, max_new_tokens=args.max_tokens,
             temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
         )
     except OutformError as error:
@@ -61,6 +63,25 @@ def _generate(args) -> int:
         return 1
     sys.stdout.write(text + "\n")
     return 0
+
+
+def _constraint(args) -> dict:
+    """The constraint keyword for ``generate``, validated without a model."""
+    import outform
+    from outform.grammar import Grammar
+    from outform.masking.compiler import parse_grammar_text
+
+    if args.regex is not None:
+        outform.compile_regex(args.regex)
+        return {"regex": args.regex}
+    path = Path(args.grammar)
+    syntax = {".lark": "lark", ".gbnf": "gbnf"}.get(path.suffix)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise outform.OutformError(f"cannot read grammar file {path}: {error.strerror}") from error
+    grammar: Grammar = parse_grammar_text(text, syntax)
+    return {"grammar": grammar}
 
 
 def _quiet_transformers() -> None:

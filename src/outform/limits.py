@@ -20,6 +20,8 @@ class Limits:
     ``max_index_entries``: (state, token) pairs stored by the token index.
     ``max_lexer_states``: states of a grammar's combined lexer DFA (all lexemes).
     ``max_earley_items``: items in one Earley set of the grammar parser.
+    ``max_parse_configs``: simultaneous (lexer state, parser state) readings of
+    the text so far that a grammar matcher tracks (ambiguous lexeme boundaries).
     """
 
     max_nfa_states: int = 1_000_000
@@ -27,6 +29,7 @@ class Limits:
     max_index_entries: int = 200_000_000
     max_lexer_states: int = 20_000
     max_earley_items: int = 100_000
+    max_parse_configs: int = 64
 
 
 DEFAULT_LIMITS = Limits()

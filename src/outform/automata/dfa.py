@@ -10,11 +10,15 @@ The pipeline from a :class:`~outform.automata.nfa.ByteNFA` is:
 2. **Subset construction.**  A DFA state is the set of NFA states reachable
    by epsilon moves, restricted to the states that matter (those with byte
    edges, plus the accepting one), so subsets that differ only in epsilon
-   bookkeeping coincide.  Successor subsets are memoised by their raw
-   target set, because many classes (all ASCII letters under ``.``, say) lead
-   to the same targets.  The number of subsets is checked against
+   bookkeeping coincide.  Each NFA state's moves are computed once with the
+   closure already applied, as ``(class, closed target set)`` pairs; a
+   subset's successor on a class is then a union of those sets, and a
+   single-state subset (the common case for deterministic fragments) reuses
+   them as they are.  The number of subsets is checked against
    ``Limits.max_dfa_states`` as they are created, so an exponential blow-up
-   such as ``(a|b)*a(a|b){20}`` fails fast.
+   such as ``(a|b)*a(a|b){20}`` fails fast, and the total work is charged
+   against a budget proportional to the same limit, so patterns with few
+   states but enormous subsets fail in seconds rather than minutes.
 
 3. **Minimisation** by Hopcroft's partition refinement, in the variant for
    partial DFAs: a virtual sink completes the DFA, its block is never used as
@@ -41,7 +45,9 @@ from outform.automata.nfa import ByteNFA
 from outform.errors import RegexError, ResourceLimitExceeded
 from outform.limits import DEFAULT_LIMITS, Limits
 
-_WORK_PER_DFA_STATE = 500
+_FINAL_BLOCK, _SINK_BLOCK = 0, 1  # initial Hopcroft blocks; the sink's keeps its number
+
+_WORK_PER_DFA_STATE = 200
 """Work budget of subset construction per permitted DFA state, counted as
 in ``_StepTable.work``.  Ambiguous counted repeats such as
 ``(\\w+\\s*){1,500}`` create few states but huge subsets; charging them to
@@ -67,18 +73,20 @@ class ByteDFA:
         return int(self.transitions.shape[0])
 
     @cached_property
-    def _rows(self) -> list[list[int]]:
-        """Python lists for :meth:`walk`; indexing them is ~10x faster than numpy."""
-        return self.transitions.tolist()
+    def _flat(self) -> memoryview:
+        """Flat int32 view for :meth:`walk`: indexing a memoryview is several
+        times faster than numpy scalar indexing and, unlike ``tolist()``, costs
+        no memory."""
+        return memoryview(np.ascontiguousarray(self.transitions, dtype=np.int32).reshape(-1))
 
     def step(self, state: int, byte: int) -> int:
         return int(self.transitions[state, byte])
 
     def walk(self, state: int, data: bytes) -> int:
         """State after reading ``data`` from ``state``, or ``-1`` if it dies."""
-        rows = self._rows
+        flat = self._flat
         for byte in data:
-            state = rows[state][byte]
+            state = flat[state << 8 | byte]
             if state < 0:
                 return -1
         return state
@@ -155,7 +163,7 @@ class _StepTable:
         self.keep[nfa.accept] = True
         self.closures: dict[int, frozenset[int]] = {}
         self.steps: dict[int, list[tuple[int, frozenset[int]]]] = {}
-        self.work = 0  # states visited, moves scanned and subset elements built
+        self.work = 0  # ~ Python-level steps: states visited, moves scanned, set elements / 8
 
     def closure(self, seed: int) -> frozenset[int]:
         closed = self.closures.get(seed)
@@ -194,7 +202,7 @@ class _StepTable:
             for cls, closed in step:
                 parts.setdefault(cls, []).append(closed)
         moves = [(cls, sets[0].union(*sets[1:]) if len(sets) > 1 else sets[0]) for cls, sets in parts.items()]
-        self.work += sum(len(closed) for _, closed in moves)
+        self.work += sum(len(closed) for _, closed in moves) // 8  # C-level set work is cheap
         return moves
 
 
@@ -219,23 +227,25 @@ def minimal_partition(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """Hopcroft's partition refinement for the partial DFA ``table``.
 
     The DFA is conceptually completed with a sink, state ``n``, which starts
-    in the non-accepting block (number 1).  Hopcroft may enqueue *either* half
+    in the non-accepting block ``_SINK_BLOCK``.  Hopcroft may enqueue *either* half
     of a split block that is not already queued; choosing the half without the
     sink means the sink's block is never a splitter, so the (numerous) missing
     transitions are never scanned and the cost is O(m log n) in the m
-    transitions that exist (Béal & Crochemore's variant for incomplete DFAs).
-    The sink is never split off either, so block 1 ends up holding exactly the
-    states that cannot reach acceptance.
+    transitions that exist (the idea behind Béal & Crochemore's minimisation
+    of incomplete automata).
+    The sink is never split off either (it precedes no splitter), so its block
+    keeps its number and ends up holding exactly the states that cannot reach
+    acceptance.
 
     Returns ``block_of[n + 1]``: equal numbers mean equivalent states, and
-    ``block_of[n] == 1`` is the dead block.
+    ``block_of[n] == _SINK_BLOCK`` is the dead block.
     """
     n = table.shape[0]
     predecessors = _predecessors(table)
     final = set(np.flatnonzero(accepting).tolist())
-    blocks = [final, set(range(n + 1)) - final]
-    block_of = [0 if s in final else 1 for s in range(n + 1)]
-    pending, queued = [0], {0}
+    blocks = [final, set(range(n + 1)) - final]  # _FINAL_BLOCK, _SINK_BLOCK
+    block_of = [_FINAL_BLOCK if s in final else _SINK_BLOCK for s in range(n + 1)]
+    pending, queued = [_FINAL_BLOCK], {_FINAL_BLOCK}
     while pending:
         block = pending.pop()
         queued.discard(block)
@@ -278,8 +288,7 @@ def _split(sources: list[int], blocks, block_of, pending, queued) -> None:
         new = len(blocks) - 1
         for source in members:
             block_of[source] = new
-        keep_out_sink = block == 1
-        if block in queued or keep_out_sink or len(moved) <= len(blocks[block]):
+        if block in queued or block == _SINK_BLOCK or len(moved) <= len(blocks[block]):
             enqueue = new
         else:
             enqueue = block

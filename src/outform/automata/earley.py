@@ -39,11 +39,18 @@ top of the chain is memoised per ``(set, symbol)`` and completed directly.
 
 **Persistence.**  A :class:`ParseState` *is* an Earley set: items are pairs
 ``(dotted position, origin state)`` that point at the state object holding
-their origin set, so no state is ever copied or mutated once built, and any
-state can be advanced again later — rollback and forking are free and
-unreferenced branches are garbage-collected.  ``advance`` memoises its result
-on the state, because constrained decoding asks the same (state, lexeme)
-question many times before the matcher commits to one of the answers.
+their origin set, so no state is ever copied or observably changed once
+built, and any state can be advanced again later: rollback and forking are
+free (keep the earlier state object to return to it).  ``advance`` memoises
+its result on the state, because constrained decoding asks the same (state,
+lexeme) question many times before the matcher commits to one of the
+answers.  The memo keeps every explored branch alive as long as its parent
+is; a tree is freed with its root, which is why :meth:`EarleyParser.initial`
+builds a fresh one per call.  References only point from newer states to
+older ones (items to their origins) or along the memo (older to newer), never
+both ways, so dropped branches are freed by reference counting: a ``parent``
+back-pointer would close a cycle with the memo and hand every state to the
+cyclic garbage collector, which was measured to double the cost of ``advance``.
 """
 
 from __future__ import annotations
@@ -77,7 +84,8 @@ class Prediction:
 
 
 class ParseState:
-    """One Earley set, reached from the initial state by ``depth`` lexemes.
+    """One Earley set, reached from the initial state by ``depth`` lexemes
+    (only the initial state has depth 0: ignored lexemes do not count).
 
     Its items are ``waiting[symbol]``, the scanned or completed items
     ``(dotted position, origin state)`` whose dot is before ``symbol``, plus
@@ -88,13 +96,12 @@ class ParseState:
     """
 
     __slots__ = (
-        "parser", "parent", "depth", "accepting", "waiting", "prediction",
+        "parser", "depth", "accepting", "waiting", "prediction",
         "_next", "_leo", "_allowed_ids", "_allowed",
     )
 
-    def __init__(self, parser: EarleyParser, parent: ParseState | None, depth: int) -> None:
+    def __init__(self, parser: EarleyParser, depth: int) -> None:
         self.parser = parser
-        self.parent = parent
         self.depth = depth
         self.accepting = False
         self.waiting: dict[int, list[tuple[int, ParseState]]] = {}
@@ -218,7 +225,7 @@ class EarleyParser:
         been advanced to (the memo), so one root per generation lets the whole
         tree be freed with it.  Building it is one interned-table lookup.
         """
-        root = ParseState(self, None, 0)
+        root = ParseState(self, 0)
         root.prediction = self._extend(self._no_prediction, self.start_symbol)
         root.accepting = self.nullable[self.start_symbol]
         return root
@@ -230,6 +237,8 @@ class EarleyParser:
         """
         result = state._next.get(lexeme_id, _UNKNOWN)
         if result is _UNKNOWN:
+            if not 0 <= lexeme_id < self.n_lexemes:
+                raise ValueError(f"lexeme id {lexeme_id} out of range 0..{self.n_lexemes - 1}")
             if lexeme_id in self.ignore:
                 result = state
             else:
@@ -246,7 +255,7 @@ class EarleyParser:
         ever pushed: finished items with origin in this set are skipped, see
         the module docstring), predictions are deduplicated by nonterminal.
         """
-        state = ParseState(self, parent, parent.depth + 1)
+        state = ParseState(self, parent.depth + 1)
         waiting = state.waiting
         next_sym, lhs, nullable = self.next_sym, self.lhs, self.nullable
         n_lexemes, start = self.n_lexemes, self.start_symbol
@@ -263,9 +272,11 @@ class EarleyParser:
             symbol = next_sym[d]
             if symbol < 0:
                 symbol = lhs[d]
-                if origin.parent is None and symbol == start:
+                if origin.depth == 0 and symbol == start:
                     state.accepting = True
-                top = self._leo_top(origin, symbol)
+                top = origin._leo.get(symbol, _UNKNOWN)
+                if top is _UNKNOWN:
+                    top = self._leo_top(origin, symbol)
                 if top is not None:
                     stack.append(top)
                 else:
@@ -293,7 +304,8 @@ class EarleyParser:
         does not have exactly one waiter on ``symbol`` with ``symbol`` last.
 
         The chain is followed iteratively (it can be as long as the input) and
-        every link's answer is memoised on its state.  It stops at an item
+        every link's answer is memoised on its state, except on the top item's
+        own origin (which would be a reference cycle; that link is O(1) anyway).  It stops at an item
         whose origin is the set itself (completing that is ordinary work of
         the current set) and at the start symbol finished at the root, so
         acceptance is still observed.
@@ -313,11 +325,12 @@ class EarleyParser:
             top = link
             d, origin = link
             symbol = self.lhs[d]
-            if origin is state or (origin.parent is None and symbol == self.start_symbol):
+            if origin is state or (origin.depth == 0 and symbol == self.start_symbol):
                 break
             state = origin
         for link_state, link_symbol in chain:
-            link_state._leo[link_symbol] = top
+            if top is None or link_state is not top[1]:  # no self-reference cycles
+                link_state._leo[link_symbol] = top
         return top
 
     def _leo_link(self, state: ParseState, symbol: int) -> tuple[int, ParseState] | None:
@@ -336,10 +349,13 @@ class EarleyParser:
         )
 
     def _bitset(self, ids: tuple[int, ...]) -> np.ndarray:
-        """``uint64[K]`` bitset of lexeme ids."""
+        """Read-only ``uint64[K]`` bitset of lexeme ids."""
         mask = sum(1 << i for i in ids)
-        words = [(mask >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(self._words)]
-        return np.array(words, dtype=np.uint64)
+        words = np.array(
+            [(mask >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(self._words)], dtype=np.uint64
+        )
+        words.flags.writeable = False
+        return words
 
 
 def _productive(productions: tuple[Production, ...], n_lexemes: int) -> list[Production]:

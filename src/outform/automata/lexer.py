@@ -133,8 +133,9 @@ class LexerDFA:
 def union_nfa(patterns: Sequence[RegexNode], limits: Limits) -> tuple[ByteNFA, list[int]]:
     """One NFA for all patterns plus ``tags[state]`` (lexeme id or ``-1``).
 
-    State 0 is a fresh start with an epsilon move to each pattern's start;
-    ``ByteNFA.accept`` is unused (set to the start, which carries no tag).
+    State 0 is a fresh start with an epsilon move to each pattern's start.
+    ``ByteNFA.accept`` is set to it: acceptance is read from the tags instead,
+    and keeping state 0 in closures makes the start subset unlike any other.
     """
     union = ByteNFA(start=0, accept=0, epsilon=[[]], edges=[[]])
     tags = [-1]

@@ -22,6 +22,7 @@ def generate(
     model,
     *args,
     regex: str | None = None,
+    grammar=None,
     max_new_tokens: int = 256,
     temperature: float = 0.0,
     top_k: int | None = None,
@@ -35,6 +36,8 @@ def generate(
     ``generate(hf_model, hf_tokenizer, prompt, regex=...)`` with a transformers
     pair.  ``prompt`` is text, or a list of chat messages (``{"role", "content"}``)
     rendered with the tokenizer's chat template.  ``temperature=0`` is greedy.
+    Give exactly one constraint: ``regex`` (full match) or ``grammar`` (Lark or
+    GBNF text, or a :class:`outform.grammar.Grammar`).
 
     The output always matches: EOS is only possible once the match is complete,
     and near ``max_new_tokens`` only tokens that still allow completing in time
@@ -47,12 +50,20 @@ def generate(
     '1969-07-20'
     """
     handle, prompt = _resolve_model(model, args)
-    if regex is None:
-        raise TypeError("generate() needs a constraint: pass regex=...")
-    matcher = Matcher(handle.compiler.compile_regex(regex))
+    matcher = Matcher(_compile(handle, regex=regex, grammar=grammar))
     params = SamplingParams(temperature, top_k, top_p, seed)
     tokens = _decode(handle, handle.encode_prompt(prompt), matcher, params, max_new_tokens)
     return handle.vocab.decode_bytes(tokens).decode("utf-8", errors="strict")
+
+
+def _compile(handle: Model, **constraints):
+    given = {name: value for name, value in constraints.items() if value is not None}
+    if len(given) != 1:
+        raise TypeError(f"generate() needs exactly one constraint of {', '.join(constraints)}; got {len(given)}")
+    (name, value), = given.items()
+    if name == "regex":
+        return handle.compiler.compile_regex(value)
+    return handle.compiler.compile_grammar(value)
 
 
 def _resolve_model(model, args) -> tuple[Model, object]:

@@ -144,12 +144,32 @@ def alt(*options: RegexNode) -> RegexNode:
 
 
 def repeat(item: RegexNode, min: int, max: int | None) -> RegexNode:
-    """Repetition, simplifying the trivial bounds and repeats of ``Empty``."""
+    """Repetition, simplifying trivial bounds, repeats of ``Empty`` and nested
+    repeats whose counts form one interval (``(x{0,50}){0,50}`` is
+    ``x{0,2500}``, ``(x+)*`` is ``x*``): the nested form is ambiguous, and
+    ambiguity is what makes determinisation expensive."""
     if isinstance(item, Empty) or max == 0:
         return Empty()
     if min == max == 1:
         return item
+    if isinstance(item, Repeat) and _counts_contiguous(item.min, item.max, min, max):
+        return Repeat(item.item, item.min * min, _times(item.max, max))
     return Repeat(item, min, max)
+
+
+def _counts_contiguous(a: int, b: int | None, c: int, d: int | None) -> bool:
+    """Whether ``k`` repeats of ``{a,b}`` for ``k`` in ``c..d`` cover one
+    interval: consecutive ranges ``[k*a, k*b]`` must touch, which is hardest
+    at the smallest ``k`` (``a <= k*(b-a) + 1``)."""
+    if c == d:
+        return True
+    if b is None:
+        return c >= 1 or a <= 1
+    return a <= c * (b - a) + 1
+
+
+def _times(x: int | None, y: int | None) -> int | None:
+    return None if x is None or y is None else x * y
 
 
 def literal(text: str) -> RegexNode:

@@ -119,8 +119,7 @@ class _Parser:
         while self.peek() not in ("", "|", ")"):
             if self.skip_anchor(depth, at_start=not items):
                 continue
-            start = self.pos
-            items.append(self.quantified(self.atom(depth), start))
+            items.append(self.quantified(self.atom(depth)))
         return concat(*items)
 
     def skip_anchor(self, depth: int, at_start: bool) -> bool:
@@ -165,7 +164,7 @@ class _Parser:
 
     # -- quantifiers -----------------------------------------------------
 
-    def quantified(self, node: RegexNode, atom_start: int) -> RegexNode:
+    def quantified(self, node: RegexNode) -> RegexNode:
         bounds = self.quantifier()
         if bounds is None:
             return node

@@ -9,7 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from outform.automata import compile_regex
+from outform.grammar import Grammar, grammar_from_gbnf, grammar_from_lark
 from outform.limits import DEFAULT_LIMITS, Limits
+from outform.masking.grammar_index import GrammarIndex
 from outform.masking.matcher import Matcher
 from outform.masking.regex_index import RegexIndex
 from outform.vocabulary import Vocabulary
@@ -23,12 +25,37 @@ class Compiler:
         self.logits_width = max(len(vocab), logits_width or 0)
         self.limits = limits
         self.compile_regex = lru_cache(maxsize=64)(self._compile_regex)
+        self._compile_grammar_text = lru_cache(maxsize=64)(self._compile_grammar_text)
 
     def _compile_regex(self, pattern: str) -> RegexIndex:
         """Full-match regex → token index (see :func:`outform.automata.compile_regex` for the syntax)."""
         dfa = compile_regex(pattern, self.limits)
         return RegexIndex(dfa, self.vocab, self.logits_width, self.limits)
 
+    def compile_grammar(self, grammar: "str | Grammar", syntax: str | None = None) -> GrammarIndex:
+        """A context-free grammar → grammar index (cached for grammar text).
+
+        ``grammar`` is Lark EBNF text, llama.cpp GBNF text or a :class:`Grammar`.
+        ``syntax`` ("lark" or "gbnf") is detected when omitted: GBNF defines rules
+        with ``::=``, Lark with ``:``.
+        """
+        if isinstance(grammar, str):
+            return self._compile_grammar_text(grammar, syntax)
+        return GrammarIndex(grammar, self.vocab, self.logits_width, self.limits)
+
+    def _compile_grammar_text(self, text: str, syntax: str | None) -> GrammarIndex:
+        return self.compile_grammar(parse_grammar_text(text, syntax))
+
     def regex_matcher(self, pattern: str) -> Matcher:
         """Shortcut: a fresh matcher for ``pattern``."""
         return Matcher(self.compile_regex(pattern))
+
+
+def parse_grammar_text(text: str, syntax: str | None = None) -> Grammar:
+    """Lark or GBNF text → grammar IR (``syntax`` detected from ``::=`` when omitted)."""
+    syntax = syntax or ("gbnf" if "::=" in text else "lark")
+    if syntax == "gbnf":
+        return grammar_from_gbnf(text)
+    if syntax == "lark":
+        return grammar_from_lark(text)
+    raise ValueError(f"unknown grammar syntax {syntax!r}: use 'lark' or 'gbnf'")

@@ -1,0 +1,143 @@
+"""Token masks for grammars: walking the token trie with (lexer state, parser state) pairs.
+
+A grammar constraint's position is a small set of *configurations*: the lexer
+DFA state inside the lexeme being read, and the id of the parser state (Earley
+set) reached by the lexemes before it.  Several configurations coexist when the
+text is ambiguous about where a lexeme ends (``12`` may be a whole number or
+the start of ``123``).
+
+On each byte a configuration ``(q, p)`` may
+  * continue the current lexeme: ``q' = δ(q, b)``, kept if some lexeme the
+    parser allows in ``p`` can still be completed from ``q'``;
+  * or close a lexeme ``L`` that ``q`` accepts and ``p`` allows, moving the
+    parser to ``p' = next[p, L]``, and start the next lexeme with ``b``.
+
+Parser transitions live in a table filled lazily by the Python Earley parser:
+an entry of -2 means "not computed yet", and the kernels then return the
+(parser id, lexeme) pair they need; the caller computes it and calls again with
+the same buffers, resuming where the walk stopped.  So Python is consulted only
+at lexeme boundaries, and only once per (parser state, lexeme).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+UNKNOWN = -2  # parser transition not computed yet
+OVERFLOW = -3  # more configurations than the buffers hold
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _intersects(a, b):
+    for w in range(a.shape[0]):
+        if a[w] & b[w]:
+            return True
+    return False
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _add(out_q, out_p, n, q, p):
+    for c in range(n):
+        if out_q[c] == q and out_p[c] == p:
+            return n
+    if n == out_q.shape[0]:
+        return OVERFLOW
+    out_q[n] = q
+    out_p[n] = p
+    return n + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def step_configs(byte, in_q, in_p, n_in, out_q, out_p, lex_trans, lex_accepts, lex_alive, p_allowed, p_next):
+    """Configurations after ``byte``.  Returns ``(n_out, need_p, need_lexeme)``.
+
+    ``n_out`` is OVERFLOW when the buffers are too small; ``need_p >= 0`` asks
+    the caller to fill ``p_next[need_p, need_lexeme]`` first.
+    """
+    n_out = 0
+    start_next = lex_trans[0, byte]
+    for c in range(n_in):
+        q = in_q[c]
+        p = in_p[c]
+        q2 = lex_trans[q, byte]
+        if q2 >= 0 and _intersects(lex_alive[q2], p_allowed[p]):
+            n_out = _add(out_q, out_p, n_out, q2, p)
+            if n_out < 0:
+                return OVERFLOW, -1, -1
+        for w in range(lex_accepts.shape[1]):
+            bits = lex_accepts[q, w] & p_allowed[p, w]
+            lexeme = w * 64
+            while bits:
+                if bits & np.uint64(1):
+                    p2 = p_next[p, lexeme]
+                    if p2 == UNKNOWN:
+                        return 0, p, lexeme
+                    if p2 >= 0 and start_next >= 0 and _intersects(lex_alive[start_next], p_allowed[p2]):
+                        n_out = _add(out_q, out_p, n_out, start_next, p2)
+                        if n_out < 0:
+                            return OVERFLOW, -1, -1
+                bits >>= np.uint64(1)
+                lexeme += 1
+    return n_out, -1, -1
+
+
+@nb.njit(cache=True, nogil=True)
+def grammar_mask_walk(
+    node_byte, node_depth, subtree_end, token_offsets, token_ids,
+    lex_trans, lex_accepts, lex_alive, p_allowed, p_next,
+    cfg_q, cfg_p, cfg_n, start_node, out,
+):
+    """OR into ``out`` the tokens whose bytes keep at least one configuration alive.
+
+    ``cfg_q/cfg_p`` ([max_depth + 1, capacity]) and ``cfg_n`` hold the
+    configurations per trie depth; depth 0 holds the current position.  Returns
+    ``(node, need_p, need_lexeme)``: ``node == n_nodes`` when done, otherwise the
+    node to resume from once ``p_next[need_p, need_lexeme]`` is filled (or, with
+    ``need_lexeme == OVERFLOW``, the walk gave up).
+    """
+    n_nodes = node_byte.shape[0]
+    i = start_node
+    while i < n_nodes:
+        d = node_depth[i]
+        n, need_p, need_lexeme = step_configs(
+            node_byte[i], cfg_q[d - 1], cfg_p[d - 1], cfg_n[d - 1], cfg_q[d], cfg_p[d],
+            lex_trans, lex_accepts, lex_alive, p_allowed, p_next,
+        )
+        if need_p >= 0:
+            return i, need_p, need_lexeme
+        if n < 0:
+            return i, -1, OVERFLOW
+        if n == 0:
+            i = subtree_end[i]
+            continue
+        cfg_n[d] = n
+        for k in range(token_offsets[i], token_offsets[i + 1]):
+            token = token_ids[k]
+            out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
+        i += 1
+    return n_nodes, -1, -1
+
+
+@nb.njit(cache=True, nogil=True)
+def grammar_advance_walk(
+    data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, cfg_q, cfg_p, cfg_n, start_pos
+):
+    """Configurations after the bytes ``data``, row ``k + 1`` of the buffers after byte ``k``.
+
+    Same return protocol as :func:`grammar_mask_walk` with byte positions in
+    place of trie nodes; a position with no configuration left ends the walk.
+    """
+    for k in range(start_pos, data.shape[0]):
+        n, need_p, need_lexeme = step_configs(
+            data[k], cfg_q[k], cfg_p[k], cfg_n[k], cfg_q[k + 1], cfg_p[k + 1],
+            lex_trans, lex_accepts, lex_alive, p_allowed, p_next,
+        )
+        if need_p >= 0:
+            return k, need_p, need_lexeme
+        if n < 0:
+            return k, -1, OVERFLOW
+        cfg_n[k + 1] = n
+        if n == 0:
+            break
+    return data.shape[0], -1, -1
