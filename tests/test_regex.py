@@ -169,7 +169,7 @@ def test_random_regexes_agree_with_python_re(pattern, strings):
         assert dfa.matches(text.encode()) == python_matches(pattern, text), (pattern, text)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(REGEXES, st.data())
 def test_strings_generated_from_either_side_agree(pattern, data):
     dfa = compile_or_skip(pattern)
