@@ -83,22 +83,60 @@ def step_configs(byte, in_q, in_p, n_in, out_q, out_p, lex_trans, lex_accepts, l
 
 
 @nb.njit(cache=True, nogil=True)
-def grammar_mask_walk(
+def inside_lexeme_walk(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
-    lex_trans, lex_accepts, lex_alive, p_allowed, p_next,
-    cfg_q, cfg_p, cfg_n, start_node, out,
+    lex_trans, lex_accepts, lex_alive, q, allowed, out, boundary_nodes, boundary_states,
 ):
-    """OR into ``out`` the tokens whose bytes keep at least one configuration alive.
+    """The parser-independent part of a mask: tokens read entirely inside the current lexeme.
 
-    ``cfg_q/cfg_p`` ([max_depth + 1, capacity]) and ``cfg_n`` hold the
-    configurations per trie depth; depth 0 holds the current position.  Returns
-    ``(node, need_p, need_lexeme)``: ``node == n_nodes`` when done, otherwise the
-    node to resume from once ``p_next[need_p, need_lexeme]`` is filled (or, with
-    ``need_lexeme == OVERFLOW``, the walk gave up).
+    From lexer state ``q``, with ``allowed`` the lexemes the parser may accept,
+    sets in ``out`` every token whose bytes continue the lexeme without closing
+    it, and records the *boundary nodes*: trie nodes (with children) where an
+    allowed lexeme could close, and the lexer state there (the root, node 0,
+    when ``q`` itself accepts).  Only the subtrees below boundary nodes depend
+    on the parser (:func:`boundary_walks`), which is what makes masks inside a
+    long lexeme (a JSON string) cheap: this part is cached per ``(q, allowed)``.
+    Returns the number of boundary nodes.
     """
+    n_boundary = 0
+    if _intersects(lex_accepts[q], allowed):
+        boundary_nodes[0] = 0
+        boundary_states[0] = q
+        n_boundary = 1
+    stack = np.empty(node_depth.max() + 1, dtype=np.int32)
+    stack[0] = q
     n_nodes = node_byte.shape[0]
-    i = start_node
+    i = 1
     while i < n_nodes:
+        d = node_depth[i]
+        q2 = lex_trans[stack[d - 1], node_byte[i]]
+        if q2 < 0 or not _intersects(lex_alive[q2], allowed):
+            i = subtree_end[i]
+            continue
+        stack[d] = q2
+        for k in range(token_offsets[i], token_offsets[i + 1]):
+            token = token_ids[k]
+            out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
+        if subtree_end[i] > i + 1 and _intersects(lex_accepts[q2], allowed):
+            boundary_nodes[n_boundary] = i
+            boundary_states[n_boundary] = q2
+            n_boundary += 1
+        i += 1
+    return n_boundary
+
+
+@nb.njit(cache=True, nogil=True)
+def _walk_range(
+    start, end, node_byte, node_depth, subtree_end, token_offsets, token_ids,
+    lex_trans, lex_accepts, lex_alive, p_allowed, p_next, cfg_q, cfg_p, cfg_n, out,
+):
+    """Walk trie nodes ``start .. end-1`` (whole subtrees) from the configurations
+    stored for their parents' depth; set the bits of tokens that keep one alive.
+
+    Returns ``(node, need_p, need_lexeme)`` as :func:`boundary_walks` documents.
+    """
+    i = start
+    while i < end:
         d = node_depth[i]
         n, need_p, need_lexeme = step_configs(
             node_byte[i], cfg_q[d - 1], cfg_p[d - 1], cfg_n[d - 1], cfg_q[d], cfg_p[d],
@@ -116,7 +154,58 @@ def grammar_mask_walk(
             token = token_ids[k]
             out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
         i += 1
-    return n_nodes, -1, -1
+    return end, -1, -1
+
+
+@nb.njit(cache=True, nogil=True)
+def boundary_walks(
+    node_byte, node_depth, subtree_end, token_offsets, token_ids,
+    lex_trans, lex_accepts, lex_alive, p_allowed, p_next, pid,
+    boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out,
+):
+    """The parser-dependent part of a mask: tokens that close a lexeme inside them.
+
+    For each boundary node (from :func:`inside_lexeme_walk`), close every
+    lexeme the lexer state there accepts and parser state ``pid`` allows, and
+    walk the node's subtree from the resulting configurations (lexer start,
+    next parser state).  Resumable: returns ``(k, node, need_p, need_lexeme)``;
+    when ``need_p >= 0`` fill ``p_next[need_p, need_lexeme]`` and call again
+    with ``first=k, resume_node=node``.  ``need_lexeme == OVERFLOW`` means the
+    configuration buffers were too small.  Done when ``need_p < 0``.
+    """
+    for k in range(first, boundary_nodes.shape[0]):
+        i = boundary_nodes[k]
+        start = resume_node
+        resume_node = -1
+        if start < 0:
+            d = node_depth[i]
+            n = 0
+            q = boundary_states[k]
+            for w in range(lex_accepts.shape[1]):
+                bits = lex_accepts[q, w] & p_allowed[pid, w]
+                lexeme = w * 64
+                while bits:
+                    if bits & np.uint64(1):
+                        p2 = p_next[pid, lexeme]
+                        if p2 == UNKNOWN:
+                            return k, -1, pid, lexeme
+                        if p2 >= 0:
+                            n = _add(cfg_q[d], cfg_p[d], n, 0, p2)
+                            if n < 0:
+                                return k, -1, -1, OVERFLOW
+                    bits >>= np.uint64(1)
+                    lexeme += 1
+            if n == 0:
+                continue
+            cfg_n[d] = n
+            start = i + 1
+        node, need_p, need_lexeme = _walk_range(
+            start, subtree_end[i], node_byte, node_depth, subtree_end, token_offsets, token_ids,
+            lex_trans, lex_accepts, lex_alive, p_allowed, p_next, cfg_q, cfg_p, cfg_n, out,
+        )
+        if need_p >= 0 or need_lexeme == OVERFLOW:
+            return k, node, need_p, need_lexeme
+    return boundary_nodes.shape[0], -1, -1, -1
 
 
 @nb.njit(cache=True, nogil=True)

@@ -10,18 +10,29 @@ state, lexeme), through a lazily filled transition table.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 from outform.automata.earley import EarleyParser, ParseState
 from outform.automata.lexer import LexerDFA
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.ir import Grammar
+from outform.grammar.regex_ast import Repeat
 from outform.grammar.passes import collapse_regular_rules, simplify, to_bnf
 from outform.kernels import bitmask_words
-from outform.kernels.grammar_walk import OVERFLOW, UNKNOWN, grammar_advance_walk, grammar_mask_walk
+from outform.kernels.grammar_walk import (
+    OVERFLOW,
+    UNKNOWN,
+    boundary_walks,
+    grammar_advance_walk,
+    inside_lexeme_walk,
+)
 from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.regex_index import token_trie
 from outform.vocabulary import Vocabulary
+
+_MASK_CACHE_SIZE = 256  # masks kept per generation (16 KiB each at 128k tokens)
 
 
 class ParseTable:
@@ -29,33 +40,51 @@ class ParseTable:
 
     Shared by every matcher state descending from the same root (forks
     included), so work done for one mask is reused by the next.
+
+    An id stands for an Earley state *plus* at most one excluded lexeme: after
+    an ignored lexeme that is closed under concatenation (``WS: /\s+/``), the
+    same lexeme may not start again right away, because ``WS WS`` reads the same
+    text as one ``WS``.  Without this every run of whitespace could be split
+    anywhere, and masks would explore all those splits.
     """
 
-    def __init__(self, parser: EarleyParser, n_lexemes: int):
+    def __init__(self, parser: EarleyParser, n_lexemes: int, self_merging: frozenset[int]):
         self.parser = parser
-        self.states: list[ParseState] = []
-        self._ids: dict[int, int] = {}  # id(ParseState) -> parser id
+        self.self_merging = self_merging
+        self.states: list[tuple[ParseState, int]] = []
+        self._ids: dict[tuple[int, int], int] = {}  # (id(ParseState), excluded lexeme) -> parser id
         words = bitmask_words_64(n_lexemes)
         self.allowed = np.zeros((16, words), dtype=np.uint64)
         self.accepting = np.zeros(16, dtype=np.bool_)
         self.next = np.full((16, max(n_lexemes, 1)), UNKNOWN, dtype=np.int32)
+        # Masks by configuration set: inside a long lexeme (a JSON string) the
+        # minimal lexer DFA sits in the same state token after token, and the
+        # parser id does not change until the lexeme closes, so these repeat.
+        self.masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
-    def intern(self, state: ParseState) -> int:
-        pid = self._ids.get(id(state))
+    def intern(self, state: ParseState, excluded: int = -1) -> int:
+        key = (id(state), excluded)
+        pid = self._ids.get(key)
         if pid is None:
-            pid = self._ids[id(state)] = len(self.states)
-            self.states.append(state)
+            pid = self._ids[key] = len(self.states)
+            self.states.append((state, excluded))
             if pid == len(self.accepting):
                 self._grow()
             self.allowed[pid] = state.allowed
+            if excluded >= 0:
+                self.allowed[pid, excluded >> 6] &= ~np.uint64(1 << (excluded & 63))
             self.accepting[pid] = state.accepting
         return pid
 
     def resolve(self, pid: int, lexeme: int) -> int:
         """Fill (and return) the parser id after ``lexeme`` from ``pid``, -1 if not allowed."""
         if self.next[pid, lexeme] == UNKNOWN:
-            nxt = self.parser.advance(self.states[pid], lexeme)
-            self.next[pid, lexeme] = -1 if nxt is None else self.intern(nxt)
+            state, excluded = self.states[pid]
+            nxt = None if lexeme == excluded else self.parser.advance(state, lexeme)
+            if nxt is None:
+                self.next[pid, lexeme] = -1
+            else:
+                self.next[pid, lexeme] = self.intern(nxt, lexeme if lexeme in self.self_merging else -1)
         return int(self.next[pid, lexeme])
 
     def _grow(self) -> None:
@@ -104,18 +133,27 @@ class GrammarIndex:
         self._cfg_q = np.zeros((self._trie.max_depth + 1, capacity), dtype=np.int32)
         self._cfg_p = np.zeros_like(self._cfg_q)
         self._cfg_n = np.zeros(self._trie.max_depth + 1, dtype=np.int32)
+        self._self_merging = frozenset(
+            lexeme for lexeme in self.bnf.ignore if _closed_under_concatenation(self.bnf.lexeme_patterns[lexeme])
+        )
+        self._inside_cache: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
     def n_words(self) -> int:
         return bitmask_words(self.logits_width)
 
     def initial_state(self) -> GrammarState:
-        table = ParseTable(self.parser, self.bnf.n_lexemes)
+        table = ParseTable(self.parser, self.bnf.n_lexemes, self._self_merging)
         return GrammarState(((self.lexer.start, table.intern(self.parser.initial())),), table)
 
     def token_mask(self, state: GrammarState) -> np.ndarray:
         if state.mask is None:
-            state.mask = self._walk_mask(state)
+            cache = state.table.masks
+            state.mask = cache.get(state.configs)
+            if state.mask is None:
+                state.mask = cache[state.configs] = self._walk_mask(state)
+                if len(cache) > _MASK_CACHE_SIZE:
+                    cache.popitem(last=False)
         return state.mask
 
     def budget_mask(self, state: GrammarState, tokens_left: int) -> None:
@@ -164,15 +202,48 @@ class GrammarIndex:
         cfg_n[0] = len(state.configs)
 
     def _walk_mask(self, state: GrammarState) -> np.ndarray:
+        """Union over configurations (they evolve independently) of inside + boundary parts."""
         out = np.zeros(self.n_words, dtype=np.uint32)
-        self._load_root(state, self._cfg_q, self._cfg_p, self._cfg_n)
         t, table = self._trie, state.table
-        self._run(lambda node: grammar_mask_walk(
-            t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
-            self.lexer.transitions, self.lexer.accepts, self.lexer.alive, table.allowed, table.next,
-            self._cfg_q, self._cfg_p, self._cfg_n, node, out,
-        ), table, start=1)
+        for q, pid in state.configs:
+            inside, boundary_nodes, boundary_states = self._inside_part(q, table.allowed[pid])
+            out |= inside
+            k, node = 0, -1
+            while True:
+                k, node, need_p, need_lexeme = boundary_walks(
+                    t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
+                    self.lexer.transitions, self.lexer.accepts, self.lexer.alive, table.allowed, table.next, pid,
+                    boundary_nodes, boundary_states, self._cfg_q, self._cfg_p, self._cfg_n, k, node, out,
+                )
+                if need_lexeme == OVERFLOW:
+                    raise self._overflow()
+                if need_p < 0:
+                    break
+                table.resolve(need_p, need_lexeme)
         return out
+
+    def _inside_part(self, q: int, parser_allowed: np.ndarray):
+        """Cached per (lexer state, lexemes still possible): see ``inside_lexeme_walk``."""
+        relevant = parser_allowed & self.lexer.alive[q]
+        key = (q, relevant.tobytes())
+        part = self._inside_cache.get(key)
+        if part is None:
+            t = self._trie
+            out = np.zeros(self.n_words, dtype=np.uint32)
+            nodes = np.empty(t.n_nodes, dtype=np.int32)
+            states = np.empty(t.n_nodes, dtype=np.int32)
+            n = inside_lexeme_walk(
+                t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
+                self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, relevant, out, nodes, states,
+            )
+            part = self._inside_cache[key] = (out, nodes[:n].copy(), states[:n].copy())
+        return part
+
+    def _overflow(self) -> ResourceLimitExceeded:
+        return ResourceLimitExceeded(
+            "the text so far has too many readings (lexer/parser configurations)",
+            "max_parse_configs", self.limits.max_parse_configs,
+        )
 
     def _run(self, walk, table: ParseTable, start: int) -> None:
         """Drive a resumable kernel, filling parser transitions it asks for.
@@ -183,13 +254,15 @@ class GrammarIndex:
         while True:
             position, need_p, need_lexeme = walk(position)
             if need_lexeme == OVERFLOW:
-                raise ResourceLimitExceeded(
-                    "the text so far has too many readings (lexer/parser configurations)",
-                    "max_parse_configs", self.limits.max_parse_configs,
-                )
+                raise self._overflow()
             if need_p < 0:
                 return
             table.resolve(need_p, need_lexeme)
+
+
+def _closed_under_concatenation(pattern) -> bool:
+    """A sufficient syntactic test for ``L L ⊆ L``: the pattern is ``x+`` or ``x*``."""
+    return isinstance(pattern, Repeat) and pattern.min <= 1 and pattern.max is None
 
 
 def _set_bits(words: np.ndarray):
