@@ -84,3 +84,27 @@ class GrammarError(OutformError, ValueError):
         if line is not None:
             where = f" at line {line}" + (f", column {column}" if column is not None else "")
         super().__init__(f"{message}{where}")
+
+
+class SchemaError(OutformError, ValueError):
+    """A JSON Schema is malformed, contradictory or unsatisfiable, or a ``$ref`` cannot be resolved.
+
+    ``pointer`` is the JSON pointer (``/properties/age/minimum``) of the offending
+    schema location ("" for the root); ``reason`` is the message without it.
+    """
+
+    def __init__(self, message: str, pointer: str = ""):
+        self.pointer = pointer
+        self.reason = message
+        super().__init__(f"{message} (at schema location {pointer or '/'!r})")
+
+
+class UnsupportedSchema(OutformError, ValueError):
+    """A valid JSON Schema uses a keyword (or a combination) that outform cannot
+    compile exactly; ``pointer`` locates it.  ``compile_schema(..., strict=False)``
+    drops such keywords with a warning instead."""
+
+    def __init__(self, message: str, pointer: str = ""):
+        self.pointer = pointer
+        self.reason = message
+        super().__init__(f"{message} (at schema location {pointer or '/'!r})")

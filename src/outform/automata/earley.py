@@ -130,6 +130,16 @@ class ParseState:
             self._allowed = self.parser._bitset(self.allowed_ids)
         return self._allowed
 
+    def signature(self) -> tuple:
+        """Equal for states with the same items, which behave identically from here on.
+
+        Different paths can reach the same Earley set (``WORD+`` read as one
+        or as two words): interning by signature lets a matcher merge them
+        instead of tracking each reading separately.
+        """
+        items = frozenset((d, id(origin)) for group in self.waiting.values() for d, origin in group)
+        return (id(self.prediction), items, self.accepting)
+
     def __repr__(self) -> str:
         return f"ParseState(depth={self.depth}, accepting={self.accepting}, allowed={self.allowed_ids})"
 

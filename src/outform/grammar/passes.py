@@ -626,3 +626,31 @@ class _BnfBuilder:
             name = f"{owner}__{kind}_{next(self.counter)}"
         self.nonterminals[name] = None
         return name
+
+
+def separate_ignored_lexemes(bnf: Bnf) -> Bnf:
+    """Give each ignored lexeme that rules also use a twin of its own for the ignoring.
+
+    The parser treats an ignored lexeme as invisible; when a rule requires the
+    same lexeme (``start: "a" WS "b"`` with ``%ignore WS``, Lark's idiom for
+    mandatory spacing) both readings must stay possible.  With two lexeme ids
+    for one pattern, the lexer reports both and the matcher follows both.
+    """
+    used = {symbol for production in bnf.productions for symbol in production.rhs if symbol < bnf.n_lexemes}
+    shared = [lexeme for lexeme in bnf.ignore if lexeme in used]
+    if not shared:
+        return bnf
+    n_old = bnf.n_lexemes
+    twins = {lexeme: n_old + k for k, lexeme in enumerate(shared)}
+
+    def renumber(symbol: int) -> int:
+        return symbol if symbol < n_old else symbol + len(shared)
+
+    return Bnf(
+        start=bnf.start,
+        lexeme_names=bnf.lexeme_names + tuple(f"{bnf.lexeme_names[lexeme]}__ignored" for lexeme in shared),
+        lexeme_patterns=bnf.lexeme_patterns + tuple(bnf.lexeme_patterns[lexeme] for lexeme in shared),
+        nonterminal_names=bnf.nonterminal_names,
+        productions=tuple(Production(p.lhs, tuple(renumber(s) for s in p.rhs)) for p in bnf.productions),
+        ignore=tuple(twins.get(lexeme, lexeme) for lexeme in bnf.ignore),
+    )

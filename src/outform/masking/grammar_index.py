@@ -19,7 +19,7 @@ from outform.automata.lexer import LexerDFA
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.ir import Grammar
 from outform.grammar.regex_ast import Repeat
-from outform.grammar.passes import collapse_regular_rules, simplify, to_bnf
+from outform.grammar.passes import collapse_regular_rules, separate_ignored_lexemes, simplify, to_bnf
 from outform.kernels import bitmask_words
 from outform.kernels.grammar_walk import (
     OVERFLOW,
@@ -36,7 +36,7 @@ _MASK_CACHE_SIZE = 256  # masks kept per generation (16 KiB each at 128k tokens)
 
 
 class ParseTable:
-    """Integer ids for the parser states met since one root, with their data as arrays.
+    r"""Integer ids for the parser states met since one root, with their data as arrays.
 
     Shared by every matcher state descending from the same root (forks
     included), so work done for one mask is reused by the next.
@@ -52,7 +52,7 @@ class ParseTable:
         self.parser = parser
         self.self_merging = self_merging
         self.states: list[tuple[ParseState, int]] = []
-        self._ids: dict[tuple[int, int], int] = {}  # (id(ParseState), excluded lexeme) -> parser id
+        self._ids: dict[tuple[tuple, int], int] = {}  # (state signature, excluded lexeme) -> parser id
         words = bitmask_words_64(n_lexemes)
         self.allowed = np.zeros((16, words), dtype=np.uint64)
         self.accepting = np.zeros(16, dtype=np.bool_)
@@ -63,7 +63,7 @@ class ParseTable:
         self.masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
     def intern(self, state: ParseState, excluded: int = -1) -> int:
-        key = (id(state), excluded)
+        key = (state.signature(), excluded)
         pid = self._ids.get(key)
         if pid is None:
             pid = self._ids[key] = len(self.states)
@@ -125,7 +125,7 @@ class GrammarIndex:
         self.logits_width = max(len(vocab), logits_width or 0)
         self.limits = limits
         self.grammar = collapse_regular_rules(simplify(grammar), limits)
-        self.bnf = to_bnf(self.grammar)
+        self.bnf = separate_ignored_lexemes(to_bnf(self.grammar))
         self.lexer = LexerDFA.build(self.bnf.lexeme_patterns, limits)
         self.parser = EarleyParser(self.bnf, limits)
         self._trie = token_trie(vocab)
@@ -208,6 +208,11 @@ class GrammarIndex:
         for q, pid in state.configs:
             inside, boundary_nodes, boundary_states = self._inside_part(q, table.allowed[pid])
             out |= inside
+            for lexeme in _set_bits(self.lexer.accepts[q] & table.allowed[pid]):
+                # closing before the first byte: the mask of the next lexeme's start
+                after = table.resolve(pid, lexeme)
+                if after >= 0:
+                    out |= self.token_mask(GrammarState(((self.lexer.start, after),), table))
             k, node = 0, -1
             while True:
                 k, node, need_p, need_lexeme = boundary_walks(
@@ -224,7 +229,7 @@ class GrammarIndex:
 
     def _inside_part(self, q: int, parser_allowed: np.ndarray):
         """Cached per (lexer state, lexemes still possible): see ``inside_lexeme_walk``."""
-        relevant = parser_allowed & self.lexer.alive[q]
+        relevant = (parser_allowed & self.lexer.alive[q]).reshape(1, -1)
         key = (q, relevant.tobytes())
         part = self._inside_cache.get(key)
         if part is None:

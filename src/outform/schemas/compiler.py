@@ -1,0 +1,1222 @@
+"""JSON Schema → grammar IR, exactly (or a typed error saying why not).
+
+Overview
+--------
+Every schema location is compiled to a grammar expression for one JSON value
+(no surrounding whitespace); containers put the whitespace lexeme between their
+tokens, and the start rule is ``ws value ws``.  Scalars become single lexemes (a
+whole string with its quotes and constraints, a whole number), so masks inside
+them are fast; containers are rules (regular ones get collapsed into lexemes by
+the grammar pipeline anyway).
+
+Combinators are normalised first: ``$ref`` (with siblings, draft 2019+),
+``allOf``, ``anyOf`` and ``oneOf`` are multiplied out into a disjunction of
+conjunctions of "plain" schemas (:meth:`SchemaCompiler.flatten`).  A conjunction
+is compiled by merging keyword constraints type by type: bounds intersect,
+patterns/formats/lengths intersect as character automata, object properties
+merge per key with each subschema's own ``additionalProperties`` /
+``patternProperties`` semantics, array positions merge per index.  ``enum`` /
+``const`` are compiled as the set of listed values that validate against the
+whole conjunction (checked with ``jsonschema`` itself), so every sibling keyword
+is honoured exactly.
+
+Each compiled conjunction becomes a named rule, memoised on the identity of its
+schema objects, which is how recursive ``$ref`` terminates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin
+
+from outform.errors import GrammarError, RegexError, SchemaError, UnsupportedRegexError, UnsupportedSchema
+from outform.grammar.ir import EPSILON, Choice, Expr, Grammar, Lexeme, Ref, Rep, choice, seq
+from outform.grammar.passes import simplify, to_regex_text
+from outform.grammar.regex_ast import CharSet, RegexNode, alt, literal, repeat
+from outform.schemas import charfa, numbers, strings
+from outform.schemas.formats import format_regex
+
+NOTHING: Expr = Choice(())
+
+ROOT_URI = "https://outform.invalid/root.json"
+
+TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
+ALL_TYPES = frozenset(TYPES)
+
+ANNOTATIONS = frozenset({
+    "title", "description", "default", "examples", "$comment", "$schema", "$id", "id", "readOnly", "writeOnly",
+    "deprecated", "contentMediaType", "contentEncoding", "contentSchema", "$anchor", "$dynamicAnchor",
+    "$recursiveAnchor", "$vocabulary", "$defs", "definitions", "format",
+})
+COMBINATORS = ("$ref", "allOf", "anyOf", "oneOf")
+UNSUPPORTED = ("if", "contains", "minContains", "maxContains", "dependentSchemas", "$dynamicRef", "$recursiveRef")
+
+# keyword -> the types it constrains
+TYPE_KEYWORDS = {
+    "minimum": "num", "maximum": "num", "exclusiveMinimum": "num", "exclusiveMaximum": "num", "multipleOf": "num",
+    "minLength": "string", "maxLength": "string", "pattern": "string", "format": "string",
+    "items": "array", "prefixItems": "array", "additionalItems": "array", "minItems": "array", "maxItems": "array",
+    "uniqueItems": "array", "properties": "object", "required": "object", "additionalProperties": "object",
+    "patternProperties": "object", "propertyNames": "object", "minProperties": "object", "maxProperties": "object",
+    "dependentRequired": "object", "dependencies": "object",
+}
+
+MAX_ALTERNATIVES = 64
+MAX_PATTERN_KEYS = 6
+NUMBER_REGEX_BUDGET = 4_000
+
+
+def _draft_of(schema: Any) -> int:
+    uri = schema.get("$schema", "") if isinstance(schema, dict) else ""
+    for tag, draft in (("draft-03", 3), ("draft-04", 4), ("draft-06", 6), ("draft-07", 7), ("2019-09", 2019)):
+        if tag in uri:
+            return draft
+    return 2020
+
+
+def _join(base: str, ref: str) -> str:
+    """``urljoin`` that also works for non-hierarchical bases (``urn:``) and fragments."""
+    if ref.startswith("#"):
+        return urldefrag(base)[0] + ref
+    if ":" in ref.split("/")[0]:
+        return ref
+    return urljoin(base, ref)
+
+
+def _escape_token(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass(eq=False)
+class Sub:
+    """A schema together with where it lives: base URI, pointer inside that
+    resource (``frag``) and pointer from the root (``pointer``, for errors)."""
+
+    schema: Any
+    uri: str
+    frag: str
+    pointer: str
+    draft: int
+
+    def child(self, *keys: str | int) -> "Sub":
+        node, uri, frag, pointer = self.schema, self.uri, self.frag, self.pointer
+        for key in keys:
+            node = node[key]
+            frag += "/" + _escape_token(str(key))
+            pointer += "/" + _escape_token(str(key))
+        sub = Sub(node, uri, frag, pointer, self.draft)
+        return sub.rebased()
+
+    def rebased(self) -> "Sub":
+        """Apply this schema's own ``$id`` (``id`` in draft 4) to its base URI."""
+        node = self.schema
+        if isinstance(node, dict):
+            ident = node.get("id" if self.draft <= 4 else "$id")
+            if isinstance(ident, str) and not ident.startswith("#") and not (self.draft <= 7 and "$ref" in node):
+                uri, _ = urldefrag(_join(self.uri, ident))
+                return Sub(node, uri, "", self.pointer, self.draft)
+        return self
+
+    @property
+    def key(self) -> tuple:
+        return (id(self.schema), self.uri)
+
+
+@dataclass
+class Options:
+    strict: bool = True
+    whitespace: str = "flexible"
+    max_whitespace: int | None = 20
+    key_order: str = "any"
+    additional_properties_default: bool | None = None
+    max_any_order_keys: int = 8
+    enforce_formats: bool = True
+    resources: dict | None = None
+
+
+class SchemaCompiler:
+    """One compilation of one schema (see :func:`compile_schema`)."""
+
+    def __init__(self, schema: Any, options: Options):
+        self.options = options
+        if options.whitespace not in ("flexible", "compact"):
+            raise ValueError(f"whitespace must be 'flexible' or 'compact', not {options.whitespace!r}")
+        if options.key_order not in ("any", "schema"):
+            raise ValueError(f"key_order must be 'any' or 'schema', not {options.key_order!r}")
+        self.root_schema = schema
+        self.draft = _draft_of(schema)
+        self.rules: dict[str, Expr] = {}
+        self.lexemes: dict[str, RegexNode] = {}
+        self._lexeme_names: dict[RegexNode, str] = {}
+        self._memo: dict[tuple, str] = {}
+        self._plain: dict[int, tuple[Any, dict]] = {}
+        self._flattening: set[tuple] = set()
+        self._counter = itertools.count()
+        self._contradictions: list[tuple[str, str]] = []
+        self._validators: dict = {}
+        self.resources: dict[str, Sub] = {}
+        self.anchors: dict[tuple[str, str], Sub] = {}
+        self.root = Sub(schema, ROOT_URI, "", "", self.draft).rebased()
+        self.resources[ROOT_URI] = self.root
+        self._index(self.root)
+        if options.whitespace == "flexible":
+            ws = repeat(CharSet(((0x09, 0x0A), (0x0D, 0x0D), (0x20, 0x20))), 0, options.max_whitespace)
+            self.ws: Expr = self.lex(ws, "ws")
+        else:
+            self.ws = EPSILON
+        self.tok = {c: self.lex(literal(c), n) for c, n in
+                    (("{", "lbrace"), ("}", "rbrace"), ("[", "lbracket"), ("]", "rbracket"), (",", "comma"), (":", "colon"))}
+
+    # ------------------------------------------------------------------
+    # errors
+    # ------------------------------------------------------------------
+
+    def unsupported(self, pointer: str, message: str) -> None:
+        """Raise in strict mode; warn (and let the caller drop the keyword) otherwise."""
+        if self.options.strict:
+            raise UnsupportedSchema(message, pointer)
+        warnings.warn(f"outform: {message} at {pointer or '/'}: keyword ignored (approximation)", stacklevel=3)
+
+    # ------------------------------------------------------------------
+    # grammar building helpers
+    # ------------------------------------------------------------------
+
+    def lex(self, node: RegexNode, hint: str) -> Expr:
+        if node == charfa.VOID:
+            return NOTHING
+        name = self._lexeme_names.get(node)
+        if name is None:
+            name = hint
+            while name in self.lexemes:
+                name = f"{hint}_{next(self._counter)}"
+            self.lexemes[name] = node
+            self._lexeme_names[node] = name
+        return Lexeme(name)
+
+    def new_rule(self, hint: str) -> str:
+        name = f"{hint}_{next(self._counter)}"
+        self.rules[name] = NOTHING
+        return name
+
+    def any_value(self) -> Expr:
+        if "json_value" not in self.rules:
+            self.rules["json_value"] = NOTHING
+            self.rules["json_value"] = choice(
+                Ref("json_object"), Ref("json_array"), self.lex(strings.encode_string_regex(strings.ANY_STRING), "json_string"),
+                self.lex(numbers.JSON_NUMBER, "json_number"), self.lex(literal("true"), "true"),
+                self.lex(literal("false"), "false"), self.lex(literal("null"), "null"),
+            )
+            key = self.lex(strings.encode_string_regex(strings.ANY_STRING), "json_string")
+            member = seq(key, self.ws, self.tok[":"], self.ws, Ref("json_value"), self.ws)
+            self.rules["json_object"] = seq(
+                self.tok["{"], self.ws,
+                choice(EPSILON, seq(member, Rep(seq(self.tok[","], self.ws, member), 0, None))), self.tok["}"])
+            item = seq(Ref("json_value"), self.ws)
+            self.rules["json_array"] = seq(
+                self.tok["["], self.ws,
+                choice(EPSILON, seq(item, Rep(seq(self.tok[","], self.ws, item), 0, None))), self.tok["]"])
+        return Ref("json_value")
+
+    # ------------------------------------------------------------------
+    # references
+    # ------------------------------------------------------------------
+
+    def _index(self, sub: Sub) -> None:
+        """Register every ``$id`` and ``$anchor`` below ``sub``."""
+        stack = [sub]
+        while stack:
+            cur = stack.pop()
+            node = cur.schema
+            if not isinstance(node, dict):
+                continue
+            if cur.uri not in self.resources:
+                self.resources[cur.uri] = cur
+            ident = node.get("id" if cur.draft <= 4 else "$id")
+            if isinstance(ident, str) and ident.startswith("#") and len(ident) > 1:
+                self.anchors.setdefault((cur.uri, ident[1:]), cur)
+            for anchor_key in ("$anchor", "$dynamicAnchor"):
+                if isinstance(node.get(anchor_key), str):
+                    self.anchors.setdefault((cur.uri, node[anchor_key]), cur)
+            for key, value in node.items():
+                if key in ("enum", "const", "default", "examples"):
+                    continue
+                if key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas") and isinstance(value, dict):
+                    stack.extend(cur.child(key, k) for k in value)
+                elif key in ("allOf", "anyOf", "oneOf", "prefixItems", "items") and isinstance(value, list):
+                    stack.extend(cur.child(key, i) for i in range(len(value)))
+                elif key == "dependencies" and isinstance(value, dict):
+                    stack.extend(cur.child(key, k) for k, v in value.items() if isinstance(v, dict))
+                elif isinstance(value, dict) and key not in ("properties", "patternProperties", "$defs", "definitions"):
+                    stack.append(cur.child(key))
+
+    def resolve(self, ref: str, sub: Sub, pointer: str) -> Sub:
+        full = _join(sub.uri, ref)
+        url, frag = urldefrag(full)
+        resource = self.resources.get(url)
+        if resource is None:
+            resource = self._external(url)
+        if resource is None:
+            raise SchemaError(f"unresolvable $ref {ref!r}", pointer)
+        frag = unquote(frag)
+        if not frag:
+            return resource
+        if frag.startswith("/"):
+            cur = resource
+            for token in frag[1:].split("/"):
+                token = token.replace("~1", "/").replace("~0", "~")
+                node = cur.schema
+                if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                    cur = cur.child(int(token))
+                elif isinstance(node, dict) and token in node:
+                    cur = cur.child(token)
+                else:
+                    raise SchemaError(f"unresolvable $ref {ref!r}: no {token!r} in the target", pointer)
+            return cur
+        target = self.anchors.get((url, frag))
+        if target is None:
+            raise SchemaError(f"unresolvable $ref {ref!r}: no anchor {frag!r}", pointer)
+        return target
+
+    def _external(self, url: str) -> Sub | None:
+        """Documents given in ``resources``, then the well-known meta-schemas
+        (draft 4 to 2020-12) bundled with ``jsonschema``."""
+        contents = self.options.resources.get(url) if self.options.resources else None
+        if contents is None:
+            try:
+                from jsonschema_specifications import REGISTRY
+
+                contents = REGISTRY.contents(url)
+            except Exception:
+                return None
+        sub = Sub(contents, url, "", url, _draft_of(contents)).rebased()
+        self.resources[url] = sub
+        self._index(sub)
+        return sub
+
+    # ------------------------------------------------------------------
+    # normalisation: disjunctions of conjunctions of plain schemas
+    # ------------------------------------------------------------------
+
+    def plain(self, sub: Sub) -> Sub:
+        """``sub`` without its combinator keywords (memoised, so identities are stable)."""
+        node = sub.schema
+        if not isinstance(node, dict) or not any(k in node for k in COMBINATORS):
+            return sub
+        entry = self._plain.get(id(node))
+        if entry is None:
+            entry = self._plain[id(node)] = (node, {k: v for k, v in node.items() if k not in COMBINATORS})
+        return Sub(entry[1], sub.uri, sub.frag, sub.pointer, sub.draft)
+
+    def flatten(self, sub: Sub) -> list[list[Sub]]:
+        node = sub.schema
+        if node is True:
+            return [[]]
+        if node is False:
+            return []
+        if not isinstance(node, dict):
+            raise SchemaError("a schema must be an object or a boolean", sub.pointer)
+        if sub.key in self._flattening:
+            self.unsupported(sub.pointer, "schema refers to itself through $ref/allOf/anyOf/oneOf without nesting")
+            return [[]]
+        self._flattening.add(sub.key)
+        try:
+            if "$ref" in node and sub.draft <= 7:
+                return self.flatten(self.resolve(node["$ref"], sub, sub.pointer + "/$ref"))
+            alts: list[list[Sub]] = [[self.plain(sub)]]
+            if "$ref" in node:
+                alts = self._product(alts, self.flatten(self.resolve(node["$ref"], sub, sub.pointer + "/$ref")), sub)
+            for i, _ in enumerate(node.get("allOf", [])):
+                alts = self._product(alts, self.flatten(sub.child("allOf", i)), sub)
+            if "anyOf" in node:
+                branches = [a for i in range(len(node["anyOf"])) for a in self.flatten(sub.child("anyOf", i))]
+                alts = self._product(alts, branches, sub)
+            if "oneOf" in node:
+                per_branch = [self.flatten(sub.child("oneOf", i)) for i in range(len(node["oneOf"]))]
+                self._check_one_of(per_branch, sub)
+                alts = self._product(alts, [a for b in per_branch for a in b], sub)
+            return alts
+        finally:
+            self._flattening.discard(sub.key)
+
+    def _product(self, left: list[list[Sub]], right: list[list[Sub]], sub: Sub) -> list[list[Sub]]:
+        out = [a + b for a in left for b in right]
+        if len(out) > MAX_ALTERNATIVES:
+            raise UnsupportedSchema(
+                f"combinators expand to more than {MAX_ALTERNATIVES} alternatives", sub.pointer)
+        return out
+
+    # ------------------------------------------------------------------
+    # oneOf: provable disjointness
+    # ------------------------------------------------------------------
+
+    def _check_one_of(self, per_branch: list[list[list[Sub]]], sub: Sub) -> None:
+        branches = [b for b in per_branch if b]  # unsatisfiable branches never match
+        for i, j in itertools.combinations(range(len(branches)), 2):
+            for a in branches[i]:
+                for b in branches[j]:
+                    if not self._disjoint(a, b, depth=0):
+                        self.unsupported(
+                            sub.pointer + "/oneOf",
+                            f"oneOf branches {i} and {j} may overlap (exact oneOf needs provably disjoint branches)")
+                        return
+
+    def _types(self, conj: list[Sub]) -> frozenset[str]:
+        types = set(ALL_TYPES)
+        for part in conj:
+            t = part.schema.get("type") if isinstance(part.schema, dict) else None
+            if t is None:
+                continue
+            allowed = set([t] if isinstance(t, str) else t)
+            if "number" in allowed:
+                allowed.add("integer")
+            types &= allowed
+        for part in conj:
+            not_schema = part.schema.get("not") if isinstance(part.schema, dict) else None
+            if isinstance(not_schema, dict) and set(not_schema) - ANNOTATIONS == {"type"}:
+                t = not_schema["type"]
+                removed = set([t] if isinstance(t, str) else t)
+                if "number" in removed:
+                    removed.add("integer")
+                types -= removed
+        return frozenset(types)
+
+    def _enum_values(self, conj: list[Sub]) -> list | None:
+        values = None
+        for part in conj:
+            node = part.schema
+            if "const" in node:
+                cand = [node["const"]]
+            elif "enum" in node:
+                cand = list(node["enum"])
+            else:
+                continue
+            values = cand if values is None else [v for v in values if any(_json_equal(v, c) for c in cand)]
+        if values is None:
+            return None
+        return [v for v in values if all(self._validates(v, part) for part in conj)]
+
+    def _disjoint(self, a: list[Sub], b: list[Sub], depth: int) -> bool:
+        if not a or not b:
+            return False  # an unconstrained branch overlaps everything
+        ta, tb = self._value_types(a), self._value_types(b)
+        common = ta & tb
+        if "number" in ta and "integer" in tb or "integer" in ta and "number" in tb:
+            common |= {"integer"}
+        if not common:
+            return True
+        ea, eb = self._enum_values(a), self._enum_values(b)
+        if ea is not None and eb is not None:
+            return not any(_json_equal(x, y) for x in ea for y in eb)
+        if ea is not None:
+            return not any(self._validates_conj(v, b) for v in ea)
+        if eb is not None:
+            return not any(self._validates_conj(v, a) for v in eb)
+        for t in common:
+            if t in ("null", "boolean", "array"):
+                return False
+            if t == "string":
+                try:
+                    ra, rb = self.string_content(a), self.string_content(b)
+                    if not charfa.regexes_disjoint(ra, rb):
+                        return False
+                except (charfa.TooComplex, UnsupportedSchema, RegexError):
+                    return False
+            elif t in ("number", "integer"):
+                la, ha = self._bounds(a)
+                lb, hb = self._bounds(b)
+                if not _ranges_disjoint(la, ha, lb, hb):
+                    return False
+            elif t == "object":
+                if not self._objects_disjoint(a, b, depth):
+                    return False
+        return True
+
+    def _value_types(self, conj: list[Sub]) -> frozenset[str]:
+        values = self._enum_values(conj)
+        if values is not None:
+            return frozenset(_json_type(v) for v in values)
+        types = set(self._types(conj))
+        if "number" in types:
+            types.discard("integer")
+        return frozenset(types)
+
+    def _objects_disjoint(self, a: list[Sub], b: list[Sub], depth: int) -> bool:
+        if depth > 3:
+            return False
+        for x, y in ((a, b), (b, a)):
+            required = set().union(*(p.schema.get("required", []) for p in x))
+            for name in required:
+                sx, sy = self._property_subs(x, name), self._property_subs(y, name)
+                if sy is None:
+                    return True  # y forbids the key x requires
+                ry = set().union(*(p.schema.get("required", []) for p in y))
+                if name not in ry:
+                    continue
+                fx, fy = _flat_product([self.flatten(s) for s in sx]), _flat_product([self.flatten(s) for s in sy])
+                if all(self._disjoint(p, q, depth + 1) for p in fx for q in fy):
+                    return True
+        return False
+
+    def _property_subs(self, conj: list[Sub], name: str) -> list[Sub] | None:
+        """Subschemas that constrain property ``name`` (``None``: forbidden)."""
+        subs = []
+        for part in conj:
+            node = part.schema
+            matched = name in node.get("properties", {})
+            if matched:
+                subs.append(part.child("properties", name))
+            for pat in node.get("patternProperties", {}):
+                if _search(pat, name):
+                    subs.append(part.child("patternProperties", pat))
+                    matched = True
+            if not matched and "additionalProperties" in node:
+                if node["additionalProperties"] is False:
+                    return None
+                subs.append(part.child("additionalProperties"))
+        return subs
+
+    # ------------------------------------------------------------------
+    # validation with jsonschema (for enum/const filtering)
+    # ------------------------------------------------------------------
+
+    def _validator(self, part: Sub):
+        key = (id(part.schema), part.uri)
+        v = self._validators.get(key)
+        if v is None:
+            import referencing
+            import referencing.jsonschema
+            from jsonschema import validators
+
+            if "_registry" not in self._validators:
+                registry = referencing.Registry()
+                for uri, res in self.resources.items():
+                    if res.frag == "" and isinstance(res.schema, (dict, bool)):
+                        spec = referencing.jsonschema.specification_with(
+                            {4: "http://json-schema.org/draft-04/schema#", 6: "http://json-schema.org/draft-06/schema#",
+                             7: "http://json-schema.org/draft-07/schema#",
+                             2019: "https://json-schema.org/draft/2019-09/schema"}.get(
+                                res.draft, "https://json-schema.org/draft/2020-12/schema"))
+                        registry = registry.with_resource(uri, spec.create_resource(res.schema))
+                self._validators["_registry"] = registry
+            registry = self._validators["_registry"]
+            cls = {4: validators.Draft4Validator, 6: validators.Draft6Validator, 7: validators.Draft7Validator,
+                   2019: validators.Draft201909Validator}.get(part.draft, validators.Draft202012Validator)
+            v = cls(part.schema, registry=registry, _resolver=registry.resolver(base_uri=part.uri),
+                    format_checker=cls.FORMAT_CHECKER)
+            self._validators[key] = (part.schema, v)
+        else:
+            v = v[1]
+        return v
+
+    def _validates(self, value: Any, part: Sub) -> bool:
+        try:
+            return self._validator(part).is_valid(value)
+        except Exception:
+            self.unsupported(part.pointer, "enum/const value could not be checked against its sibling keywords")
+            return True
+
+    def _validates_conj(self, value: Any, conj: list[Sub]) -> bool:
+        return all(self._validates(value, p) for p in conj)
+
+    # ------------------------------------------------------------------
+    # compiling
+    # ------------------------------------------------------------------
+
+    def compile_subs(self, subs: list[Sub]) -> Expr:
+        """The value expression for the conjunction of ``subs`` (a named rule, memoised)."""
+        if not subs:
+            return self.any_value()
+        if len(subs) == 1 and subs[0].schema is True:
+            return self.any_value()
+        key = tuple(sorted(s.key for s in subs))
+        name = self._memo.get(key)
+        if name is None:
+            name = self._memo[key] = self.new_rule("s")
+            alternatives = _flat_product([self.flatten(s) for s in subs], subs[0].pointer)
+            self.rules[name] = choice(*(self.compile_conj(conj) for conj in alternatives)) if alternatives else NOTHING
+        return Ref(name)
+
+    def check_keywords(self, part: Sub) -> None:
+        node = part.schema
+        for kw in UNSUPPORTED:
+            if kw in node:
+                if kw == "if" and "then" not in node and "else" not in node:
+                    continue
+                self.unsupported(f"{part.pointer}/{kw}", f"keyword {kw!r} is not supported")
+        if node.get("uniqueItems") is True and not (_count(node, "maxItems") is not None and _count(node, "maxItems") <= 1):
+            self.unsupported(f"{part.pointer}/uniqueItems", "keyword 'uniqueItems' is not supported")
+        for kw in ("unevaluatedProperties", "unevaluatedItems"):
+            if kw in node and node[kw] not in (True, {}):
+                self.unsupported(f"{part.pointer}/{kw}", f"keyword {kw!r} is not supported")
+        if "not" in node:
+            n = node["not"]
+            if n is False:
+                pass
+            elif n is True or (isinstance(n, dict) and not (set(n) - ANNOTATIONS)):
+                pass  # handled in compile_conj (matches nothing)
+            elif not (isinstance(n, dict) and set(n) - ANNOTATIONS == {"type"}):
+                self.unsupported(f"{part.pointer}/not", "'not' is only supported as 'not: {type: ...}'")
+        deps = node.get("dependencies")
+        if isinstance(deps, dict):
+            for k, v in deps.items():
+                if not isinstance(v, list):
+                    self.unsupported(f"{part.pointer}/dependencies/{_escape_token(k)}",
+                                     "schema-valued 'dependencies' is not supported")
+
+    def compile_conj(self, conj: list[Sub]) -> Expr:
+        for part in conj:
+            self.check_keywords(part)
+        for part in conj:
+            n = part.schema.get("not")
+            if n is True or (isinstance(n, dict) and not (set(n) - ANNOTATIONS)):
+                return NOTHING
+        values = self._enum_values(conj)
+        if values is not None:
+            if not values:
+                ptr = next(p.pointer for p in conj if "enum" in p.schema or "const" in p.schema)
+                self._contradictions.append((ptr, "no enum/const value satisfies the schema"))
+            return choice(*(self.const_value(v, ptr=conj[0].pointer) for v in values)) if values else NOTHING
+        types = self._types(conj)
+        options = []
+        if "null" in types:
+            options.append(self.lex(literal("null"), "null"))
+        if "boolean" in types:
+            options.append(choice(self.lex(literal("true"), "true"), self.lex(literal("false"), "false")))
+        if "number" in types or "integer" in types:
+            options.append(self.compile_number(conj, integer="number" not in types))
+        if "string" in types:
+            options.append(self.compile_string(conj))
+        if "array" in types:
+            options.append(self.compile_array(conj))
+        if "object" in types:
+            options.append(self.compile_object(conj))
+        if not types:
+            self._contradictions.append((conj[0].pointer if conj else "", "no type satisfies 'type'/'not'"))
+        return choice(*options) if options else NOTHING
+
+    # -- const ------------------------------------------------------------
+
+    def const_value(self, value: Any, ptr: str) -> Expr:
+        if value is None:
+            return self.lex(literal("null"), "null")
+        if value is True or value is False:
+            return self.lex(literal("true" if value else "false"), "true" if value else "false")
+        if isinstance(value, (int, float)):
+            if isinstance(value, float) and not math.isfinite(value):
+                return NOTHING
+            d = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+            if d == d.to_integral_value():
+                return self.lex(numbers.integer_regex(int(d), int(d)), "num")
+            return self.lex(numbers.decimal_range(d, False, d, False), "num")
+        if isinstance(value, str):
+            return self.lex(strings.literal_string(value), "str")
+        if isinstance(value, list):
+            return self.build_array([self.const_value(v, ptr) for v in value], NOTHING, len(value), len(value))
+        if isinstance(value, dict):
+            members = [(k, strings.literal_string(k), self.const_value(v, ptr), True) for k, v in value.items()]
+            return self.build_object(members, [], None, None, {}, ptr)
+        raise SchemaError(f"not a JSON value: {value!r}", ptr)
+
+    # -- numbers ----------------------------------------------------------
+
+    def _bounds(self, conj: list[Sub]):
+        """Tightest (lower, strict), (upper, strict) over the conjunction (values are Decimals or None)."""
+        lo, hi = (None, False), (None, False)
+        for part in conj:
+            node = part.schema
+            for kw, strict_kw in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+                lower = kw == "minimum"
+                if kw in node and _is_number(node[kw]):
+                    strict = node.get(strict_kw) is True
+                    cand = (_dec(node[kw]), strict)
+                    lo, hi = (_tighter(lo, cand, lower), hi) if lower else (lo, _tighter(hi, cand, lower))
+                if strict_kw in node and _is_number(node[strict_kw]):
+                    cand = (_dec(node[strict_kw]), True)
+                    lo, hi = (_tighter(lo, cand, lower), hi) if lower else (lo, _tighter(hi, cand, lower))
+        return lo, hi
+
+    def compile_number(self, conj: list[Sub], integer: bool) -> Expr:
+        (lo, lo_s), (hi, hi_s) = self._bounds(conj)
+        q = None
+        for part in conj:
+            m = part.schema.get("multipleOf")
+            if _is_number(m) and m > 0:
+                f = Fraction(_dec(m))
+                q = f if q is None else _lcm(q, f)
+        ptr = conj[0].pointer if conj else ""
+        if integer:
+            ilo = None if lo is None else (math.floor(lo) + 1 if lo_s and lo == lo.to_integral_value() else math.ceil(lo))
+            ihi = None if hi is None else (math.ceil(hi) - 1 if hi_s and hi == hi.to_integral_value() else math.floor(hi))
+            if ilo is not None and ihi is not None and ilo > ihi:
+                self._contradictions.append((ptr, "no integer satisfies the numeric bounds"))
+                return NOTHING
+            syntax = numbers.integer_regex(ilo, ihi)
+            if q is not None:
+                return self._multiple(syntax, Fraction(numbers.integer_multiple_of(q)), ptr)
+            return self.lex(syntax, "int")
+        if lo is not None and hi is not None and (lo > hi or (lo == hi and (lo_s or hi_s))):
+            self._contradictions.append((ptr, "no number satisfies the numeric bounds"))
+            return NOTHING
+        if q is None and lo is None and hi is None:
+            return self.lex(numbers.JSON_NUMBER, "number")
+        if q is None and (lo is None or lo == 0) and (hi is None or hi == 0):
+            return self.lex(numbers.zero_bounded_number(None if lo is None else lo_s, None if hi is None else hi_s), "number")
+        syntax = numbers.decimal_range(lo, lo_s, hi, hi_s) if (lo is not None or hi is not None) else numbers.PLAIN_DECIMAL
+        if q is not None:
+            return self._multiple(syntax, q, ptr)
+        return self.lex(syntax, "number")
+
+    def _multiple(self, syntax: RegexNode, q: Fraction, ptr: str) -> Expr:
+        try:
+            dfa = numbers.multiple_dfa(syntax, q)
+        except charfa.TooComplex:
+            self.unsupported(ptr + "/multipleOf", "multipleOf automaton is too large")
+            return self.lex(syntax, "number")
+        try:
+            return self.lex(charfa.to_regex(dfa, NUMBER_REGEX_BUDGET), "multiple")
+        except charfa.TooComplex:
+            return self.dfa_rules(dfa, "mult")
+
+    def dfa_rules(self, dfa: charfa.DFA, hint: str) -> Expr:
+        """A right-linear grammar for ``dfa`` (one single-character lexeme per transition class)."""
+        live = charfa.live_states(dfa)
+        if 0 not in live:
+            return NOTHING
+        names = {q: self.new_rule(hint) for q in live}
+        for q in live:
+            by_target: dict[int, list] = {}
+            for c, t in enumerate(dfa.trans[q]):
+                if t in live:
+                    by_target.setdefault(t, []).extend(dfa.alphabet.classes[c].ranges)
+            options = [seq(self.lex(CharSet(tuple(r)), f"{hint}_c"), Ref(names[t])) for t, r in by_target.items()]
+            if dfa.accepting[q]:
+                options.append(EPSILON)
+            self.rules[names[q]] = choice(*options)
+        return Ref(names[0])
+
+    # -- strings ----------------------------------------------------------
+
+    def string_content(self, conj: list[Sub]) -> RegexNode:
+        """Character-level regex of the strings allowed by the string keywords of ``conj``."""
+        min_len, max_len = 0, None
+        nodes: list[RegexNode] = []
+        for part in conj:
+            node = part.schema
+            if _count(node, "minLength") is not None:
+                min_len = max(min_len, _count(node, "minLength"))
+            if _count(node, "maxLength") is not None:
+                max_len = _count(node, "maxLength") if max_len is None else min(max_len, _count(node, "maxLength"))
+            if isinstance(node.get("pattern"), str):
+                try:
+                    nodes.append(strings.pattern_regex(node["pattern"]))
+                except UnsupportedRegexError as exc:
+                    self.unsupported(part.pointer + "/pattern", f"pattern not supported: {exc}")
+                except RegexError as exc:
+                    raise SchemaError(f"invalid pattern: {exc}", part.pointer + "/pattern") from exc
+            fmt = node.get("format")
+            if isinstance(fmt, str) and self.options.enforce_formats:
+                f = format_regex(fmt)
+                if f is not None:
+                    nodes.append(f)
+        if max_len is not None and min_len > max_len:
+            self._contradictions.append((conj[0].pointer, "minLength is greater than maxLength"))
+            return charfa.VOID
+        try:
+            if not nodes:
+                return strings.length_regex(min_len, max_len)
+            if len(nodes) == 1:
+                return strings.constrain_length(nodes[0], min_len, max_len)
+            return charfa.regex_intersection(nodes + [strings.length_regex(min_len, max_len)])
+        except charfa.TooComplex:
+            self.unsupported(conj[0].pointer, "the combination of pattern/format/length is too complex to intersect")
+            return nodes[0]
+
+    def compile_string(self, conj: list[Sub]) -> Expr:
+        content = self.string_content(conj)
+        if content == charfa.VOID:
+            return NOTHING
+        return self.lex(strings.encode_string_regex(content), "string")
+
+    # -- arrays -----------------------------------------------------------
+
+    def compile_array(self, conj: list[Sub]) -> Expr:
+        min_items, max_items = 0, None
+        prefixes: list[list[Sub]] = []
+        tails: list[Sub | None] = []
+        for part in conj:
+            node = part.schema
+            if _count(node, "minItems") is not None:
+                min_items = max(min_items, _count(node, "minItems"))
+            if _count(node, "maxItems") is not None:
+                max_items = _count(node, "maxItems") if max_items is None else min(max_items, _count(node, "maxItems"))
+            items = node.get("items")
+            if "prefixItems" in node and part.draft >= 2020:
+                prefix = [part.child("prefixItems", i) for i in range(len(node["prefixItems"]))]
+                tail = part.child("items") if "items" in node else None
+            elif isinstance(items, list):
+                prefix = [part.child("items", i) for i in range(len(items))]
+                tail = part.child("additionalItems") if "additionalItems" in node else None
+            else:
+                prefix = []
+                tail = part.child("items") if "items" in node else None
+            prefixes.append(prefix)
+            tails.append(tail)
+        if max_items is not None and min_items > max_items:
+            self._contradictions.append((conj[0].pointer, "minItems is greater than maxItems"))
+            return NOTHING
+        length = max((len(p) for p in prefixes), default=0)
+        if max_items is not None:
+            length = min(length, max_items)
+        positions = []
+        for i in range(length):
+            subs = []
+            for prefix, tail in zip(prefixes, tails):
+                if i < len(prefix):
+                    subs.append(prefix[i])
+                elif tail is not None:
+                    subs.append(tail)
+            positions.append(self._value_of(subs))
+        tail_subs = [t for t in tails if t is not None]
+        return self.build_array(positions, self._value_of(tail_subs), min_items, max_items)
+
+    def _value_of(self, subs: list[Sub]) -> Expr:
+        if any(s.schema is False for s in subs):
+            return NOTHING
+        subs = [s for s in subs if s.schema is not True]
+        return self.compile_subs(subs)
+
+    def build_array(self, positions: list[Expr], tail: Expr, min_items: int, max_items: int | None) -> Expr:
+        ws, comma = self.ws, self.tok[","]
+        m = len(positions)
+
+        def rest(i: int) -> Expr:
+            """Elements ``i..`` after element ``i-1`` (each preceded by a comma)."""
+            if max_items is not None and i >= max_items:
+                return EPSILON
+            if i >= m:
+                if tail == NOTHING:
+                    return EPSILON if i >= min_items else NOTHING
+                hi = None if max_items is None else max_items - i
+                return Rep(seq(comma, ws, tail, ws), max(0, min_items - i), hi)
+            more = seq(comma, ws, positions[i], ws, rest(i + 1))
+            return choice(EPSILON, more) if i >= min_items else more
+
+        first_item = positions[0] if m else tail
+        if (max_items is not None and max_items == 0) or first_item == NOTHING:
+            body = EPSILON if min_items == 0 else NOTHING
+        else:
+            body = seq(first_item, ws, rest(1))
+            if min_items == 0:
+                body = choice(EPSILON, body)
+        return seq(self.tok["["], ws, body, self.tok["]"])
+
+    # -- objects ----------------------------------------------------------
+
+    def compile_object(self, conj: list[Sub]) -> Expr:
+        ptr = conj[0].pointer if conj else ""
+        required: dict[str, None] = {}
+        names: dict[str, None] = {}
+        deps: dict[str, set[str]] = {}
+        min_p, max_p = 0, None
+        name_subs: list[Sub] = []
+        for part in conj:
+            node = part.schema
+            names.update(dict.fromkeys(node.get("properties", {})))
+            if isinstance(node.get("required"), list):
+                required.update(dict.fromkeys(node["required"]))
+            for kw in ("dependentRequired", "dependencies"):
+                for k, v in (node.get(kw) or {}).items():
+                    if isinstance(v, list):
+                        deps.setdefault(k, set()).update(v)
+            if _count(node, "minProperties") is not None:
+                min_p = max(min_p, _count(node, "minProperties"))
+            if _count(node, "maxProperties") is not None:
+                max_p = _count(node, "maxProperties") if max_p is None else min(max_p, _count(node, "maxProperties"))
+            if "propertyNames" in node:
+                name_subs.append(part.child("propertyNames"))
+        names.update(required)
+        # property-name restrictions
+        name_regex = None
+        if name_subs:
+            alts = _flat_product([self.flatten(s) for s in name_subs], ptr)
+            regs = []
+            for a in alts:
+                vals = self._enum_values(a)
+                if vals is not None:
+                    regs.extend(literal(v) for v in vals if isinstance(v, str))
+                elif "string" in self._types(a):
+                    regs.append(self.string_content(a))
+            name_regex = alt(*regs) if regs else charfa.VOID
+        members = []
+        for name in names:
+            subs = self._subs_for_name(conj, name)
+            allowed = subs is not None
+            if allowed and name_subs and not all(self._validates(name, s) for s in name_subs):
+                allowed = False
+            if not allowed:
+                if name in required:
+                    self._contradictions.append((ptr, f"required property {name!r} is not allowed"))
+                    return NOTHING
+                continue
+            members.append((name, strings.literal_string(name), self._value_of(subs), name in required))
+        extras = self._extra_keys(conj, list(names), name_regex, ptr)
+        return self.build_object(members, extras, min_p, max_p, deps, ptr)
+
+    def _default_additional(self, node: dict) -> bool | None:
+        if "additionalProperties" in node:
+            return None
+        return self.options.additional_properties_default
+
+    def _subs_for_name(self, conj: list[Sub], name: str) -> list[Sub] | None:
+        subs = []
+        for part in conj:
+            node = part.schema
+            matched = name in node.get("properties", {})
+            if matched:
+                subs.append(part.child("properties", name))
+            for pat in node.get("patternProperties", {}):
+                if self._pattern_matches(pat, name, part):
+                    subs.append(part.child("patternProperties", pat))
+                    matched = True
+            if matched:
+                continue
+            if "additionalProperties" in node:
+                subs.append(part.child("additionalProperties"))
+            elif self._default_additional(node) is False:
+                return None
+        if any(s.schema is False for s in subs):
+            return None
+        return subs
+
+    def _pattern_matches(self, pattern: str, name: str, part: Sub) -> bool:
+        try:
+            return re.fullmatch(to_regex_text(strings.pattern_regex(pattern)), name, re.S) is not None
+        except (RegexError, re.error) as exc:
+            raise SchemaError(f"invalid pattern {pattern!r}: {exc}", part.pointer + "/patternProperties") from exc
+
+    def _extra_keys(self, conj: list[Sub], names: list[str], name_regex, ptr: str) -> list[tuple[RegexNode, Expr]]:
+        """(key regex, value) classes for keys other than the declared ones."""
+        patterns: list[tuple[RegexNode, Sub, int]] = []
+        additional: list[Sub | bool | None] = []
+        for index, part in enumerate(conj):
+            node = part.schema
+            for pat in node.get("patternProperties", {}):
+                try:
+                    patterns.append((strings.pattern_regex(pat), part.child("patternProperties", pat), index))
+                except UnsupportedRegexError as exc:
+                    self.unsupported(part.pointer + "/patternProperties", f"pattern not supported: {exc}")
+                except RegexError as exc:
+                    raise SchemaError(f"invalid pattern: {exc}", part.pointer + "/patternProperties") from exc
+            if "additionalProperties" in node:
+                additional.append(part.child("additionalProperties"))
+            else:
+                additional.append(self._default_additional(node))
+        if len(patterns) > MAX_PATTERN_KEYS:
+            self.unsupported(ptr + "/patternProperties", f"more than {MAX_PATTERN_KEYS} patternProperties")
+            patterns = patterns[:MAX_PATTERN_KEYS]
+        names_node = alt(*(literal(n) for n in names)) if names else charfa.VOID
+        regions = []
+        for mask in range(1 << len(patterns)):
+            inside = [patterns[i] for i in range(len(patterns)) if mask >> i & 1]
+            outside = [patterns[i] for i in range(len(patterns)) if not mask >> i & 1]
+            subs: list[Sub] = [p[1] for p in inside]
+            ok = True
+            for index, add in enumerate(additional):
+                if any(p[2] == index for p in inside):
+                    continue
+                if add is False or (isinstance(add, Sub) and add.schema is False):
+                    ok = False
+                    break
+                if isinstance(add, Sub):
+                    subs.append(add)
+            if not ok or any(s.schema is False for s in subs):
+                continue
+            regions.append((inside, outside, subs))
+        out = []
+        for inside, outside, subs in regions:
+            positive = [p[0] for p in inside]
+            if name_regex is not None:
+                positive.append(name_regex)
+            negative = [p[0] for p in outside] + ([names_node] if names else [])
+            try:
+                key = _set_algebra(positive, negative)
+            except charfa.TooComplex:
+                self.unsupported(ptr + "/patternProperties", "property key classes are too complex to separate")
+                continue
+            if key == charfa.VOID:
+                continue
+            out.append((strings.encode_string_regex(key), subs))
+        result = []
+        for key, subs in out:
+            value = self._value_of(subs)
+            if value != NOTHING:
+                result.append((key, value))
+        return result
+
+    def build_object(self, members, extras, min_p, max_p, deps, ptr) -> Expr:
+        """``members``: (name, key regex, value, required) in schema order;
+        ``extras``: (key regex, value) classes of other keys (any number of each)."""
+        ws, comma, colon = self.ws, self.tok[","], self.tok[":"]
+        members = [m for m in members if m[2] != NOTHING or m[3]]
+        if any(m[2] == NOTHING for m in members):
+            return NOTHING  # a required property cannot take any value
+        n = len(members)
+        required = frozenset(i for i, m in enumerate(members) if m[3])
+        index = {m[0]: i for i, m in enumerate(members)}
+        dep_sets = {index[k]: frozenset(index.get(x, -1) for x in v) for k, v in deps.items() if k in index}
+        if any(-1 in d for d in dep_sets.values()):
+            # a dependency on a key that can never appear: the trigger key cannot appear either
+            blocked = {k for k, d in dep_sets.items() if -1 in d}
+            if blocked & required:
+                return NOTHING
+            members = [m for i, m in enumerate(members) if i not in blocked]
+            kept = {m[0] for m in members}
+            return self.build_object(members, extras, min_p, max_p, {k: v for k, v in deps.items() if k in kept}, ptr)
+        counted = (min_p or 0) > 0 or max_p is not None
+        if counted and extras:
+            self.unsupported(ptr + ("/maxProperties" if max_p is not None else "/minProperties"),
+                             "min/maxProperties are only supported when no undeclared keys are allowed")
+            counted, min_p, max_p = False, 0, None
+        if max_p is not None and len(required) > max_p or (min_p or 0) > n and not extras:
+            self._contradictions.append((ptr, "minProperties/maxProperties cannot be met"))
+            return NOTHING
+        pairs = [seq(self.lex(m[1], "key"), ws, colon, ws, m[2], ws) for m in members]
+        extra_pairs = [seq(self.lex(k, "key"), ws, colon, ws, v, ws) for k, v in extras]
+        order = self.options.key_order
+        if order == "any" and n > self.options.max_any_order_keys:
+            self.unsupported(ptr + "/properties",
+                             f"key_order='any' is exact only up to {self.options.max_any_order_keys} properties "
+                             f"(this object declares {n}); use key_order='schema'")
+            order = "schema"
+        track = order == "any" or bool(dep_sets) or counted
+        if track and n > max(self.options.max_any_order_keys, 8) + 4:
+            self.unsupported(ptr, "too many properties to track dependentRequired/min/maxProperties exactly")
+            track, dep_sets, counted = False, {}, False
+
+        def accepting(seen: frozenset) -> bool:
+            if not required <= seen:
+                return False
+            if any(k in seen and not d <= seen for k, d in dep_sets.items()):
+                return False
+            if counted and not ((min_p or 0) <= len(seen) and (max_p is None or len(seen) <= max_p)):
+                return False
+            return True
+
+        # states: (next schema position or -1 for any order, seen set or None, in-extras flag)
+        rules: dict[tuple, str] = {}
+        pending: list[tuple] = []
+
+        def state_rule(state: tuple) -> Expr:
+            if state not in rules:
+                rules[state] = self.new_rule("obj")
+                pending.append(state)
+            return Ref(rules[state])
+
+        def transitions(state: tuple) -> tuple[list[tuple[Expr, tuple | None]], bool]:
+            """(pair, next state) options and whether the object may end here."""
+            pos, seen, in_extras = state
+            out: list[tuple[Expr, tuple | None]] = []
+            if not in_extras:
+                if order == "any":
+                    for i in range(n):
+                        if i not in seen:
+                            out.append((pairs[i], (-1, seen | {i}, False)))
+                else:
+                    for i in range(pos, n):
+                        skipped = set(range(pos, i))
+                        if skipped & required:
+                            break
+                        nseen = (seen | {i}) if track else None
+                        out.append((pairs[i], (i + 1, nseen, False)))
+            for p in extra_pairs:
+                out.append((p, (pos, seen, order != "any")))
+            if order == "any" or in_extras:
+                can_end = accepting(seen) if track else True
+            else:
+                rest_required = set(range(pos, n)) & required
+                can_end = not rest_required and (accepting(seen) if track else True)
+            return out, can_end
+
+        start = (-1 if order == "any" else 0, frozenset() if track else None, False)
+        first_opts, first_end = transitions(start)
+        body_opts = [seq(p, state_rule(nxt)) for p, nxt in first_opts]
+        while pending:
+            state = pending.pop()
+            opts, can_end = transitions(state)
+            self.rules[rules[state]] = choice(
+                *(seq(comma, ws, p, state_rule(nxt)) for p, nxt in opts), *([EPSILON] if can_end else []))
+        if first_end:
+            body_opts.append(EPSILON)
+        if not body_opts:
+            return NOTHING
+        return seq(self.tok["{"], ws, choice(*body_opts), self.tok["}"])
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def _set_algebra(positive: list[RegexNode], negative: list[RegexNode]) -> RegexNode:
+    """Strings in every ``positive`` language (all strings if none) and in no ``negative`` one."""
+    if not negative and len(positive) <= 1:
+        return positive[0] if positive else strings.ANY_STRING
+    nodes = (positive or [strings.ANY_STRING]) + negative
+    _, dfas = charfa.regex_ops(nodes)
+    k = len(positive or [1])
+    acc = dfas[0]
+    for d in dfas[1:k]:
+        acc = charfa.intersect(acc, d)
+    for d in dfas[k:]:
+        acc = charfa.difference(acc, d)
+    return charfa.to_regex(acc)
+
+
+def _flat_product(per_sub: list[list[list[Sub]]], pointer: str = "") -> list[list[Sub]]:
+    out: list[list[Sub]] = [[]]
+    for alts in per_sub:
+        out = [a + b for a in out for b in alts]
+        if len(out) > MAX_ALTERNATIVES:
+            raise UnsupportedSchema(f"combinators expand to more than {MAX_ALTERNATIVES} alternatives", pointer)
+    return out
+
+
+def _search(pattern: str, text: str) -> bool:
+    try:
+        return re.fullmatch(to_regex_text(strings.pattern_regex(pattern)), text, re.S) is not None
+    except Exception:
+        return False
+
+
+def _count(node: dict, kw: str) -> int | None:
+    """A non-negative integer keyword (``2.0`` counts as 2)."""
+    x = node.get(kw)
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return int(x) if x == int(x) else None
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _dec(x: int | float) -> Decimal:
+    return Decimal(x) if isinstance(x, int) else Decimal(repr(x))
+
+
+def _tighter(cur: tuple, cand: tuple, lower: bool) -> tuple:
+    if cur[0] is None:
+        return cand
+    if cand[0] == cur[0]:
+        return (cur[0], cur[1] or cand[1])
+    if (cand[0] > cur[0]) == lower:
+        return cand
+    return cur
+
+
+def _ranges_disjoint(la, ha, lb, hb) -> bool:
+    def below(h, l):  # every value under bound h is under every value above bound l
+        if h[0] is None or l[0] is None:
+            return False
+        return h[0] < l[0] or (h[0] == l[0] and (h[1] or l[1]))
+    return below(ha, lb) or below(hb, la)
+
+
+def _lcm(a: Fraction, b: Fraction) -> Fraction:
+    num = a.numerator * b.numerator // math.gcd(a.numerator, b.numerator)
+    return Fraction(num, math.gcd(a.denominator, b.denominator))
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int) or isinstance(v, float) and v.is_integer():
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """JSON Schema equality: numbers by value, booleans distinct from numbers, objects by keys."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if _is_number(a) and _is_number(b):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+# ---------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------
+
+
+def check_schema(schema: Any) -> int:
+    """Validate ``schema`` against its meta-schema; return the draft whose
+    semantics apply.  Without ``$schema``: 2020-12, or draft 7 when the schema is
+    only valid as draft 7 (e.g. array-form ``items``)."""
+    from jsonschema import exceptions, validators
+
+    if isinstance(schema, bool):
+        return 2020
+    if not isinstance(schema, dict):
+        raise SchemaError("a schema must be an object or a boolean", "")
+    declared = "$schema" in schema
+    cls = validators.validator_for(schema, default=validators.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except exceptions.SchemaError as exc:
+        if not declared:
+            try:
+                validators.Draft7Validator.check_schema(schema)
+                return 7
+            except exceptions.SchemaError:
+                pass
+        pointer = "".join("/" + _escape_token(str(p)) for p in exc.path)
+        raise SchemaError(f"invalid schema: {exc.message}", pointer) from None
+    return _draft_of(schema)
+
+
+def compile_schema(
+    schema: dict | bool,
+    *,
+    strict: bool = True,
+    whitespace: str = "flexible",
+    max_whitespace: int | None = 20,
+    key_order: str = "any",
+    additional_properties_default: bool | None = None,
+    max_any_order_keys: int = 8,
+) -> Grammar:
+    """Compile a JSON Schema into grammar IR (see the package docstring)."""
+    draft = check_schema(schema)
+    if isinstance(schema, dict) and "$schema" not in schema and draft != 2020:
+        schema = dict(schema, **{"$schema": "http://json-schema.org/draft-07/schema#"})
+    options = Options(strict, whitespace, max_whitespace, key_order, additional_properties_default, max_any_order_keys)
+    c = SchemaCompiler(schema, options)
+    value = c.compile_subs([c.root]) if schema is not True else c.any_value()
+    c.rules["start"] = seq(c.ws, value, c.ws)
+    grammar = Grammar("start", {"start": c.rules.pop("start"), **c.rules}, dict(c.lexemes))
+    try:
+        return simplify(grammar)
+    except GrammarError as exc:
+        pointer, reason = c._contradictions[0] if c._contradictions else ("", "")
+        detail = f": {reason}" if reason else ""
+        raise SchemaError(f"the schema matches no JSON value{detail}", pointer) from exc
