@@ -47,15 +47,18 @@ from bench_regex import bit_set, fmt, import_outform, mask_ids, ms, summary_us  
 
 GRAMMAR_DIR = Path(__file__).resolve().parent / "grammars"
 GRAMMARS = ("json", "sql", "clike")
-ENGINES = ("outform-lark", "outform-gbnf", "llguidance", "xgrammar")
-SYNTAX = {"outform-lark": "lark", "outform-gbnf": "gbnf", "llguidance": "lark", "xgrammar": "gbnf"}
-BASELINE = {"llguidance": "outform-lark", "xgrammar": "outform-gbnf"}
-"""Ratios compare a peer with outform on the same grammar text."""
+ENGINES = ("outform-lark", "outform-gbnf", "llguidance", "xgrammar", "xgrammar-json")
+SYNTAX = {"outform-lark": "lark", "outform-gbnf": "gbnf", "llguidance": "lark", "xgrammar": "gbnf",
+          "xgrammar-json": "builtin"}
+BASELINE = {"llguidance": "outform-lark", "xgrammar": "outform-gbnf", "xgrammar-json": "outform-gbnf"}
+"""Ratios compare a peer with outform on the same grammar text (xgrammar-json:
+xgrammar's own built-in JSON grammar, the one its JSON-schema path uses)."""
 PAIRS = (
     ("outform-lark", "llguidance"),
     ("outform-gbnf", "xgrammar"),
     ("outform-lark", "outform-gbnf"),
     ("llguidance", "xgrammar"),
+    ("outform-gbnf", "xgrammar-json"),
 )
 WARMUP_LARK = 'start: "[" [NUM ("," NUM)*] "]"\nNUM: /[0-9]+/\n%ignore " "\n'
 WARMUP_GBNF = 'root ::= "[" ( num ( "," num )* )? "]"\nnum ::= [0-9]+\n'
@@ -318,7 +321,8 @@ def gen_clike(rng: random.Random, target: int, encode, min_statements: int = 30)
             return f"{pad}{comment}{pad}{lvalue()} = {expr(1)};\n"
         return f"{pad}{rng.choice(['break;', 'continue;', 'return ' + expr(1) + ';', ';'])}\n"
 
-    out = "/* generated C-like program */\nstruct node *head = 0;\nint table[64] = {1, 2, 3,};\n\n"
+    # (no comment or whitespace first: llguidance does not allow %ignore-d text at the very start)
+    out = "struct node *head = 0; /* generated C-like program */\nint table[64] = {1, 2, 3,};\n\n"
     while len(encode(out)) < target or count[0] < min_statements:
         ret = rng.choice(["int", "void", "double", "struct node *", "const char *"])
         params = ", ".join(f"{rng.choice(['int', 'char *', 'struct node *', 'double'])} {rng.choice(names)}"
@@ -362,6 +366,8 @@ def make_documents(name: str, args, encode, eos: int) -> list[dict]:
 
 
 class OutformEngine:
+    only = None
+
     def __init__(self, name, vocab, np):
         from outform import Compiler, Matcher
 
@@ -389,6 +395,7 @@ class OutformEngine:
 
 class LLGuidanceEngine:
     name, syntax = "llguidance", "lark"
+    only = None
 
     def __init__(self, lltok, n_vocab, llg):
         self.lltok, self.llg = lltok, llg
@@ -417,6 +424,7 @@ class LLGuidanceEngine:
 
 class XGrammarEngine:
     name, syntax = "xgrammar", "gbnf"
+    only = None
 
     def __init__(self, info, xgr):
         self.info, self.xgr = info, xgr
@@ -439,6 +447,20 @@ class XGrammarEngine:
         return ""
 
 
+class XGrammarBuiltinJSON(XGrammarEngine):
+    """xgrammar's built-in JSON grammar (tuned, with lookahead assertions): its best case for JSON.
+
+    Its language is JSON without leading or trailing whitespace, with an object or
+    array at the top; the benchmark's JSON documents are all of that form.
+    """
+
+    name, syntax = "xgrammar-json", "builtin"
+    only = ("json",)
+
+    def compile(self, text):
+        return self.xgr.GrammarCompiler(self.info, max_threads=1, cache_enabled=False).compile_builtin_json_grammar()
+
+
 # --------------------------------------------------------------------------- measuring
 
 
@@ -454,8 +476,14 @@ def time_to_first_mask(engine, text, np) -> dict:
     return {"compiled": compiled, "compile_s": t1 - t0, "first_mask_s": t2 - t1, "total_s": t2 - t0}
 
 
-def run_engine(engine, compiled, docs, np) -> dict:
-    """Replay every document's token path; time each mask and advance; keep every mask."""
+def run_engine(engine, compiled, docs, np, budget_s: float) -> dict:
+    """Replay every document's token path; time each mask and advance; keep every mask.
+
+    Once the masks of this engine have taken ``budget_s`` seconds in all, the
+    remaining positions are only advanced through (so acceptance is still
+    checked) and get no mask.  A mask that raises is recorded and skipped; the
+    path goes on.  A token outside the mask, or refused, ends the path.
+    """
     n_steps = sum(len(d["path"]) for d in docs)
     masks = np.zeros((n_steps, engine.n_words), np.uint32)
     valid = np.zeros(n_steps, np.bool_)
@@ -465,13 +493,16 @@ def run_engine(engine, compiled, docs, np) -> dict:
     adv_ns: list[int] = []
     outcomes: list[dict] = []
     perf = time.perf_counter_ns
+    budget_ns = budget_s * 1e9
+    spent_ns = 0
     row = 0
     gc.collect()
     gc.disable()
     try:
         for doc in docs:
             path = doc["path"]
-            outcome = {"status": "prefix" if doc["truncated"] else "accepted", "steps": 0}
+            outcome = {"status": "prefix" if doc["truncated"] else "accepted", "steps": 0, "masked": 0,
+                       "mask_errors": 0}
             try:
                 m = engine.matcher(compiled)
             except Exception as exc:  # noqa: BLE001 - reported, not fatal
@@ -483,17 +514,25 @@ def run_engine(engine, compiled, docs, np) -> dict:
             advance = engine.advance_fn(m)
             t_doc = perf()
             for pos, token in enumerate(path):
-                try:
-                    t0 = perf()
-                    fill()
-                    t1 = perf()
-                except Exception as exc:  # noqa: BLE001
-                    outcome.update(status="crash", pos=pos, error=f"mask: {exc!r}"[:300])
-                    break
-                mask_ns.append(t1 - t0)
-                masks[row + pos] = words
-                valid[row + pos] = True
-                in_mask = bit_set(words, token)
+                in_mask = True
+                if spent_ns < budget_ns:
+                    try:
+                        t0 = perf()
+                        fill()
+                        t1 = perf()
+                    except Exception as exc:  # noqa: BLE001
+                        t1 = perf()
+                        spent_ns += t1 - t0
+                        if not outcome["mask_errors"]:
+                            outcome.update(mask_error_pos=pos, mask_error=f"{exc!r}"[:300])
+                        outcome["mask_errors"] += 1
+                    else:
+                        spent_ns += t1 - t0
+                        mask_ns.append(t1 - t0)
+                        masks[row + pos] = words
+                        valid[row + pos] = True
+                        outcome["masked"] += 1
+                        in_mask = bit_set(words, token)
                 try:
                     t2 = perf()
                     ok = advance(token)
@@ -516,6 +555,7 @@ def run_engine(engine, compiled, docs, np) -> dict:
         masks[:, e >> 5] &= ~np.uint32(1 << (e & 31))
     allowed = np.bitwise_count(masks[valid]).sum(axis=1) if valid.any() else np.zeros(0)
     return {"masks": masks, "valid": valid, "mask_ns": mask_ns, "adv_ns": adv_ns, "outcomes": outcomes,
+            "budget_hit": spent_ns >= budget_ns,
             "allowed_p50": float(np.median(allowed)) if len(allowed) else float("nan"),
             "allowed_mean": float(allowed.mean()) if len(allowed) else float("nan")}
 
@@ -606,6 +646,8 @@ def parse_args(argv=None):
                    help="measured token positions per grammar and engine (documents are cut to fit)")
     p.add_argument("--docs", type=int, default=3, help="documents per grammar (each ~max-tokens/docs tokens)")
     p.add_argument("--repeats", type=int, default=3, help="compile timings per grammar and engine (median reported)")
+    p.add_argument("--engine-seconds", type=float, default=30.0,
+                   help="mask-time budget per grammar and engine: later positions are advanced through without masks")
     p.add_argument("--threads", type=int, default=1, help="NUMBA_NUM_THREADS (outform); xgrammar max_threads=1 always")
     p.add_argument("--seed", type=int, default=0, help="seed of the document generators")
     p.add_argument("--only", default=None, help="comma-separated grammars: " + ",".join(GRAMMARS))
@@ -650,7 +692,7 @@ def main(argv=None) -> int:
     grammars = [g for g in GRAMMARS if not args.only or g in args.only.split(",")]
 
     results: dict = {
-        "tokenizer": args.tokenizer, "max_tokens": args.max_tokens, "docs": args.docs, "repeats": args.repeats,
+        "tokenizer": args.tokenizer, "max_tokens": args.max_tokens, "engine_seconds": args.engine_seconds, "docs": args.docs, "repeats": args.repeats,
         "seed": args.seed, "numba_num_threads": numba.config.NUMBA_NUM_THREADS, "torch_threads": None,
         "versions": {d: version(d) for d in ("outform", "xgrammar", "llguidance", "numba", "lark", "numpy")},
         "python": platform.python_version(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
@@ -711,6 +753,7 @@ def main(argv=None) -> int:
         "outform-gbnf": OutformEngine("outform-gbnf", vocab, np),
         "llguidance": LLGuidanceEngine(lltok, n_vocab, llg),
         "xgrammar": XGrammarEngine(info, xgr),
+        "xgrammar-json": XGrammarBuiltinJSON(info, xgr),
     }
     engines = {k: v for k, v in engines.items() if k in engines_wanted}
 
@@ -718,6 +761,8 @@ def main(argv=None) -> int:
     log("warm-up compiles")
     for name, engine in engines.items():
         text = WARMUP_LARK if engine.syntax == "lark" else WARMUP_GBNF
+        if engine.syntax == "builtin":
+            continue
         first = time_to_first_mask(engine, text, np)
         m = engine.matcher(first["compiled"])
         engine.advance_fn(m)(encode("[")[0])
@@ -742,14 +787,15 @@ def main(argv=None) -> int:
         ]
 
         # ---- compile time (time to first mask), engines interleaved per repetition
-        ttfm: dict[str, list[dict]] = {name: [] for name in engines}
+        active = {name: e for name, e in engines.items() if e.only is None or gname in e.only}
+        ttfm: dict[str, list[dict]] = {name: [] for name in active}
         compiled: dict = {}
         for _ in range(args.repeats):
-            for name, engine in engines.items():
+            for name, engine in active.items():
                 if name in compiled and compiled[name] is None:
                     continue
                 try:
-                    r = time_to_first_mask(engine, texts[engine.syntax], np)
+                    r = time_to_first_mask(engine, texts.get(engine.syntax, ""), np)
                 except Exception as exc:  # noqa: BLE001
                     compiled[name] = None
                     grec["engines"][name] = {"compile_error": repr(exc)[:500]}
@@ -760,11 +806,11 @@ def main(argv=None) -> int:
 
         # ---- per-token masks, one engine at a time
         runs: dict = {}
-        for name, engine in engines.items():
+        for name, engine in active.items():
             if compiled.get(name) is None:
                 continue
             log(f"{gname}: {name} masks")
-            run = run_engine(engine, compiled[name], docs, np)
+            run = run_engine(engine, compiled[name], docs, np, args.engine_seconds)
             runs[name] = run
             rs = ttfm[name]
             grec["engines"][name] = {
@@ -778,9 +824,16 @@ def main(argv=None) -> int:
                 "allowed_p50": run["allowed_p50"],
                 "allowed_mean": run["allowed_mean"],
                 "outcomes": run["outcomes"],
+                "budget_hit": run["budget_hit"],
+                "masked_steps": int(run["valid"].sum()),
+                "path_steps": len(run["valid"]),
+                "mask_errors": sum(o["mask_errors"] for o in run["outcomes"]),
             }
         for name, run in runs.items():  # token bytes of rejections, for the report
             for doc, outcome in zip(docs, run["outcomes"]):
+                if "mask_error_pos" in outcome:
+                    tail = vocab.decode_bytes(doc["path"][:outcome["mask_error_pos"]])[-60:]
+                    outcome["mask_error_prefix"] = tail.decode("utf-8", "replace")
                 if "pos" in outcome:
                     pos = outcome["pos"]
                     outcome["prefix_tail"] = vocab.decode_bytes(doc["path"][:pos])[-60:].decode("utf-8", "replace")
@@ -831,10 +884,10 @@ def print_report(r: dict) -> None:
           f"{o['xgrammar_tokenizer_info_ms']:.0f} ms")
     print(f"first/second time to first mask of a tiny warm-up grammar (JIT, cache loads): {first}")
     print()
-    head = (f"{'grammar':<7} {'engine':<13} {'syn':<4} | {'compile':>8} {'ratio':>6} | {'mask p50':>8} "
-            f"{'p99':>8} {'max':>8} {'ratio':>6} | {'adv p50':>8} | {'allowed':>7} | {'steps':>5}  docs")
-    units = (f"{'':<7} {'':<13} {'':<4} | {'ms':>8} {'pe/of':>6} | {'us':>8} {'us':>8} {'us':>8} {'pe/of':>6} | "
-             f"{'us':>8} | {'p50':>7} | {'':>5}")
+    head = (f"{'grammar':<7} {'engine':<13} {'syntax':<7} | {'compile':>8} {'ratio':>6} | {'mask p50':>8} "
+            f"{'p99':>8} {'max':>8} {'ratio':>6} | {'adv p50':>7} | {'allowed':>7} | {'masked':>9} {'err':>4} | docs")
+    units = (f"{'':<7} {'':<13} {'':<7} | {'ms':>8} {'pe/of':>6} | {'us':>8} {'us':>8} {'us':>8} {'pe/of':>6} | "
+             f"{'us':>7} | {'p50':>7} | {'/steps':>9} {'':>4} |")
     print(head)
     print(units)
     print("-" * len(head))
@@ -844,20 +897,24 @@ def print_report(r: dict) -> None:
             if e is None:
                 continue
             if "compile_error" in e:
-                print(f"{g['name']:<7} {name:<13} {SYNTAX[name]:<4} | compile error: {e['compile_error'][:80]}")
+                print(f"{g['name']:<7} {name:<13} {SYNTAX[name]:<7} | compile error: {e['compile_error'][:80]}")
                 continue
             base = g["engines"].get(BASELINE.get(name, ""), {})
             ratio_c = e["ttfm_ms"] / base["ttfm_ms"] if base.get("ttfm_ms") else float("nan")
             ratio_m = (e["mask"]["p50_us"] / base["mask"]["p50_us"]) if base.get("mask") else float("nan")
-            steps = e["mask"]["n"]
+            masked = f"{e['masked_steps']}/{e['path_steps']}" + ("*" if e["budget_hit"] else "")
             cells = " ".join(outcome_cell(x) for x in e["outcomes"])
-            print(f"{g['name']:<7} {name:<13} {e['syntax']:<4} | {e['ttfm_ms']:>8.1f} {fmt(ratio_c, '.2f'):>6} | "
+            print(f"{g['name']:<7} {name:<13} {e['syntax']:<7} | {e['ttfm_ms']:>8.1f} {fmt(ratio_c, '.2f'):>6} | "
                   f"{fmt(e['mask']['p50_us']):>8} {fmt(e['mask']['p99_us']):>8} {fmt(e['mask']['max_us']):>8} "
-                  f"{fmt(ratio_m, '.2f'):>6} | {fmt(e['advance']['p50_us']):>8} | {fmt(e['allowed_p50'], '.0f'):>7} | "
-                  f"{steps:>5}  {cells}")
-    print("  compile = time to first mask (fresh compiler + compile + matcher + first mask); ratio = peer / outform "
-          "on the same grammar text\n  (llguidance vs outform-lark, xgrammar vs outform-gbnf): above 1 means "
-          "outform is faster. allowed = tokens in the mask.")
+                  f"{fmt(ratio_m, '.2f'):>6} | {fmt(e['advance']['p50_us']):>7} | {fmt(e['allowed_p50'], '.0f'):>7} | "
+                  f"{masked:>9} {e['mask_errors']:>4} | {cells}")
+    print("  compile = time to first mask (fresh compiler + compile + matcher + first mask); ratio = peer / outform\n"
+          "  on the same grammar text (llguidance vs outform-lark, xgrammar and xgrammar-json vs outform-gbnf): above 1\n"
+          "  means outform is faster. allowed = tokens in the mask. masked = positions with a timed mask / positions\n"
+          f"  walked (* = the {r['engine_seconds']:.0f} s mask budget ran out, later positions only advanced). "
+          "err = masks that raised.\n"
+          "  docs: ok = accepted, EOS included; ok(cut) = the cut last document's prefix was accepted; "
+          "reject@i / crash@i = position i.")
 
     print()
     print("documents (tokens = tokenizer tokens; steps = measured positions, EOS included unless cut; "
@@ -869,7 +926,11 @@ def print_report(r: dict) -> None:
                   f"{' (cut)' if d['truncated'] else '      '}  ref: {ref}")
     for g in r["grammars"]:
         for name, e in g["engines"].items():
-            for o in e.get("outcomes", []):
+            for d, o in zip(g["documents"], e.get("outcomes", [])):
+                if o.get("mask_errors"):
+                    print(f"  {g['name']}: {name} masks raised at {o['mask_errors']} of {o['steps']} positions of "
+                          f"{d['name']}, first at {o['mask_error_pos']} after ...{o.get('mask_error_prefix', '')!r}: "
+                          f"{o['mask_error']}"[:400])
                 if o["status"] in ("reject", "crash"):
                     detail = (f"token {o.get('token_bytes', '?')} in_mask={o.get('in_mask')} "
                               f"advanced={o.get('advanced')}" if o["status"] == "reject" else "")

@@ -7,6 +7,7 @@ stdout and everything else to stderr, so it composes with pipes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     constraint = gen.add_mutually_exclusive_group(required=True)
     constraint.add_argument("--regex", help="a regular expression the whole output must match")
     constraint.add_argument("--grammar", metavar="FILE", help="a grammar file: .lark (Lark EBNF) or .gbnf (llama.cpp)")
+    constraint.add_argument("--schema", metavar="FILE", help="a JSON Schema file; the output is a JSON document")
     gen.add_argument("--prompt", required=True, help="the prompt (sent as a user chat message unless --raw)")
     gen.add_argument("--model", default=None, help="bundled model name (default: smollm2-135m)")
     gen.add_argument("--max-tokens", type=int, default=256, help="maximum new tokens (default 256)")
@@ -68,20 +70,34 @@ def _generate(args) -> int:
 def _constraint(args) -> dict:
     """The constraint keyword for ``generate``, validated without a model."""
     import outform
+    from outform.generation.generate import DEFAULT_SCHEMA_OPTIONS
     from outform.grammar import Grammar
     from outform.masking.compiler import parse_grammar_text
+    from outform.schemas import compile_schema
 
     if args.regex is not None:
         outform.compile_regex(args.regex)
         return {"regex": args.regex}
-    path = Path(args.grammar)
-    syntax = {".lark": "lark", ".gbnf": "gbnf"}.get(path.suffix)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise outform.OutformError(f"cannot read grammar file {path}: {error.strerror}") from error
-    grammar: Grammar = parse_grammar_text(text, syntax)
+    if args.schema is not None:
+        text = _read(args.schema)
+        try:
+            schema = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise outform.OutformError(f"{args.schema} is not JSON: {error}") from error
+        # as a grammar, so that the exact generated text is printed
+        return {"grammar": compile_schema(schema, **DEFAULT_SCHEMA_OPTIONS)}
+    syntax = {".lark": "lark", ".gbnf": "gbnf"}.get(Path(args.grammar).suffix)
+    grammar: Grammar = parse_grammar_text(_read(args.grammar), syntax)
     return {"grammar": grammar}
+
+
+def _read(path: str) -> str:
+    from outform.errors import OutformError
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise OutformError(f"cannot read {path}: {error.strerror}") from error
 
 
 def _quiet_transformers() -> None:

@@ -8,8 +8,12 @@ probability 1 under the masked distribution, so this changes nothing but speed).
 
 from __future__ import annotations
 
+import json
+from typing import Callable
+
 import numpy as np
 import torch
+from pydantic import BaseModel, TypeAdapter
 
 from outform.errors import IncompleteOutputError
 from outform.generation.models import Model, from_transformers
@@ -23,12 +27,14 @@ def generate(
     *args,
     regex: str | None = None,
     grammar=None,
-    max_new_tokens: int = 256,
+    schema=None,
+    max_new_tokens: int = 512,
     temperature: float = 0.0,
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int | None = None,
-) -> str:
+    schema_options: dict | None = None,
+):
     """Generate text that fully matches the constraint.
 
     Call as ``generate(model, prompt, regex=...)`` with an outform model handle
@@ -36,8 +42,13 @@ def generate(
     ``generate(hf_model, hf_tokenizer, prompt, regex=...)`` with a transformers
     pair.  ``prompt`` is text, or a list of chat messages (``{"role", "content"}``)
     rendered with the tokenizer's chat template.  ``temperature=0`` is greedy.
-    Give exactly one constraint: ``regex`` (full match) or ``grammar`` (Lark or
-    GBNF text, or a :class:`outform.grammar.Grammar`).
+    Give exactly one constraint: ``regex`` (full match), ``grammar`` (Lark or
+    GBNF text, or a :class:`outform.grammar.Grammar`) or ``schema``.  With
+    ``schema`` the result is parsed: a Pydantic model class gives a validated
+    instance, any other type Pydantic understands (``list[Item]``) a validated
+    value, and a JSON Schema dict the decoded JSON.  ``schema_options`` go to
+    :func:`outform.schemas.compile_schema` (defaults: schema key order, at most
+    one space or newline-plus-indent between JSON tokens).
 
     The output always matches: EOS is only possible once the match is complete,
     and near ``max_new_tokens`` only tokens that still allow completing in time
@@ -50,19 +61,43 @@ def generate(
     '1969-07-20'
     """
     handle, prompt = _resolve_model(model, args)
-    matcher = Matcher(_compile(handle, regex=regex, grammar=grammar))
+    parse = None
+    if schema is not None:
+        schema, parse = json_schema_of(schema)
+        schema_options = {**DEFAULT_SCHEMA_OPTIONS, **(schema_options or {})}
+    matcher = Matcher(_compile(handle, regex=regex, grammar=grammar, schema=schema, schema_options=schema_options))
     params = SamplingParams(temperature, top_k, top_p, seed)
     tokens = _decode(handle, handle.encode_prompt(prompt), matcher, params, max_new_tokens)
-    return handle.vocab.decode_bytes(tokens).decode("utf-8", errors="strict")
+    text = handle.vocab.decode_bytes(tokens).decode("utf-8", errors="strict")
+    return text if parse is None else parse(text)
 
 
-def _compile(handle: Model, **constraints):
+# Generation favours the layout models write: keys in schema order, and short
+# whitespace runs only (unbounded whitespace invites degenerate loops).
+DEFAULT_SCHEMA_OPTIONS = {"key_order": "schema", "whitespace": "flexible", "max_whitespace": 4}
+
+
+def json_schema_of(schema) -> tuple[dict | bool, Callable[[str], object]]:
+    """The JSON Schema of ``schema`` and the function turning generated text into the result."""
+    if isinstance(schema, (dict, bool)):
+        return schema, json.loads
+    if isinstance(schema, str):
+        return json.loads(schema), json.loads
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return schema.model_json_schema(), schema.model_validate_json
+    adapter = TypeAdapter(schema)
+    return adapter.json_schema(), adapter.validate_json
+
+
+def _compile(handle: Model, schema_options: dict | None = None, **constraints):
     given = {name: value for name, value in constraints.items() if value is not None}
     if len(given) != 1:
         raise TypeError(f"generate() needs exactly one constraint of {', '.join(constraints)}; got {len(given)}")
     (name, value), = given.items()
     if name == "regex":
         return handle.compiler.compile_regex(value)
+    if name == "schema":
+        return handle.compiler.compile_schema(value, **schema_options)
     return handle.compiler.compile_grammar(value)
 
 

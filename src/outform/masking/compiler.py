@@ -6,12 +6,14 @@ One compiler serves one vocabulary and logits width (a model), the way XGrammar'
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 from outform.automata import compile_regex
 from outform.grammar import Grammar, grammar_from_gbnf, grammar_from_lark
 from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.grammar_index import GrammarIndex
+from outform.schemas import compile_schema
 from outform.masking.matcher import Matcher
 from outform.masking.regex_index import RegexIndex
 from outform.vocabulary import Vocabulary
@@ -26,6 +28,7 @@ class Compiler:
         self.limits = limits
         self.compile_regex = lru_cache(maxsize=64)(self._compile_regex)
         self._compile_grammar_text = lru_cache(maxsize=64)(self._compile_grammar_text)
+        self._compile_schema_json = lru_cache(maxsize=64)(self._compile_schema_json)
 
     def _compile_regex(self, pattern: str) -> RegexIndex:
         """Full-match regex → token index (see :func:`outform.automata.compile_regex` for the syntax)."""
@@ -45,6 +48,19 @@ class Compiler:
 
     def _compile_grammar_text(self, text: str, syntax: str | None) -> GrammarIndex:
         return self.compile_grammar(parse_grammar_text(text, syntax))
+
+    def compile_schema(self, schema: "dict | bool", **options) -> GrammarIndex:
+        """A JSON Schema → grammar index, cached per (schema, options).
+
+        ``options`` are those of :func:`outform.schemas.compile_schema`
+        (``strict``, ``whitespace``, ``key_order``, ...).
+        """
+        key = json.dumps([schema, options], sort_keys=True, default=repr)
+        return self._compile_schema_json(key)
+
+    def _compile_schema_json(self, key: str) -> GrammarIndex:
+        schema, options = json.loads(key)
+        return self.compile_grammar(compile_schema(schema, **options))
 
     def regex_matcher(self, pattern: str) -> Matcher:
         """Shortcut: a fresh matcher for ``pattern``."""

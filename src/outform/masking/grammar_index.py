@@ -136,6 +136,7 @@ class GrammarIndex:
         self._self_merging = frozenset(
             lexeme for lexeme in self.bnf.ignore if _closed_under_concatenation(self.bnf.lexeme_patterns[lexeme])
         )
+        # bounded by (lexer states x distinct allowed-lexeme sets), small in practice
         self._inside_cache: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -170,10 +171,17 @@ class GrammarIndex:
         self._load_root(state, cfg_q, cfg_p, cfg_n)
         byte_array = np.frombuffer(data, dtype=np.uint8)
         table = state.table
-        self._run(lambda pos: grammar_advance_walk(
-            byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
-            table.allowed, table.next, cfg_q, cfg_p, cfg_n, pos,
-        ), table, start=0)
+        position = 0
+        while True:  # resumable kernel: fill each parser transition it asks for, then go on
+            position, need_p, need_lexeme = grammar_advance_walk(
+                byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
+                table.allowed, table.next, cfg_q, cfg_p, cfg_n, position,
+            )
+            if need_lexeme == OVERFLOW:
+                raise self._overflow()
+            if need_p < 0:
+                break
+            table.resolve(need_p, need_lexeme)
         if cfg_n[n] == 0:
             return None
         configs = tuple(sorted(zip(cfg_q[n, : cfg_n[n]].tolist(), cfg_p[n, : cfg_n[n]].tolist())))
@@ -249,20 +257,6 @@ class GrammarIndex:
             "the text so far has too many readings (lexer/parser configurations)",
             "max_parse_configs", self.limits.max_parse_configs,
         )
-
-    def _run(self, walk, table: ParseTable, start: int) -> None:
-        """Drive a resumable kernel, filling parser transitions it asks for.
-
-        ``walk`` re-reads ``table``'s arrays on each call, since filling may grow them.
-        """
-        position = start
-        while True:
-            position, need_p, need_lexeme = walk(position)
-            if need_lexeme == OVERFLOW:
-                raise self._overflow()
-            if need_p < 0:
-                return
-            table.resolve(need_p, need_lexeme)
 
 
 def _closed_under_concatenation(pattern) -> bool:

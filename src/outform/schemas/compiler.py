@@ -550,6 +550,8 @@ class SchemaCompiler:
             if kw in node:
                 if kw == "if" and "then" not in node and "else" not in node:
                     continue
+                if kw in ("minContains", "maxContains") and "contains" not in node:
+                    continue
                 self.unsupported(f"{part.pointer}/{kw}", f"keyword {kw!r} is not supported")
         if node.get("uniqueItems") is True and not (_count(node, "maxItems") is not None and _count(node, "maxItems") <= 1):
             self.unsupported(f"{part.pointer}/uniqueItems", "keyword 'uniqueItems' is not supported")
@@ -591,7 +593,7 @@ class SchemaCompiler:
         if "boolean" in types:
             options.append(choice(self.lex(literal("true"), "true"), self.lex(literal("false"), "false")))
         if "number" in types or "integer" in types:
-            options.append(self.compile_number(conj, integer="number" not in types))
+            options.append(self.compile_number(conj, integer="number" not in types, fraction_only="integer" not in types))
         if "string" in types:
             options.append(self.compile_string(conj))
         if "array" in types:
@@ -643,7 +645,7 @@ class SchemaCompiler:
                     lo, hi = (_tighter(lo, cand, lower), hi) if lower else (lo, _tighter(hi, cand, lower))
         return lo, hi
 
-    def compile_number(self, conj: list[Sub], integer: bool) -> Expr:
+    def compile_number(self, conj: list[Sub], integer: bool, fraction_only: bool = False) -> Expr:
         (lo, lo_s), (hi, hi_s) = self._bounds(conj)
         q = None
         for part in conj:
@@ -665,6 +667,10 @@ class SchemaCompiler:
         if lo is not None and hi is not None and (lo > hi or (lo == hi and (lo_s or hi_s))):
             self._contradictions.append((ptr, "no number satisfies the numeric bounds"))
             return NOTHING
+        if fraction_only:
+            syntax = numbers.decimal_range(lo, lo_s, hi, hi_s) if (lo is not None or hi is not None) else numbers.PLAIN_DECIMAL
+            syntax = charfa.regex_intersection([syntax, numbers.FRACTIONAL])
+            return self._multiple(syntax, q, ptr) if q is not None else self.lex(syntax, "number")
         if q is None and lo is None and hi is None:
             return self.lex(numbers.JSON_NUMBER, "number")
         if q is None and (lo is None or lo == 0) and (hi is None or hi == 0):
@@ -843,6 +849,8 @@ class SchemaCompiler:
             if "propertyNames" in node:
                 name_subs.append(part.child("propertyNames"))
         names.update(required)
+        for k, v in deps.items():
+            names.update(dict.fromkeys([k, *v]))
         # property-name restrictions
         name_regex = None
         if name_subs:
@@ -963,7 +971,16 @@ class SchemaCompiler:
 
     def build_object(self, members, extras, min_p, max_p, deps, ptr) -> Expr:
         """``members``: (name, key regex, value, required) in schema order;
-        ``extras``: (key regex, value) classes of other keys (any number of each)."""
+        ``extras``: (key regex, value) classes of other keys (any number of each).
+
+        The object is a finite-state machine over members.  Its state is
+        (next schema position, or -1 in any order; set of declared members seen,
+        when tracked; whether only undeclared keys may follow; undeclared keys
+        counted, when min/maxProperties need it), and each state is a rule
+        ``, member next-state | ε``.  In ``key_order="any"`` the seen set makes
+        every declared key appear at most once (exponential in the number of
+        declared keys, hence ``max_any_order_keys``).
+        """
         ws, comma, colon = self.ws, self.tok[","], self.tok[":"]
         members = [m for m in members if m[2] != NOTHING or m[3]]
         if any(m[2] == NOTHING for m in members):
@@ -971,23 +988,27 @@ class SchemaCompiler:
         n = len(members)
         required = frozenset(i for i, m in enumerate(members) if m[3])
         index = {m[0]: i for i, m in enumerate(members)}
-        dep_sets = {index[k]: frozenset(index.get(x, -1) for x in v) for k, v in deps.items() if k in index}
-        if any(-1 in d for d in dep_sets.values()):
+        blocked = {index[k] for k, v in deps.items() if k in index and any(x not in index for x in v)}
+        if blocked:
             # a dependency on a key that can never appear: the trigger key cannot appear either
-            blocked = {k for k, d in dep_sets.items() if -1 in d}
             if blocked & required:
                 return NOTHING
-            members = [m for i, m in enumerate(members) if i not in blocked]
-            kept = {m[0] for m in members}
-            return self.build_object(members, extras, min_p, max_p, {k: v for k, v in deps.items() if k in kept}, ptr)
-        counted = (min_p or 0) > 0 or max_p is not None
-        if counted and extras:
-            self.unsupported(ptr + ("/maxProperties" if max_p is not None else "/minProperties"),
-                             "min/maxProperties are only supported when no undeclared keys are allowed")
-            counted, min_p, max_p = False, 0, None
-        if max_p is not None and len(required) > max_p or (min_p or 0) > n and not extras:
+            kept = [m for i, m in enumerate(members) if i not in blocked]
+            names = {m[0] for m in kept}
+            return self.build_object(kept, extras, min_p, max_p, {k: v for k, v in deps.items() if k in names}, ptr)
+        dep_sets = {index[k]: frozenset(index[x] for x in v) for k, v in deps.items() if k in index}
+        min_p = min_p or 0
+        counted = min_p > 0 or max_p is not None
+        if max_p is not None and len(required) > max_p or (min_p > n and not extras):
             self._contradictions.append((ptr, "minProperties/maxProperties cannot be met"))
             return NOTHING
+        cap = 0
+        if counted and extras:
+            cap = max_p if max_p is not None else min_p
+            if cap > 64:
+                self.unsupported(ptr + ("/maxProperties" if max_p is not None else "/minProperties"),
+                                 "min/maxProperties above 64 with undeclared keys allowed")
+                counted, min_p, max_p, cap = False, 0, None, 0
         pairs = [seq(self.lex(m[1], "key"), ws, colon, ws, m[2], ws) for m in members]
         extra_pairs = [seq(self.lex(k, "key"), ws, colon, ws, v, ws) for k, v in extras]
         order = self.options.key_order
@@ -997,20 +1018,25 @@ class SchemaCompiler:
                              f"(this object declares {n}); use key_order='schema'")
             order = "schema"
         track = order == "any" or bool(dep_sets) or counted
-        if track and n > max(self.options.max_any_order_keys, 8) + 4:
+        if track and order != "any" and n > self.options.max_any_order_keys:
             self.unsupported(ptr, "too many properties to track dependentRequired/min/maxProperties exactly")
-            track, dep_sets, counted = False, {}, False
+            track, dep_sets, counted, cap = False, {}, False, 0
 
-        def accepting(seen: frozenset) -> bool:
+        def accepting(seen: frozenset | None, count: int) -> bool:
+            if not track:
+                return True
             if not required <= seen:
                 return False
             if any(k in seen and not d <= seen for k, d in dep_sets.items()):
                 return False
-            if counted and not ((min_p or 0) <= len(seen) and (max_p is None or len(seen) <= max_p)):
-                return False
+            if counted:
+                total = len(seen) + count
+                return min_p <= total and (max_p is None or total <= max_p)
             return True
 
-        # states: (next schema position or -1 for any order, seen set or None, in-extras flag)
+        def room(seen, count) -> bool:
+            return not counted or max_p is None or (len(seen) + count + 1) <= max_p
+
         rules: dict[tuple, str] = {}
         pending: list[tuple] = []
 
@@ -1020,32 +1046,31 @@ class SchemaCompiler:
                 pending.append(state)
             return Ref(rules[state])
 
-        def transitions(state: tuple) -> tuple[list[tuple[Expr, tuple | None]], bool]:
+        def transitions(state: tuple):
             """(pair, next state) options and whether the object may end here."""
-            pos, seen, in_extras = state
-            out: list[tuple[Expr, tuple | None]] = []
-            if not in_extras:
+            pos, seen, in_extras, count = state
+            out = []
+            if not in_extras and room(seen, count):
                 if order == "any":
                     for i in range(n):
                         if i not in seen:
-                            out.append((pairs[i], (-1, seen | {i}, False)))
+                            out.append((pairs[i], (-1, seen | {i}, False, count)))
                 else:
                     for i in range(pos, n):
-                        skipped = set(range(pos, i))
-                        if skipped & required:
+                        if set(range(pos, i)) & required:
                             break
-                        nseen = (seen | {i}) if track else None
-                        out.append((pairs[i], (i + 1, nseen, False)))
-            for p in extra_pairs:
-                out.append((p, (pos, seen, order != "any")))
+                        out.append((pairs[i], (i + 1, (seen | {i}) if track else None, False, count)))
+            if extra_pairs and room(seen, count):
+                ncount = min(count + 1, cap) if counted else 0
+                for p in extra_pairs:
+                    out.append((p, (pos, seen, order != "any", ncount)))
             if order == "any" or in_extras:
-                can_end = accepting(seen) if track else True
+                can_end = accepting(seen, count)
             else:
-                rest_required = set(range(pos, n)) & required
-                can_end = not rest_required and (accepting(seen) if track else True)
+                can_end = not (set(range(pos, n)) & required) and accepting(seen, count)
             return out, can_end
 
-        start = (-1 if order == "any" else 0, frozenset() if track else None, False)
+        start = (-1 if order == "any" else 0, frozenset() if track else None, False, 0)
         first_opts, first_end = transitions(start)
         body_opts = [seq(p, state_rule(nxt)) for p, nxt in first_opts]
         while pending:
@@ -1181,17 +1206,16 @@ def check_schema(schema: Any) -> int:
         raise SchemaError("a schema must be an object or a boolean", "")
     declared = "$schema" in schema
     cls = validators.validator_for(schema, default=validators.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except exceptions.SchemaError as exc:
-        if not declared:
-            try:
-                validators.Draft7Validator.check_schema(schema)
-                return 7
-            except exceptions.SchemaError:
-                pass
-        pointer = "".join("/" + _escape_token(str(p)) for p in exc.path)
-        raise SchemaError(f"invalid schema: {exc.message}", pointer) from None
+    # No format checking here: the meta-schema's "regex" format is checked with
+    # Python's re, which rejects valid ECMA-262 patterns (\\p{L}); patterns are
+    # checked by our own regex parser instead.
+    error = exceptions.best_match(cls(cls.META_SCHEMA).iter_errors(schema))
+    if error is not None and not declared:
+        if exceptions.best_match(validators.Draft7Validator(validators.Draft7Validator.META_SCHEMA).iter_errors(schema)) is None:
+            return 7
+    if error is not None:
+        pointer = "".join("/" + _escape_token(str(p)) for p in error.path)
+        raise SchemaError(f"invalid schema: {error.message}", pointer)
     return _draft_of(schema)
 
 
@@ -1204,12 +1228,26 @@ def compile_schema(
     key_order: str = "any",
     additional_properties_default: bool | None = None,
     max_any_order_keys: int = 8,
+    enforce_formats: bool = True,
+    resources: dict | None = None,
 ) -> Grammar:
-    """Compile a JSON Schema into grammar IR (see the package docstring)."""
+    """Compile a JSON Schema into grammar IR (see the package docstring).
+
+    ``key_order``: ``"any"`` accepts object members in any order (exact, each
+    declared key at most once; objects with more than ``max_any_order_keys``
+    declared properties raise UnsupportedSchema), ``"schema"`` in the order of
+    ``properties`` (undeclared keys after the declared ones).
+    ``additional_properties_default``: what an absent ``additionalProperties``
+    means (``None``: the standard, any value; ``False``: closed objects).
+    ``enforce_formats``: enforce the known ``format`` values (default) or treat
+    them as annotations.  ``resources``: documents for remote ``$ref`` (URL →
+    schema).
+    """
     draft = check_schema(schema)
     if isinstance(schema, dict) and "$schema" not in schema and draft != 2020:
         schema = dict(schema, **{"$schema": "http://json-schema.org/draft-07/schema#"})
-    options = Options(strict, whitespace, max_whitespace, key_order, additional_properties_default, max_any_order_keys)
+    options = Options(strict, whitespace, max_whitespace, key_order, additional_properties_default, max_any_order_keys,
+                      enforce_formats, resources)
     c = SchemaCompiler(schema, options)
     value = c.compile_subs([c.root]) if schema is not True else c.any_value()
     c.rules["start"] = seq(c.ws, value, c.ws)

@@ -36,6 +36,7 @@ _FRAC = concat(DOT, repeat(DIGIT, 1, None))
 ZERO_FRAC = repeat(concat(DOT, repeat(CharSet.char(0x30), 1, None)), 0, 1)
 JSON_NUMBER = concat(repeat(MINUS, 0, 1), _UINT, repeat(_FRAC, 0, 1), repeat(_EXP, 0, 1))
 PLAIN_DECIMAL = concat(repeat(MINUS, 0, 1), _UINT, repeat(_FRAC, 0, 1))
+FRACTIONAL = concat(repeat(MINUS, 0, 1), _UINT, DOT, repeat(DIGIT, 0, None), NONZERO, repeat(DIGIT, 0, None))
 JSON_INTEGER = concat(repeat(MINUS, 0, 1), _UINT, ZERO_FRAC)
 
 
