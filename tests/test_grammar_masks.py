@@ -43,7 +43,7 @@ from outform.masking.compiler import Compiler
 from outform.masking.matcher import Matcher
 
 GRAMMAR_DIR = Path(__file__).parent / "grammars"
-LARK_GRAMMARS = ("json", "arith", "sql", "clike", "leftrec", "ambiguous", "parens")
+LARK_GRAMMARS = ("json", "arith", "sql", "clike", "leftrec", "ambiguous", "parens", "spaced")
 GBNF_GRAMMARS = ("json", "arith", "parens", "leftrec", "ambiguous")
 ORACLE_GRAMMARS = ("parens", "leftrec", "arith", "ambiguous", "sql")
 
@@ -99,6 +99,8 @@ LEXEME_POOL = [
     "''", "'abc'", "'O Brien'", "'\u00fcber'",
     # operators, type names
     "=", "==", "!=", "<>", "<", ">", "<=", ">=", "int", "float", "char",
+    # comments
+    "/* c */", "/**/", "/* a * b / */", "# note\n", "#\n",
     # whitespace (for %ignore)
     " ", "  ", "\n", "\t", " \n ", "\r\n",
 ]
@@ -318,32 +320,47 @@ def non_eos(ids: np.ndarray, vocab) -> np.ndarray:
     return ids[~np.isin(ids, vocab.eos_token_ids)]
 
 
-def _closing(data: bytes | None) -> bool:
-    """Tokens that tend to finish what is open: more closing than opening
-    brackets, or a quote or a semicolon."""
+def _closing(data: bytes | None) -> int:
+    """3 for tokens that end a C comment, 2 for other tokens that tend to finish
+    what is open (more closing than opening brackets, a quote, a semicolon, a
+    newline), 0 for the rest."""
     if not data:
-        return False
+        return 0
+    if b"*/" in data:
+        return 3
     net = sum(data.count(c) for c in b")]}") - sum(data.count(c) for c in b"([{")
-    return net > 0 or any(c in data for c in b"\"';")
+    return 2 * (net > 0 or any(c in data for c in b"\"';\n"))
 
 
 @functools.cache
 def closing_flags(vocab) -> np.ndarray:
-    return np.array([_closing(d) for d in vocab.token_bytes])
+    return np.array([_closing(d) for d in vocab.token_bytes], dtype=np.int8)
 
 
-def constrained_walk(matcher: Matcher, rng: np.random.Generator, cap: int = 200,
-                     eos_prob: float = 0.25, closing_prob: float = 0.3, times: list | None = None):
+def favoured_tokens(tokenization: Tokenization, name: str) -> np.ndarray:
+    """Flags per token: :func:`_closing`'s 3 and 2 for closing tokens, 1 for the
+    other tokens of the grammar's sample sentences (what a language model that
+    has seen some sentences would like to say), 0 for the rest."""
+    flags = closing_flags(tokenization.vocab).copy()
+    for text in samples(name):
+        ids = tokenization.encode(text)
+        flags[ids] = np.maximum(flags[ids], 1)
+    return flags
+
+
+def constrained_walk(matcher: Matcher, rng: np.random.Generator, cap: int = 200, favoured: np.ndarray | None = None,
+                     eos_prob: float = 0.25, favour_prob: float = 0.3, times: list | None = None):
     """Sample allowed tokens until EOS (or ``cap`` tokens).
 
     Uniform over the mask, except: EOS is taken with probability ``eos_prob``
-    when allowed, and with a probability growing from ``closing_prob`` to 1
-    over the walk the pick is among the allowed "closing" tokens (see
-    :func:`_closing`), so that walks tend to finish.  Asserts that the mask is
-    never empty and that EOS is in it exactly when ``accepts_eos()``.
-    Returns (tokens, ended_with_eos)."""
+    when allowed, and with a probability growing from ``favour_prob`` to 1
+    over the walk the pick is among the allowed ``favoured`` tokens (flags:
+    3 and 2 closing, 1 favoured, see :func:`favoured_tokens`, often the
+    highest level first), so that walks tend to finish.
+    Asserts that the mask is never empty, that EOS is in it exactly when
+    ``accepts_eos()``, and ``is_finished()``.  Returns (tokens, ended_with_eos)."""
     vocab = matcher.constraint.vocab
-    flags = closing_flags(vocab)
+    flags = closing_flags(vocab) if favoured is None else favoured
     tokens: list[int] = []
     for step in range(cap + 1):
         start = time.perf_counter()
@@ -360,10 +377,13 @@ def constrained_walk(matcher: Matcher, rng: np.random.Generator, cap: int = 200,
             return tokens, True
         if step == cap:
             return tokens, False
-        if rng.random() < closing_prob + (1 - closing_prob) * step / cap:
-            closing = body[flags[body]]
-            if len(closing):
-                body = closing
+        if rng.random() < favour_prob + (1 - favour_prob) * step / cap:
+            r = rng.random()
+            for level in (3, 2, 1) if r < 0.2 else (2, 1) if r < 0.6 else (1,):
+                chosen = body[flags[body] >= level]
+                if len(chosen):
+                    body = chosen
+                    break
         token = int(rng.choice(body))
         assert matcher.accept_token(token), token
         tokens.append(token)
@@ -644,6 +664,7 @@ def test_allowed_tokens_lead_to_sentences(compilers, tok, name, n_states=2, n_to
     """No dead ends: after any allowed token a constrained walk reaches EOS, and lark accepts the text."""
     vocab = tok["llama3"].vocab
     rng = np.random.default_rng(7)
+    favoured = favoured_tokens(tok["llama3"], name)
     ended = 0
     for m, prefix in states_with_prefixes(compilers, tok, name, n_states, seed=1):
         allowed = non_eos(m.allowed_token_ids(), vocab)
@@ -653,7 +674,7 @@ def test_allowed_tokens_lead_to_sentences(compilers, tok, name, n_states=2, n_to
         for token in rng.choice(allowed, min(n_tokens, len(allowed)), replace=False):
             branch = m.fork()
             assert branch.accept_token(int(token))
-            tokens, done = constrained_walk(branch, rng, cap=cap)
+            tokens, done = constrained_walk(branch, rng, cap=cap, favoured=favoured)
             if done:
                 ended += 1
                 text = prefix + vocab.token_bytes[int(token)] + vocab.decode_bytes(tokens)
@@ -695,7 +716,7 @@ def test_lark_and_gbnf_masks_agree(compilers, tok, name, n_texts=6, n_walks=3):
     walk_rng = np.random.default_rng(3)
     for _ in range(n_walks):  # random paths, chosen by the lark matcher
         probe = new_matcher(compilers, name, "lark")
-        tokens, _ = constrained_walk(probe, walk_rng, cap=60)
+        tokens, _ = constrained_walk(probe, walk_rng, cap=60, favoured=favoured_tokens(tok["llama3"], name))
         compare_masks(new_matcher(compilers, name, "lark"), new_matcher(compilers, name, "gbnf"), tokens)
 
 
@@ -717,6 +738,7 @@ def run_walks(compilers, tok, name: str, n_walks: int, syntax: str = "lark", voc
     rng = np.random.default_rng(sum(map(ord, f"{syntax}{name}{vocab}")))
     prefix_rng = random.Random(f"walks/{name}/{vocab}")
     lengths, capped, times = [], 0, []
+    favoured = favoured_tokens(tok[vocab], name)
     for w in range(n_walks):
         m = new_matcher(compilers, name, syntax, vocab)
         prefix: list[int] = []
@@ -724,7 +746,7 @@ def run_walks(compilers, tok, name: str, n_walks: int, syntax: str = "lark", voc
             ids = tok[vocab].encode(prefix_rng.choice(samples(name)))
             prefix = ids[: prefix_rng.randint(0, len(ids))]
             assert force(m, prefix) == len(prefix)
-        tokens, done = constrained_walk(m, rng, cap=cap, times=times)
+        tokens, done = constrained_walk(m, rng, cap=cap, favoured=favoured, times=times)
         if not done:
             capped += 1
             continue
@@ -905,3 +927,26 @@ def test_self_repeating_lexeme_runs(compilers, tok):
     by one per letter and 65 letters exceeded ``max_parse_configs=64``."""
     check_texts(compilers, tok, "start: WORD+\nWORD: /[a-z]+/", ["abc", "a" * 60, "ab" * 50, "x" * 400, "ab1", ""])
     check_texts(compilers, tok, "start: WORD (\",\" WORD)*\nWORD: /[a-z]+/+\n%ignore \" \"", ["ab" * 100 + ", c", "a,,b"])
+
+
+def test_ignored_lexemes_are_split_anywhere_unlike_lark(compilers, tok):
+    """Divergence from lark, pinned down here: lark's dynamic Earley lexer matches
+    an ``%ignore`` terminal *greedily only* (``xearley.py``: one ``match`` per
+    position, items carried to its end), while outform lets an ignored lexeme end
+    anywhere, like every other lexeme.  So with ``%ignore /#[a-z]*/`` the text
+    ``a#b`` is ``"a"``, ignored ``#``, ``"b"`` for outform, and refused by lark,
+    whose ignore match ``#b`` swallows the ``b``.  Only ignored lexemes that can
+    be extended into the next lexeme (line comments ``//[^\\n]*``) are affected.
+    If outform is meant to follow lark exactly here, flip the expectations."""
+    grammar = 'start: "a" "b"\n%ignore /#[a-z]*/'
+    reference = lark.Lark(grammar, parser="earley", lexer="dynamic_complete")
+    compiled = compilers["llama3"].compile_grammar(grammar)
+    for text, lark_verdict, outform_verdict in [("ab", True, True), ("a#b", False, True), ("a#x b", False, False)]:
+        try:
+            reference.parse(text)
+            assert lark_verdict, text
+        except UnexpectedInput:
+            assert not lark_verdict, text
+        m = Matcher(compiled)
+        ids = tok["llama3"].encode(text)
+        assert (force(m, ids) == len(ids) and m.accepts_eos()) == outform_verdict, text

@@ -340,7 +340,7 @@ class SchemaCompiler:
                 alts = self._product(alts, branches, sub)
             if "oneOf" in node:
                 per_branch = [self.flatten(sub.child("oneOf", i)) for i in range(len(node["oneOf"]))]
-                self._check_one_of(per_branch, sub)
+                self._check_one_of(per_branch, sub, alts)
                 alts = self._product(alts, [a for b in per_branch for a in b], sub)
             return alts
         finally:
@@ -357,12 +357,13 @@ class SchemaCompiler:
     # oneOf: provable disjointness
     # ------------------------------------------------------------------
 
-    def _check_one_of(self, per_branch: list[list[list[Sub]]], sub: Sub) -> None:
+    def _check_one_of(self, per_branch: list[list[list[Sub]]], sub: Sub, context: list[list[Sub]]) -> None:
+        """Branches must be pairwise disjoint in every context alternative (the sibling keywords)."""
         branches = [b for b in per_branch if b]  # unsatisfiable branches never match
         for i, j in itertools.combinations(range(len(branches)), 2):
             for a in branches[i]:
                 for b in branches[j]:
-                    if not self._disjoint(a, b, depth=0):
+                    if not all(self._disjoint(ctx + a, ctx + b, depth=0) for ctx in context):
                         self.unsupported(
                             sub.pointer + "/oneOf",
                             f"oneOf branches {i} and {j} may overlap (exact oneOf needs provably disjoint branches)")
@@ -583,7 +584,8 @@ class SchemaCompiler:
         values = self._enum_values(conj)
         if values is not None:
             if not values:
-                ptr = next(p.pointer for p in conj if "enum" in p.schema or "const" in p.schema)
+                ptr = next(p.pointer + ("/enum" if "enum" in p.schema else "/const")
+                           for p in conj if "enum" in p.schema or "const" in p.schema)
                 self._contradictions.append((ptr, "no enum/const value satisfies the schema"))
             return choice(*(self.const_value(v, ptr=conj[0].pointer) for v in values)) if values else NOTHING
         types = self._types(conj)
@@ -1060,15 +1062,14 @@ class SchemaCompiler:
                         if set(range(pos, i)) & required:
                             break
                         out.append((pairs[i], (i + 1, (seen | {i}) if track else None, False, count)))
-            if extra_pairs and room(seen, count):
+            # in schema order, undeclared keys come after the declared ones, so
+            # only once no required key is left
+            required_left = order != "any" and bool(set(range(pos, n)) & required)
+            if extra_pairs and room(seen, count) and not required_left:
                 ncount = min(count + 1, cap) if counted else 0
                 for p in extra_pairs:
                     out.append((p, (pos, seen, order != "any", ncount)))
-            if order == "any" or in_extras:
-                can_end = accepting(seen, count)
-            else:
-                can_end = not (set(range(pos, n)) & required) and accepting(seen, count)
-            return out, can_end
+            return out, not required_left and accepting(seen, count)
 
         start = (-1 if order == "any" else 0, frozenset() if track else None, False, 0)
         first_opts, first_end = transitions(start)
