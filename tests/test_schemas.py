@@ -396,3 +396,18 @@ def test_json_schema_test_suite_pass_rates(compiler, llama3_tokenizer, capsys):
     with capsys.disabled():
         print("\nJSON-Schema-Test-Suite draft2020-12 (outform.schemas, key_order='any'):")
         print("\n".join(lines))
+
+
+def test_closed_by_default_only_where_properties_are_declared(compiler, llama3_tokenizer):
+    """``additional_properties_default=False`` closes objects that declare properties;
+    a ``$ref`` site or an ``allOf`` branch without ``properties`` must not close the merged object."""
+    schema = {
+        "$defs": {"A": {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}},
+        "type": "object",
+        "properties": {"a": {"$ref": "#/$defs/A"}, "b": {"allOf": [{"$ref": "#/$defs/A"}, {"description": "d"}]}},
+        "required": ["a"],
+    }
+    index = compiler.compile_grammar(compile_schema(schema, additional_properties_default=False))
+    assert force(index, llama3_tokenizer, '{"a": {"x": 1}, "b": {"x": 2}}')
+    assert not force(index, llama3_tokenizer, '{"a": {"x": 1, "y": 2}}')
+    assert not force(index, llama3_tokenizer, '{"a": {"x": 1}, "c": 2}')

@@ -47,8 +47,9 @@ def generate(
     ``schema`` the result is parsed: a Pydantic model class gives a validated
     instance, any other type Pydantic understands (``list[Item]``) a validated
     value, and a JSON Schema dict the decoded JSON.  ``schema_options`` go to
-    :func:`outform.schemas.compile_schema` (defaults: schema key order, at most
-    one space or newline-plus-indent between JSON tokens).
+    :func:`outform.schemas.compile_schema` (defaults: ``DEFAULT_SCHEMA_OPTIONS``:
+    schema key order, absent ``additionalProperties`` read as false, at most 4
+    whitespace characters between JSON tokens).
 
     The output always matches: EOS is only possible once the match is complete,
     and near ``max_new_tokens`` only tokens that still allow completing in time
@@ -72,9 +73,16 @@ def generate(
     return text if parse is None else parse(text)
 
 
-# Generation favours the layout models write: keys in schema order, and short
+# Generation favours what users of structured output expect: keys in schema
+# order, no undeclared keys unless the schema asks for them (every output is
+# still valid; small models otherwise invent keys and loop), and short
 # whitespace runs only (unbounded whitespace invites degenerate loops).
-DEFAULT_SCHEMA_OPTIONS = {"key_order": "schema", "whitespace": "flexible", "max_whitespace": 4}
+DEFAULT_SCHEMA_OPTIONS = {
+    "key_order": "schema",
+    "whitespace": "flexible",
+    "max_whitespace": 4,
+    "additional_properties_default": False,
+}
 
 
 def json_schema_of(schema) -> tuple[dict | bool, Callable[[str], object]]:

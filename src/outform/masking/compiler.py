@@ -55,7 +55,7 @@ class Compiler:
         ``options`` are those of :func:`outform.schemas.compile_schema`
         (``strict``, ``whitespace``, ``key_order``, ...).
         """
-        key = json.dumps([schema, options], sort_keys=True, default=repr)
+        key = json.dumps([schema, options], default=repr)  # key order matters: it is the property order
         return self._compile_schema_json(key)
 
     def _compile_schema_json(self, key: str) -> GrammarIndex:

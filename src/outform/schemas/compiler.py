@@ -881,7 +881,10 @@ class SchemaCompiler:
         return self.build_object(members, extras, min_p, max_p, deps, ptr)
 
     def _default_additional(self, node: dict) -> bool | None:
-        if "additionalProperties" in node:
+        """What an absent ``additionalProperties`` means in ``node``: the option's default,
+        but only where ``node`` declares properties itself — a ``{"$ref": ...}`` or
+        ``allOf`` branch without ``properties`` must not close the merged object."""
+        if "additionalProperties" in node or not ("properties" in node or "patternProperties" in node):
             return None
         return self.options.additional_properties_default
 
