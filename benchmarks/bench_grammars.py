@@ -18,7 +18,11 @@ tokenizer and replayed token by token through every engine.  Measured:
 * whether the masks agree, pairwise, at every position both engines reached.
 
 All engines see the same token set: outform's ``Vocabulary.token_bytes``
-(special tokens excluded, the first EOS id as the one stop token).
+(special tokens excluded, the first EOS id as the one stop token).  For JSON,
+xgrammar's built-in JSON grammar runs too (``xgrammar-json``), as its tuned
+best case.  Each engine gets a mask-time budget per grammar
+(``--engine-seconds``): past it, positions are only advanced through, so a very
+slow engine cannot stall the run and still has its acceptance checked.
 
 Run from the repository root::
 
@@ -83,7 +87,8 @@ def gen_json(rng: random.Random, target: int, encode) -> str:
         if kind < 0.65:  # characters that need escaping
             return rng.choice(WORDS) + rng.choice(['"', "\\", "\n", "\t", "/", "\x01", "\r\n"]) + rng.choice(WORDS)
         if kind < 0.85:  # non-ASCII: raw UTF-8 or \uXXXX escapes (with surrogate pairs), per document
-            return rng.choice(["café", "naïve façade", "Größe", "東京都", "данные", "emoji 🚀✨", "ℕ ⊆ ℝ"])
+            return rng.choice(["café", "naïve façade", "Größe", "東京都", "данные", "emoji 🚀✨",
+                               "ℕ ⊆ ℝ"])
         return rng.choice(WORDS) + "-" + "".join(rng.choice("0123456789abcdef") for _ in range(rng.randint(4, 12)))
 
     def number():
@@ -211,7 +216,8 @@ def gen_sql(rng: random.Random, target: int, encode) -> str:
         aliases = [(t[0] + str(i), t) for i, t in enumerate(tables)]
         nl = " " if simple else "\n" + "  " * depth
         items = ", ".join(select_item(aliases) for _ in range(rng.randint(1, 2 if simple else 5)))
-        q = f"SELECT {rng.choice(['', 'DISTINCT ']) if not simple else ''}{items}{nl}FROM {tables[0]} AS {aliases[0][0]}"
+        distinct = "" if simple else rng.choice(["", "DISTINCT "])
+        q = f"SELECT {distinct}{items}{nl}FROM {tables[0]} AS {aliases[0][0]}"
         for (alias, table) in aliases[1:]:
             kind = rng.choice(["JOIN", "INNER JOIN", "LEFT JOIN", "LEFT OUTER JOIN", "RIGHT JOIN", "FULL OUTER JOIN"])
             q += f"{nl}{kind} {table} AS {alias} ON {alias}.id = {column(aliases[:1])}"
@@ -602,8 +608,11 @@ def compare_engines(a: str, b: str, runs: dict, docs, vocab, eos: int, np, max_e
     examples = []
     for side, counts, diff_masks in (("a", n_a, a_only), ("b", n_b, b_only)):
         # examples from distinct steps, spread over the run
+        # examples: the steps with the most such tokens, then steps spread over the run
         hits = np.flatnonzero(counts)
-        for i in hits[np.linspace(0, len(hits) - 1, min(max_examples, len(hits))).astype(int)] if len(hits) else []:
+        top = hits[np.argsort(-counts[hits], kind="stable")[:max_examples]]
+        spread = hits[np.linspace(0, len(hits) - 1, min(max_examples, len(hits))).astype(int)] if len(hits) else []
+        for i in sorted(set(top.tolist()) | set(spread[:max_examples] if len(hits) else [])):
             d, pos = where[rows[i]]
             path = docs[d]["path"]
             prefix = vocab.decode_bytes(path[:pos])
@@ -650,6 +659,8 @@ def parse_args(argv=None):
                    help="mask-time budget per grammar and engine: later positions are advanced through without masks")
     p.add_argument("--threads", type=int, default=1, help="NUMBA_NUM_THREADS (outform); xgrammar max_threads=1 always")
     p.add_argument("--seed", type=int, default=0, help="seed of the document generators")
+    p.add_argument("--grammar-dir", default=str(GRAMMAR_DIR),
+                   help="directory with NAME.lark and NAME.gbnf for json, sql, clike")
     p.add_argument("--only", default=None, help="comma-separated grammars: " + ",".join(GRAMMARS))
     p.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines: " + ",".join(ENGINES))
     p.add_argument("--examples", type=int, default=3, help="mask-difference examples kept per pair, side and grammar")
@@ -692,7 +703,8 @@ def main(argv=None) -> int:
     grammars = [g for g in GRAMMARS if not args.only or g in args.only.split(",")]
 
     results: dict = {
-        "tokenizer": args.tokenizer, "max_tokens": args.max_tokens, "engine_seconds": args.engine_seconds, "docs": args.docs, "repeats": args.repeats,
+        "tokenizer": args.tokenizer, "max_tokens": args.max_tokens, "engine_seconds": args.engine_seconds,
+        "docs": args.docs, "repeats": args.repeats,
         "seed": args.seed, "numba_num_threads": numba.config.NUMBA_NUM_THREADS, "torch_threads": None,
         "versions": {d: version(d) for d in ("outform", "xgrammar", "llguidance", "numba", "lark", "numpy")},
         "python": platform.python_version(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
@@ -771,7 +783,7 @@ def main(argv=None) -> int:
         one_off[f"{name}_second_ttfm_ms"] = ms(time_to_first_mask(engine, text, np)["total_s"])
 
     for gname in grammars:
-        texts = {s: (GRAMMAR_DIR / f"{gname}.{s}").read_text() for s in ("lark", "gbnf")}
+        texts = {s: (Path(args.grammar_dir) / f"{gname}.{s}").read_text() for s in ("lark", "gbnf")}
         docs = make_documents(gname, args, encode, eos)
         log(f"{gname}: {len(docs)} documents, {sum(len(d['path']) for d in docs)} steps")
         if args.dump_docs:
@@ -859,6 +871,16 @@ def main(argv=None) -> int:
 # --------------------------------------------------------------------------- report
 
 
+def num(x: float) -> str:
+    """A time for an 8-wide column: one decimal below 10,000."""
+    return fmt(x, ".1f" if x < 1e4 else ".0f")
+
+
+def ratio(x: float) -> str:
+    """A ratio for a 6-wide column."""
+    return fmt(x, ".2f" if x < 10 else ".1f" if x < 100 else ".0f")
+
+
 def outcome_cell(o: dict) -> str:
     status = o["status"]
     if status in ("accepted", "prefix"):
@@ -904,15 +926,16 @@ def print_report(r: dict) -> None:
             ratio_m = (e["mask"]["p50_us"] / base["mask"]["p50_us"]) if base.get("mask") else float("nan")
             masked = f"{e['masked_steps']}/{e['path_steps']}" + ("*" if e["budget_hit"] else "")
             cells = " ".join(outcome_cell(x) for x in e["outcomes"])
-            print(f"{g['name']:<7} {name:<13} {e['syntax']:<7} | {e['ttfm_ms']:>8.1f} {fmt(ratio_c, '.2f'):>6} | "
-                  f"{fmt(e['mask']['p50_us']):>8} {fmt(e['mask']['p99_us']):>8} {fmt(e['mask']['max_us']):>8} "
-                  f"{fmt(ratio_m, '.2f'):>6} | {fmt(e['advance']['p50_us']):>7} | {fmt(e['allowed_p50'], '.0f'):>7} | "
+            mk = e["mask"]
+            print(f"{g['name']:<7} {name:<13} {e['syntax']:<7} | {num(e['ttfm_ms']):>8} {ratio(ratio_c):>6} | "
+                  f"{num(mk['p50_us']):>8} {num(mk['p99_us']):>8} {num(mk['max_us']):>8} {ratio(ratio_m):>6} | "
+                  f"{num(e['advance']['p50_us']):>7} | {fmt(e['allowed_p50'], '.0f'):>7} | "
                   f"{masked:>9} {e['mask_errors']:>4} | {cells}")
     print("  compile = time to first mask (fresh compiler + compile + matcher + first mask); ratio = peer / outform\n"
-          "  on the same grammar text (llguidance vs outform-lark, xgrammar and xgrammar-json vs outform-gbnf): above 1\n"
-          "  means outform is faster. allowed = tokens in the mask. masked = positions with a timed mask / positions\n"
-          f"  walked (* = the {r['engine_seconds']:.0f} s mask budget ran out, later positions only advanced). "
-          "err = masks that raised.\n"
+          "  on the same grammar text (llguidance vs outform-lark, xgrammar and xgrammar-json vs outform-gbnf):\n"
+          "  above 1 means outform is faster. allowed = tokens in the mask. masked = positions with a timed mask /\n"
+          f"  positions walked (* = the {r['engine_seconds']:.0f} s mask budget ran out, later positions only "
+          "advanced). err = masks that raised.\n"
           "  docs: ok = accepted, EOS included; ok(cut) = the cut last document's prefix was accepted; "
           "reject@i / crash@i = position i.")
 

@@ -39,7 +39,21 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=None, help="seed for sampling")
     gen.add_argument("--raw", action="store_true", help="send the prompt as plain text, without the chat template")
     gen.set_defaults(run=_generate)
+    from outform.integrations import compliance  # light: the compiler stack is imported on use
+
+    check = commands.add_parser("compliance", help="schema compliance on JSON-Schema-Test-Suite / MaskBench files",
+                                description="Force every instance of the test files through the compiled schema "
+                                            "and report acceptance per subset (see outform.integrations.compliance).")
+    compliance.add_arguments(check)
+    check.set_defaults(run=_compliance)
     return parser
+
+
+def _compliance(args) -> int:
+    _quiet_transformers()
+    from outform.integrations.compliance import run_cli
+
+    return run_cli(args)
 
 
 def _generate(args) -> int:
@@ -84,8 +98,8 @@ def _constraint(args) -> dict:
             schema = json.loads(text)
         except json.JSONDecodeError as error:
             raise outform.OutformError(f"{args.schema} is not JSON: {error}") from error
-        # as a grammar, so that the exact generated text is printed
-        return {"grammar": compile_schema(schema, **DEFAULT_SCHEMA_OPTIONS)}
+        compile_schema(schema, **DEFAULT_SCHEMA_OPTIONS)
+        return {"schema": schema, "raw": True}  # raw: print the exact generated text
     syntax = {".lark": "lark", ".gbnf": "gbnf"}.get(Path(args.grammar).suffix)
     grammar: Grammar = parse_grammar_text(_read(args.grammar), syntax)
     return {"grammar": grammar}

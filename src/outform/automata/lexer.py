@@ -77,23 +77,34 @@ class LexerDFA:
     start: int = 0
 
     @classmethod
-    def build(cls, patterns: Sequence[RegexNode], limits: Limits = DEFAULT_LIMITS) -> LexerDFA:
-        """Compile ``patterns`` (lexeme ``i`` is ``patterns[i]``) into one DFA.
+    def build(
+        cls,
+        patterns: Sequence[RegexNode],
+        limits: Limits = DEFAULT_LIMITS,
+        lexeme_ids: Sequence[int] | None = None,
+        n_lexemes: int | None = None,
+    ) -> LexerDFA:
+        """Compile ``patterns`` into one DFA.
 
+        Lexeme ``lexeme_ids[i]`` (default ``i``) is ``patterns[i]``; bitsets are
+        sized for ``n_lexemes`` ids (default ``len(patterns)``), so a DFA for a
+        subset of a grammar's lexemes speaks the grammar's lexeme ids.
         Raises :class:`ResourceLimitExceeded` past ``limits.max_nfa_states``
         (summed over all patterns) or ``limits.max_lexer_states``.
         """
-        nfa, tags = union_nfa(patterns, limits)
+        ids = list(range(len(patterns))) if lexeme_ids is None else list(lexeme_ids)
+        n_lexemes = len(patterns) if n_lexemes is None else n_lexemes
+        nfa, tags = union_nfa(patterns, limits, ids)
         class_of = byte_classes(nfa)
         table, accept_sets = determinise_tagged(nfa, tags, class_of, limits)
         block_of = tagged_partition(table, accept_sets)
         transitions, block_accepts = _quotient(table, accept_sets, block_of, class_of)
-        words = max(1, -(-len(patterns) // 64))
+        words = max(1, -(-n_lexemes // 64))
         accepts = _bitset_rows(block_accepts, words)
         alive = _bitset_rows(_alive_sets(transitions, block_accepts), words)
         for array in (transitions, accepts, alive):
             array.flags.writeable = False
-        return cls(transitions, accepts, alive, len(patterns))
+        return cls(transitions, accepts, alive, n_lexemes)
 
     @property
     def n_states(self) -> int:
@@ -130,7 +141,9 @@ class LexerDFA:
         return f"LexerDFA(n_states={self.n_states}, n_lexemes={self.n_lexemes})"
 
 
-def union_nfa(patterns: Sequence[RegexNode], limits: Limits) -> tuple[ByteNFA, list[int]]:
+def union_nfa(
+    patterns: Sequence[RegexNode], limits: Limits, lexeme_ids: Sequence[int] | None = None
+) -> tuple[ByteNFA, list[int]]:
     """One NFA for all patterns plus ``tags[state]`` (lexeme id or ``-1``).
 
     State 0 is a fresh start with an epsilon move to each pattern's start.
@@ -139,7 +152,8 @@ def union_nfa(patterns: Sequence[RegexNode], limits: Limits) -> tuple[ByteNFA, l
     """
     union = ByteNFA(start=0, accept=0, epsilon=[[]], edges=[[]])
     tags = [-1]
-    for lexeme_id, pattern in enumerate(patterns):
+    ids = range(len(patterns)) if lexeme_ids is None else lexeme_ids
+    for lexeme_id, pattern in zip(ids, patterns):
         part = build_nfa(pattern, limits)
         offset = union.n_states
         if offset + part.n_states > limits.max_nfa_states:
@@ -307,3 +321,58 @@ def _has_bit(words: np.ndarray, index: int) -> bool:
 def _bits_to_ids(words: np.ndarray) -> tuple[int, ...]:
     mask = sum(int(word) << (64 * i) for i, word in enumerate(words.tolist()))
     return tuple(i for i in range(mask.bit_length()) if (mask >> i) & 1)
+
+
+class LexerBank:
+    """Lexer DFAs built lazily, one per set of lexemes the parser allows together.
+
+    One DFA for all of a grammar's lexemes can explode (a JSON Schema grammar
+    has hundreds of constrained string lexemes whose product is huge), yet at
+    any position the parser allows only a few.  The bank builds the DFA of each
+    allowed set on first use and stacks all of them in one state numbering, so
+    kernels index ``transitions``, ``accepts`` and ``alive`` exactly as they
+    would one DFA; only the start states depend on the set.  When even one
+    set's DFA would pass ``max_lexer_states``, the set is split in groups with a
+    DFA each, and a lexeme starts in every group's start state (the matcher
+    follows them side by side).  Arrays are replaced, never mutated, on growth.
+    """
+
+    def __init__(self, patterns: Sequence[RegexNode], limits: Limits = DEFAULT_LIMITS):
+        self.patterns = list(patterns)
+        self.limits = limits
+        self.n_lexemes = len(self.patterns)
+        words = max(1, -(-self.n_lexemes // 64))
+        self.transitions = np.zeros((0, 256), dtype=np.int32)
+        self.accepts = np.zeros((0, words), dtype=np.uint64)
+        self.alive = np.zeros((0, words), dtype=np.uint64)
+        self.start_states: set[int] = set()
+        self._starts: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+    @property
+    def n_states(self) -> int:
+        return int(self.transitions.shape[0])
+
+    def starts_for(self, lexeme_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Start states of the DFA group(s) over ``lexeme_ids`` (built on first request)."""
+        starts = self._starts.get(lexeme_ids)
+        if starts is None:
+            starts = self._starts[lexeme_ids] = self._build(lexeme_ids)
+        return starts
+
+    def _build(self, lexeme_ids: tuple[int, ...]) -> tuple[int, ...]:
+        if not lexeme_ids:
+            return ()
+        try:
+            dfa = LexerDFA.build([self.patterns[i] for i in lexeme_ids], self.limits, lexeme_ids, self.n_lexemes)
+        except ResourceLimitExceeded:
+            if len(lexeme_ids) == 1:
+                raise
+            half = len(lexeme_ids) // 2
+            return self.starts_for(lexeme_ids[:half]) + self.starts_for(lexeme_ids[half:])
+        start = self.n_states
+        shifted = np.where(dfa.transitions >= 0, dfa.transitions + start, -1).astype(np.int32)
+        self.transitions = np.ascontiguousarray(np.concatenate([self.transitions, shifted]))
+        self.accepts = np.ascontiguousarray(np.concatenate([self.accepts, dfa.accepts]))
+        self.alive = np.ascontiguousarray(np.concatenate([self.alive, dfa.alive]))
+        self.start_states.add(start)
+        return (start,)

@@ -34,6 +34,7 @@ def generate(
     top_p: float | None = None,
     seed: int | None = None,
     schema_options: dict | None = None,
+    raw: bool = False,
 ):
     """Generate text that fully matches the constraint.
 
@@ -49,12 +50,14 @@ def generate(
     value, and a JSON Schema dict the decoded JSON.  ``schema_options`` go to
     :func:`outform.schemas.compile_schema` (defaults: ``DEFAULT_SCHEMA_OPTIONS``:
     schema key order, absent ``additionalProperties`` read as false, at most 4
-    whitespace characters between JSON tokens).
+    whitespace characters between JSON tokens).  ``raw=True`` returns the
+    generated text instead of the parsed value.
 
-    The output always matches: EOS is only possible once the match is complete,
-    and near ``max_new_tokens`` only tokens that still allow completing in time
-    are offered.  ``IncompleteOutputError`` is raised only if the budget is too
-    small to complete the match at all.
+    The output always matches: EOS is only possible once the match is complete.
+    For a regex, near ``max_new_tokens`` only tokens that still allow completing
+    in time are offered, so ``IncompleteOutputError`` is raised only if the
+    budget is too small to complete the match at all; grammars and schemas do
+    not plan for the budget yet and raise it when the budget runs out first.
 
     >>> import outform
     >>> model = outform.load("smollm2-135m")                        # doctest: +SKIP
@@ -70,7 +73,7 @@ def generate(
     params = SamplingParams(temperature, top_k, top_p, seed)
     tokens = _decode(handle, handle.encode_prompt(prompt), matcher, params, max_new_tokens)
     text = handle.vocab.decode_bytes(tokens).decode("utf-8", errors="strict")
-    return text if parse is None else parse(text)
+    return text if parse is None or raw else parse(text)
 
 
 # Generation favours what users of structured output expect: keys in schema

@@ -53,7 +53,7 @@ COLLAPSE_MAX_DFA_STATES = 2_000
 """Largest lexer DFA :func:`collapse_regular_rules` builds for one collapsed
 rule: beyond that the lexer tables cost more than the Earley items they save."""
 
-COLLAPSE_NFA_FACTOR = 50
+COLLAPSE_NFA_FACTOR = 4
 """NFA states allowed per DFA state of the collapse budget; bounded repeats
 of collapsed rules (``x{1,1000}``) would otherwise build huge NFAs first."""
 

@@ -54,7 +54,10 @@ def _add(cfg_q, cfg_p, row, n, q, p):
 
 
 @nb.njit(cache=True, nogil=True)
-def step_configs(byte, cfg_q, cfg_p, cfg_n, row_in, row_out, lex_trans, lex_accepts, lex_alive, p_allowed, p_next):
+def step_configs(
+    byte, cfg_q, cfg_p, cfg_n, row_in, row_out, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
+    start_pool,
+):
     """Configurations of buffer row ``row_out`` after ``byte`` from row ``row_in``.
 
     Returns ``(n_out, need_p, need_lexeme)``.
@@ -63,7 +66,6 @@ def step_configs(byte, cfg_q, cfg_p, cfg_n, row_in, row_out, lex_trans, lex_acce
     the caller to fill ``p_next[need_p, need_lexeme]`` first.
     """
     n_out, need_p, need_lexeme = 0, -1, -1
-    start_next = lex_trans[0, byte]
     c = 0
     while c < cfg_n[row_in] and n_out >= 0 and need_p < 0:
         q = cfg_q[row_in, c]
@@ -71,19 +73,24 @@ def step_configs(byte, cfg_q, cfg_p, cfg_n, row_in, row_out, lex_trans, lex_acce
         q2 = lex_trans[q, byte]
         if q2 >= 0 and _intersects(lex_alive, q2, p_allowed, p):
             n_out = _add(cfg_q, cfg_p, row_out, n_out, q2, p)
-        if n_out >= 0 and start_next >= 0:
+        if n_out >= 0:
             n_out, need_p, need_lexeme = _close_lexemes(
-                q, p, start_next, True, lex_accepts, lex_alive, p_allowed, p_next, cfg_q, cfg_p, row_out, n_out
+                q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool,
+                cfg_q, cfg_p, row_out, n_out,
             )
         c += 1
     return n_out, need_p, need_lexeme
 
 
 @nb.njit(cache=True, nogil=True)
-def _close_lexemes(q, p, next_q, check_alive, lex_accepts, lex_alive, p_allowed, p_next, cfg_q, cfg_p, row, n_out):
-    """Add ``(next_q, p')`` for every lexeme ``L`` that lexer state ``q`` accepts and
-    parser state ``p`` allows, with ``p' = next[p, L]`` (when ``check_alive``, only
-    if a lexeme ``p'`` allows can still be read from ``next_q``).
+def _close_lexemes(
+    q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, row, n_out
+):
+    """Close every lexeme ``L`` that lexer state ``q`` accepts and parser state ``p``
+    allows: the parser moves to ``p' = next[p, L]`` and the next lexeme starts in
+    ``p'``'s lexer start states (``start_pool[p_start[p', 0]:][:p_start[p', 1]]``).  With ``byte >= 0`` that lexeme also reads ``byte``
+    (kept only if a lexeme ``p'`` allows can still be completed); with ``byte < 0``
+    the configuration ``(start, p')`` itself is added.
 
     Returns ``(n_out, need_p, need_lexeme)`` like :func:`step_configs`.
     """
@@ -97,8 +104,11 @@ def _close_lexemes(q, p, next_q, check_alive, lex_accepts, lex_alive, p_allowed,
                 p2 = p_next[p, lexeme]
                 if p2 == UNKNOWN:
                     need_p, need_lexeme = p, lexeme
-                elif p2 >= 0 and (not check_alive or _intersects(lex_alive, next_q, p_allowed, p2)):
-                    n_out = _add(cfg_q, cfg_p, row, n_out, next_q, p2)
+                elif p2 >= 0:
+                    for j in range(p_start[p2, 0], p_start[p2, 0] + p_start[p2, 1]):
+                        next_q = start_pool[j] if byte < 0 else lex_trans[start_pool[j], byte]
+                        if n_out >= 0 and (byte < 0 or (next_q >= 0 and _intersects(lex_alive, next_q, p_allowed, p2))):
+                            n_out = _add(cfg_q, cfg_p, row, n_out, next_q, p2)
             bits >>= np.uint64(1)
             lexeme += 1
         w += 1
@@ -148,7 +158,7 @@ def inside_lexeme_walk(
 @nb.njit(cache=True, nogil=True)
 def boundary_walks(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
-    lex_trans, lex_accepts, lex_alive, p_allowed, p_next, pid,
+    lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, pid,
     boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out,
 ):
     """The parser-dependent part of a mask: tokens that close a lexeme inside them.
@@ -168,7 +178,8 @@ def boundary_walks(
         if start < 0:
             d = node_depth[i]
             n, need_p, need_lexeme = _close_lexemes(
-                boundary_states[k], pid, 0, False, lex_accepts, lex_alive, p_allowed, p_next, cfg_q, cfg_p, d, 0
+                boundary_states[k], pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
+                start_pool, cfg_q, cfg_p, d, 0,
             )
             if need_p >= 0:
                 return k, -1, need_p, need_lexeme
@@ -185,7 +196,8 @@ def boundary_walks(
         while node < end:
             d = node_depth[node]
             n, need_p, need_lexeme = step_configs(
-                node_byte[node], cfg_q, cfg_p, cfg_n, d - 1, d, lex_trans, lex_accepts, lex_alive, p_allowed, p_next
+                node_byte[node], cfg_q, cfg_p, cfg_n, d - 1, d,
+                lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool,
             )
             if need_p >= 0:
                 return k, node, need_p, need_lexeme
@@ -204,7 +216,7 @@ def boundary_walks(
 
 @nb.njit(cache=True, nogil=True)
 def grammar_advance_walk(
-    data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, cfg_q, cfg_p, cfg_n, start_pos
+    data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, cfg_n, start_pos
 ):
     """Configurations after the bytes ``data``, row ``k + 1`` of the buffers after byte ``k``.
 
@@ -213,7 +225,8 @@ def grammar_advance_walk(
     """
     for k in range(start_pos, data.shape[0]):
         n, need_p, need_lexeme = step_configs(
-            data[k], cfg_q, cfg_p, cfg_n, k, k + 1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next
+            data[k], cfg_q, cfg_p, cfg_n, k, k + 1,
+            lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool,
         )
         if need_p >= 0:
             return k, need_p, need_lexeme

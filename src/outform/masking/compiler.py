@@ -60,7 +60,8 @@ class Compiler:
 
     def _compile_schema_json(self, key: str) -> GrammarIndex:
         schema, options = json.loads(key)
-        return self.compile_grammar(compile_schema(schema, **options))
+        grammar = compile_schema(schema, **options)
+        return GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, collapse=False)
 
     def regex_matcher(self, pattern: str) -> Matcher:
         """Shortcut: a fresh matcher for ``pattern``."""

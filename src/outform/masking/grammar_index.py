@@ -15,7 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from outform.automata.earley import EarleyParser, ParseState
-from outform.automata.lexer import LexerDFA
+from outform.automata.lexer import LexerBank
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.ir import Grammar
 from outform.grammar.regex_ast import Repeat
@@ -48,14 +48,20 @@ class ParseTable:
     anywhere, and masks would explore all those splits.
     """
 
-    def __init__(self, parser: EarleyParser, n_lexemes: int, self_merging: frozenset[int]):
+    def __init__(self, parser: EarleyParser, lexer: LexerBank, self_merging: frozenset[int]):
         self.parser = parser
+        self.lexer = lexer
         self.self_merging = self_merging
+        n_lexemes = lexer.n_lexemes
         self.states: list[tuple[ParseState, int]] = []
         self._ids: dict[tuple[tuple, int], int] = {}  # (state signature, excluded lexeme) -> parser id
         words = bitmask_words_64(n_lexemes)
         self.allowed = np.zeros((16, words), dtype=np.uint64)
         self.accepting = np.zeros(16, dtype=np.bool_)
+        # lexer start states for the lexemes allowed: pid -> (first, count) in start_pool
+        self.start = np.zeros((16, 2), dtype=np.int32)
+        self.start_pool = np.zeros(0, dtype=np.int32)
+        self._pool_spans: dict[tuple[int, ...], tuple[int, int]] = {}
         self.next = np.full((16, max(n_lexemes, 1)), UNKNOWN, dtype=np.int32)
         # Masks by configuration set: inside a long lexeme (a JSON string) the
         # minimal lexer DFA sits in the same state token after token, and the
@@ -71,9 +77,12 @@ class ParseTable:
             if pid == len(self.accepting):
                 self._grow()
             self.allowed[pid] = state.allowed
+            allowed_ids = state.allowed_ids
             if excluded >= 0:
                 self.allowed[pid, excluded >> 6] &= ~np.uint64(1 << (excluded & 63))
+                allowed_ids = tuple(i for i in allowed_ids if i != excluded)
             self.accepting[pid] = state.accepting
+            self.start[pid] = self._pooled(self.lexer.starts_for(allowed_ids))
         return pid
 
     def resolve(self, pid: int, lexeme: int) -> int:
@@ -87,10 +96,23 @@ class ParseTable:
                 self.next[pid, lexeme] = self.intern(nxt, lexeme if lexeme in self.self_merging else -1)
         return int(self.next[pid, lexeme])
 
+    def _pooled(self, starts: tuple[int, ...]) -> tuple[int, int]:
+        """(first, count) of ``starts`` in ``start_pool``, appended once per distinct tuple."""
+        span = self._pool_spans.get(starts)
+        if span is None:
+            span = self._pool_spans[starts] = (len(self.start_pool), len(starts))
+            self.start_pool = np.concatenate([self.start_pool, np.asarray(starts, dtype=np.int32)])
+        return span
+
+    def starts(self, pid: int) -> list[int]:
+        first, count = self.start[pid]
+        return self.start_pool[first : first + count].tolist()
+
     def _grow(self) -> None:
         size = 2 * len(self.accepting)
         self.allowed = _resized(self.allowed, size, 0)
         self.accepting = _resized(self.accepting, size, False)
+        self.start = _resized(self.start, size, 0)
         self.next = _resized(self.next, size, UNKNOWN)
 
 
@@ -119,14 +141,23 @@ class GrammarIndex:
     """A grammar compiled against one vocabulary (implements ``CompiledConstraint``)."""
 
     def __init__(
-        self, grammar: Grammar, vocab: Vocabulary, logits_width: int | None = None, limits: Limits = DEFAULT_LIMITS
+        self,
+        grammar: Grammar,
+        vocab: Vocabulary,
+        logits_width: int | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        collapse: bool = True,
     ):
+        """``collapse=False`` skips merging regular rules into lexemes, for
+        front-ends that already chose their lexemes (JSON Schema)."""
         self.vocab = vocab
         self.logits_width = max(len(vocab), logits_width or 0)
         self.limits = limits
-        self.grammar = collapse_regular_rules(simplify(grammar), limits)
+        self.grammar = simplify(grammar)
+        if collapse:
+            self.grammar = collapse_regular_rules(self.grammar, limits)
         self.bnf = separate_ignored_lexemes(to_bnf(self.grammar))
-        self.lexer = LexerDFA.build(self.bnf.lexeme_patterns, limits)
+        self.lexer = LexerBank(self.bnf.lexeme_patterns, limits)
         self.parser = EarleyParser(self.bnf, limits)
         self._trie = token_trie(vocab)
         capacity = limits.max_parse_configs
@@ -144,8 +175,9 @@ class GrammarIndex:
         return bitmask_words(self.logits_width)
 
     def initial_state(self) -> GrammarState:
-        table = ParseTable(self.parser, self.bnf.n_lexemes, self._self_merging)
-        return GrammarState(((self.lexer.start, table.intern(self.parser.initial())),), table)
+        table = ParseTable(self.parser, self.lexer, self._self_merging)
+        pid = table.intern(self.parser.initial())
+        return GrammarState(tuple((q, pid) for q in table.starts(pid)), table)
 
     def token_mask(self, state: GrammarState) -> np.ndarray:
         if state.mask is None:
@@ -175,7 +207,7 @@ class GrammarIndex:
         while True:  # resumable kernel: fill each parser transition it asks for, then go on
             position, need_p, need_lexeme = grammar_advance_walk(
                 byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
-                table.allowed, table.next, cfg_q, cfg_p, cfg_n, position,
+                table.allowed, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
             )
             if need_lexeme == OVERFLOW:
                 raise self._overflow()
@@ -190,7 +222,7 @@ class GrammarIndex:
     def is_accepting(self, state: GrammarState) -> bool:
         table = state.table
         for q, pid in state.configs:
-            if q == self.lexer.start:
+            if q in self.lexer.start_states:  # between lexemes (a start state accepts nothing)
                 if table.accepting[pid]:
                     return True
                 continue
@@ -220,12 +252,13 @@ class GrammarIndex:
                 # closing before the first byte: the mask of the next lexeme's start
                 after = table.resolve(pid, lexeme)
                 if after >= 0:
-                    out |= self.token_mask(GrammarState(((self.lexer.start, after),), table))
+                    out |= self.token_mask(GrammarState(tuple((q2, after) for q2 in table.starts(after)), table))
             k, node = 0, -1
             while True:
                 k, node, need_p, need_lexeme = boundary_walks(
                     t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
-                    self.lexer.transitions, self.lexer.accepts, self.lexer.alive, table.allowed, table.next, pid,
+                    self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
+                    table.allowed, table.next, table.start, table.start_pool, pid,
                     boundary_nodes, boundary_states, self._cfg_q, self._cfg_p, self._cfg_n, k, node, out,
                 )
                 if need_lexeme == OVERFLOW:
