@@ -32,6 +32,8 @@ compiled into a single automaton whose states carry bitsets of lexeme ids:
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
@@ -323,6 +325,10 @@ def _bits_to_ids(words: np.ndarray) -> tuple[int, ...]:
     return tuple(i for i in range(mask.bit_length()) if (mask >> i) & 1)
 
 
+UNIVERSAL_MAX_STATES = 2_000
+"""Largest DFA over all of a grammar's lexemes that :class:`LexerBank` builds up front."""
+
+
 class LexerBank:
     """Lexer DFAs built lazily, one per set of lexemes the parser allows together.
 
@@ -331,7 +337,9 @@ class LexerBank:
     any position the parser allows only a few.  The bank builds the DFA of each
     allowed set on first use and stacks all of them in one state numbering, so
     kernels index ``transitions``, ``accepts`` and ``alive`` exactly as they
-    would one DFA; only the start states depend on the set.  When even one
+    would one DFA; only the start states depend on the set.  Small grammars get
+    one DFA over all lexemes up front (kernels filter by the allowed set anyway),
+    so their masks never wait for a lexer build.  When even one
     set's DFA would pass ``max_lexer_states``, the set is split in groups with a
     DFA each, and a lexeme starts in every group's start state (the matcher
     follows them side by side).  Arrays are replaced, never mutated, on growth.
@@ -347,6 +355,12 @@ class LexerBank:
         self.alive = np.zeros((0, words), dtype=np.uint64)
         self.start_states: set[int] = set()
         self._starts: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self._universal: tuple[int, ...] | None = None
+        try:
+            small = dataclasses.replace(limits, max_lexer_states=min(limits.max_lexer_states, UNIVERSAL_MAX_STATES))
+            self._universal = self._build(tuple(range(self.n_lexemes)), small)
+        except ResourceLimitExceeded:
+            pass
 
     @property
     def n_states(self) -> int:
@@ -354,18 +368,21 @@ class LexerBank:
 
     def starts_for(self, lexeme_ids: tuple[int, ...]) -> tuple[int, ...]:
         """Start states of the DFA group(s) over ``lexeme_ids`` (built on first request)."""
+        if self._universal is not None:
+            return self._universal
         starts = self._starts.get(lexeme_ids)
         if starts is None:
             starts = self._starts[lexeme_ids] = self._build(lexeme_ids)
         return starts
 
-    def _build(self, lexeme_ids: tuple[int, ...]) -> tuple[int, ...]:
+    def _build(self, lexeme_ids: tuple[int, ...], limits: Limits | None = None) -> tuple[int, ...]:
         if not lexeme_ids:
             return ()
         try:
-            dfa = LexerDFA.build([self.patterns[i] for i in lexeme_ids], self.limits, lexeme_ids, self.n_lexemes)
+            patterns = [self.patterns[i] for i in lexeme_ids]
+            dfa = LexerDFA.build(patterns, limits or self.limits, lexeme_ids, self.n_lexemes)
         except ResourceLimitExceeded:
-            if len(lexeme_ids) == 1:
+            if len(lexeme_ids) == 1 or limits is not None:
                 raise
             half = len(lexeme_ids) // 2
             return self.starts_for(lexeme_ids[:half]) + self.starts_for(lexeme_ids[half:])

@@ -287,7 +287,8 @@ class GrammarIndex:
 
     def _overflow(self) -> ResourceLimitExceeded:
         return ResourceLimitExceeded(
-            "the text so far has too many readings (lexer/parser configurations)",
+            "too many simultaneous readings (lexer/parser configurations) of the text so far or of a "
+            "candidate token; ambiguous lexeme splits like '-' '-' vs '--' multiply them",
             "max_parse_configs", self.limits.max_parse_configs,
         )
 
