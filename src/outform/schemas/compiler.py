@@ -455,7 +455,7 @@ class SchemaCompiler:
         for x, y in ((a, b), (b, a)):
             required = set().union(*(p.schema.get("required", []) for p in x))
             for name in required:
-                sx, sy = self._property_subs(x, name), self._property_subs(y, name)
+                sx, sy = self._subs_for_name(x, name), self._subs_for_name(y, name)
                 if sy is None:
                     return True  # y forbids the key x requires
                 ry = set().union(*(p.schema.get("required", []) for p in y))
@@ -465,24 +465,6 @@ class SchemaCompiler:
                 if all(self._disjoint(p, q, depth + 1) for p in fx for q in fy):
                     return True
         return False
-
-    def _property_subs(self, conj: list[Sub], name: str) -> list[Sub] | None:
-        """Subschemas that constrain property ``name`` (``None``: forbidden)."""
-        subs = []
-        for part in conj:
-            node = part.schema
-            matched = name in node.get("properties", {})
-            if matched:
-                subs.append(part.child("properties", name))
-            for pat in node.get("patternProperties", {}):
-                if _search(pat, name):
-                    subs.append(part.child("patternProperties", pat))
-                    matched = True
-            if not matched and "additionalProperties" in node:
-                if node["additionalProperties"] is False:
-                    return None
-                subs.append(part.child("additionalProperties"))
-        return subs
 
     # ------------------------------------------------------------------
     # validation with jsonschema (for enum/const filtering)
@@ -1116,13 +1098,6 @@ def _flat_product(per_sub: list[list[list[Sub]]], pointer: str = "") -> list[lis
         if len(out) > MAX_ALTERNATIVES:
             raise UnsupportedSchema(f"combinators expand to more than {MAX_ALTERNATIVES} alternatives", pointer)
     return out
-
-
-def _search(pattern: str, text: str) -> bool:
-    try:
-        return re.fullmatch(to_regex_text(strings.pattern_regex(pattern)), text, re.S) is not None
-    except Exception:
-        return False
 
 
 def _count(node: dict, kw: str) -> int | None:
