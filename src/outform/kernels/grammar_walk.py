@@ -156,9 +156,26 @@ def inside_lexeme_walk(
 
 
 @nb.njit(cache=True, nogil=True)
+def _some_child_can_start(child_bytes, node, p_first_bytes, cfg_p, row, n):
+    """Whether a child byte of ``node`` can begin a lexeme for one of the row's parser states.
+
+    Checked before walking a boundary node's subtree: after an identifier-like
+    lexeme most boundary nodes only continue with letters, which usually cannot
+    start the next lexeme, and four word operations then skip the whole subtree.
+    """
+    for w in range(4):
+        union = np.uint64(0)
+        for c in range(n):
+            union |= p_first_bytes[cfg_p[row, c], w]
+        if child_bytes[node, w] & union:
+            return True
+    return False
+
+
+@nb.njit(cache=True, nogil=True)
 def boundary_walks(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
-    lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, pid,
+    lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, p_first_bytes, child_bytes, pid,
     boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out,
 ):
     """The parser-dependent part of a mask: tokens that close a lexeme inside them.
@@ -185,7 +202,7 @@ def boundary_walks(
                 return k, -1, need_p, need_lexeme
             if n < 0:
                 return k, -1, -1, OVERFLOW
-            if n == 0:
+            if n == 0 or not _some_child_can_start(child_bytes, i, p_first_bytes, cfg_p, d, n):
                 continue
             cfg_n[d] = n
             start = i + 1

@@ -62,6 +62,9 @@ class ParseTable:
         self.start = np.zeros((16, 2), dtype=np.int32)
         self.start_pool = np.zeros(0, dtype=np.int32)
         self._pool_spans: dict[tuple[int, ...], tuple[int, int]] = {}
+        # bytes that can start a lexeme allowed in each parser state (256-bit sets)
+        self.first_bytes = np.zeros((16, 4), dtype=np.uint64)
+        self._first_bytes_of: dict[tuple, np.ndarray] = {}
         self.next = np.full((16, max(n_lexemes, 1)), UNKNOWN, dtype=np.int32)
         # Masks by configuration set: inside a long lexeme (a JSON string) the
         # minimal lexer DFA sits in the same state token after token, and the
@@ -82,7 +85,9 @@ class ParseTable:
                 self.allowed[pid, excluded >> 6] &= ~np.uint64(1 << (excluded & 63))
                 allowed_ids = tuple(i for i in allowed_ids if i != excluded)
             self.accepting[pid] = state.accepting
-            self.start[pid] = self._pooled(self.lexer.starts_for(allowed_ids))
+            starts = self.lexer.starts_for(allowed_ids)
+            self.start[pid] = self._pooled(starts)
+            self.first_bytes[pid] = self._lexeme_first_bytes(starts, self.allowed[pid])
         return pid
 
     def resolve(self, pid: int, lexeme: int) -> int:
@@ -104,6 +109,20 @@ class ParseTable:
             self.start_pool = np.concatenate([self.start_pool, np.asarray(starts, dtype=np.int32)])
         return span
 
+    def _lexeme_first_bytes(self, starts: tuple[int, ...], allowed: np.ndarray) -> np.ndarray:
+        """256-bit set of bytes that begin some allowed lexeme (cached: few distinct inputs)."""
+        key = (starts, allowed.tobytes())
+        bits = self._first_bytes_of.get(key)
+        if bits is None:
+            can_start = np.zeros(256, dtype=bool)
+            for start in starts:
+                targets = self.lexer.transitions[start]
+                live = targets >= 0
+                live[live] = (self.lexer.alive[targets[live]] & allowed).any(axis=1)
+                can_start |= live
+            bits = self._first_bytes_of[key] = np.packbits(can_start, bitorder="little").view(np.uint64)
+        return bits
+
     def starts(self, pid: int) -> list[int]:
         first, count = self.start[pid]
         return self.start_pool[first : first + count].tolist()
@@ -113,6 +132,7 @@ class ParseTable:
         self.allowed = _resized(self.allowed, size, 0)
         self.accepting = _resized(self.accepting, size, False)
         self.start = _resized(self.start, size, 0)
+        self.first_bytes = _resized(self.first_bytes, size, 0)
         self.next = _resized(self.next, size, UNKNOWN)
 
 
@@ -258,7 +278,7 @@ class GrammarIndex:
                 k, node, need_p, need_lexeme = boundary_walks(
                     t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
                     self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
-                    table.allowed, table.next, table.start, table.start_pool, pid,
+                    table.allowed, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes, pid,
                     boundary_nodes, boundary_states, self._cfg_q, self._cfg_p, self._cfg_n, k, node, out,
                 )
                 if need_lexeme == OVERFLOW:

@@ -14,6 +14,8 @@ Layout (nodes in depth-first preorder, node 0 is the root and has no byte):
 ``token_offsets``    CSR offsets into ``token_ids``: the tokens whose bytes end at
                      node ``i`` are ``token_ids[token_offsets[i]:token_offsets[i + 1]]``
                      (several ids can share one byte string)
+``child_bytes[i]``   the bytes on the edges to ``i``'s children, as a 256-bit set, so
+                     a walk can tell in four word operations that no child can follow
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class TokenTrie:
     token_offsets: np.ndarray  # int32 [n_nodes + 1]
     token_ids: np.ndarray  # int32 [n_tokens]
     max_depth: int
+    child_bytes: np.ndarray  # uint64 [n_nodes, 4]: 256-bit set of the bytes of a node's children
 
     @property
     def n_nodes(self) -> int:
@@ -58,6 +61,7 @@ class TokenTrie:
             token_offsets=token_offsets,
             token_ids=np.asarray(ids, dtype=np.int32),  # sorted order is preorder order
             max_depth=int(node_depth.max(initial=0)),
+            child_bytes=_child_bytes(node_byte, node_depth),
         )
 
 
@@ -107,3 +111,18 @@ def _subtree_ends(depth):
         open_nodes[top] = i
         top += 1
     return ends
+
+
+@nb.njit(cache=True)
+def _child_bytes(node_byte, node_depth):
+    """Per node, the 256-bit set (4 x uint64) of its children's bytes."""
+    n = node_byte.shape[0]
+    out = np.zeros((n, 4), dtype=np.uint64)
+    parent_at = np.zeros(node_depth.max() + 1, dtype=np.int64)  # last node seen per depth
+    for i in range(1, n):
+        d = node_depth[i]
+        b = node_byte[i]
+        parent = parent_at[d - 1]
+        out[parent, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+        parent_at[d] = i
+    return out
