@@ -28,7 +28,6 @@ from outform.integrations import compliance
 from outform.integrations.compliance import run_compliance, schema_ordered
 from outform.masking.compiler import Compiler
 from outform.masking.matcher import Matcher
-from outform.schemas import compile_schema
 
 SUITE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "json-schema-test-suite"
 if not SUITE.exists():
@@ -82,9 +81,9 @@ def recount(files, tokenizer, vocab) -> dict[str, dict]:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    index = compiler.compile_grammar(compile_schema(
+                    index = compiler.compile_schema(
                         schema, key_order="any", max_whitespace=None, enforce_formats=False,
-                        resources=compliance.test_suite_remotes([path])))
+                        resources=compliance.test_suite_remotes([path]))
             except OutformError:
                 counts["compile_errors"] += 1
                 counts["valid_rejected"] += sum(labels)
@@ -193,9 +192,9 @@ def maskbench(tmp_path):
 
 @pytest.fixture
 def faulty_compiler(monkeypatch):
-    real = compliance.compile_schema
+    real = compliance.compile_index
 
-    def compile_with_faults(schema, **options):
+    def compile_with_faults(env, schema, **options):
         marker = schema.get("$comment") if isinstance(schema, dict) else None
         if marker == "boom":
             raise RuntimeError("internal error")
@@ -205,9 +204,9 @@ def faulty_compiler(monkeypatch):
             time.sleep(120)
         if marker == "hog":
             bytearray(16 << 30)  # over the worker's memory limit: MemoryError
-        return real(schema, **options)
+        return real(env, schema, **options)
 
-    monkeypatch.setattr(compliance, "compile_schema", compile_with_faults)
+    monkeypatch.setattr(compliance, "compile_index", compile_with_faults)
 
 
 def test_synthetic_maskbench_with_crashes_and_timeouts(maskbench, faulty_compiler):

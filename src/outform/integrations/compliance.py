@@ -14,7 +14,8 @@ directly inside), files not ending in ``.json`` are skipped, ``--exclude NAME``
 drops files or folders by name, stem, relative path or glob.
 
 **Unit = case** (one schema with all its instances).  Every schema is compiled
-with the settings that accept every valid document: ``key_order="any"``,
+the way ``generate(schema=...)`` compiles it (``Compiler.compile_schema``), with
+the settings that accept every valid document: ``key_order="any"``,
 flexible whitespace without a length bound (``max_whitespace=None``),
 ``strict=True``, the standard meaning of an absent ``additionalProperties``.
 Formats: the Test-Suite treats ``format`` as an annotation outside
@@ -178,7 +179,7 @@ def load_tasks(files: list[tuple[Path, Path]], formats: str = "auto") -> list[Sc
         elif isinstance(data, dict) and "schema" in data:  # MaskBench
             tests = [(t.get("data"), bool(t.get("valid")), str(t.get("description", "")))
                      for t in data.get("tests") or []]
-            features = tuple((data.get("meta") or {}).get("features") or ())
+            features = tuple(dict.fromkeys(_feature(f) for f in (data.get("meta") or {}).get("features") or ()))
             tasks.append(SchemaTask(path.parent.name, str(path), 0, str(data.get("description", path.stem)),
                                     data["schema"], tests, "maskbench", formats != "annotate", features,
                                     root=str(root)))
@@ -186,6 +187,16 @@ def load_tasks(files: list[tuple[Path, Path]], formats: str = "auto") -> list[Sc
             print(f"outform compliance: skipping {path}: neither a Test-Suite nor a MaskBench file", file=sys.stderr)
     _disambiguate(tasks)
     return tasks
+
+
+def _feature(name: str) -> str:
+    """A MaskBench feature name, with numeric values dropped (``multipleOf:0.01`` -> ``multipleOf``)."""
+    keyword, _, value = str(name).partition(":")
+    try:
+        float(value)
+    except ValueError:
+        return str(name)
+    return keyword
 
 
 def _disambiguate(tasks: list[SchemaTask]) -> None:
@@ -337,10 +348,15 @@ def compile_options(task: SchemaTask, settings: Settings, resources: dict) -> di
                 enforce_formats=task.enforce_formats, resources=resources or None)
 
 
-def compile_schema(schema, **options):  # indirection: tests monkeypatch this name
-    from outform.schemas import compile_schema as compile_json_schema
-
-    return compile_json_schema(schema, **options)
+def compile_index(env: Environment, schema, **options):
+    """The token-level index of ``schema``, by the path ``generate(schema=...)`` takes
+    (``Compiler.compile_schema``: schema compiler, then the grammar index without rule
+    collapsing).  A module-level function so that tests can inject faults.  The compiler's
+    per-schema cache is emptied first: every schema is compiled (and timed) from scratch."""
+    cached = getattr(env.compiler, "_compile_schema_json", None)
+    if hasattr(cached, "cache_clear"):
+        cached.cache_clear()
+    return env.compiler.compile_schema(schema, **options)
 
 
 def evaluate(task: SchemaTask, env: Environment, report: Callable[[str, Any], None] | None = None) -> dict:
@@ -358,8 +374,7 @@ def evaluate(task: SchemaTask, env: Environment, report: Callable[[str, Any], No
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            grammar = compile_schema(task.schema, **compile_options(task, env.settings, env.resources))
-            index = env.compiler.compile_grammar(grammar)
+            index = compile_index(env, task.schema, **compile_options(task, env.settings, env.resources))
             compile_ms = (time.perf_counter() - started) * 1e3
             if report:
                 report("compiled", compile_ms)
@@ -503,8 +518,29 @@ def _vm_size() -> int:
     return 0
 
 
-def _worker(conn, settings: Settings, resources: dict, memory_limit: int | None) -> None:
+def _where(frames: list[tuple[str, int, str]], depth: int = 3) -> str:
+    """``file:line function`` of the innermost frames in outform's own code (not dataclass-generated ones)."""
+    own = [f for f in frames if "outform" in f[0] and "integrations/compliance" not in f[0]] or frames
+    return " < ".join(f"{Path(name).name}:{line} {function}" for name, line, function in own[-depth:][::-1])
+
+
+def _stack_of_dump(path: str) -> str:
+    """The innermost frames of the main thread in a ``faulthandler`` dump (most recent first there)."""
+    import re
+
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    block = text.split("\n\n")[0] if "Current thread" not in text else text.split("Current thread", 1)[1]
+    frames = [(m[0], int(m[1]), m[2]) for m in re.findall(r'File "([^"]+)", line (\d+) in (\S+)', block)]
+    return _where(frames[::-1])
+
+
+def _worker(conn, settings: Settings, resources: dict, memory_limit: int | None, timeout: float | None = None,
+            stack_file: str | None = None) -> None:
     global _ENV
+    import faulthandler
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and kills us
@@ -519,6 +555,8 @@ def _worker(conn, settings: Settings, resources: dict, memory_limit: int | None)
         except (ImportError, ValueError, OSError):
             pass
     env = _ENV
+    # Where a schema that runs out of time was: the stack is dumped shortly before the parent kills us.
+    dump = open(stack_file, "w+") if stack_file and timeout else None  # noqa: SIM115 - lives as long as we do
     while True:
         try:
             message = conn.recv()
@@ -527,14 +565,21 @@ def _worker(conn, settings: Settings, resources: dict, memory_limit: int | None)
         if message is None:
             return
         number, task = message
+        if dump:
+            dump.seek(0)
+            dump.truncate()
+            faulthandler.dump_traceback_later(max(0.05, timeout - min(1.0, timeout / 10)), file=dump)
         try:
             result = evaluate(task, env, lambda what, ms: conn.send(("compiled", number, ms)))
         except BaseException as error:  # noqa: BLE001 - every failure is a crash of this schema
-            frames = traceback.extract_tb(error.__traceback__)
-            where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-            result = {"status": "crash", "error": f"{type(error).__name__}: {error}"[:500] + where}
+            frames = [(f.filename, f.lineno, f.name) for f in traceback.extract_tb(error.__traceback__)]
+            where = f" at {_where(frames)}" if frames else ""
+            result = {"status": "crash", "error": f"{type(error).__name__}: {str(error)[:300]}{where}"}
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise
+        finally:
+            if dump:
+                faulthandler.cancel_dump_traceback_later()
         try:
             conn.send(("done", number, result))
         except BaseException:  # noqa: BLE001 - e.g. MemoryError while pickling: report a crash
@@ -542,10 +587,15 @@ def _worker(conn, settings: Settings, resources: dict, memory_limit: int | None)
 
 
 class _Slot:
-    def __init__(self, ctx, settings, resources, memory_limit):
+    def __init__(self, ctx, settings, resources, memory_limit, timeout=None):
+        import tempfile
+
         parent, child = ctx.Pipe(duplex=True)
         self.conn = parent
-        self.process = ctx.Process(target=_worker, args=(child, settings, resources, memory_limit), daemon=True)
+        handle, self.stack_file = tempfile.mkstemp(prefix="outform-compliance-", suffix=".stack")
+        os.close(handle)
+        self.process = ctx.Process(target=_worker, daemon=True,
+                                   args=(child, settings, resources, memory_limit, timeout, self.stack_file))
         self.process.start()
         child.close()
         self.task: int | None = None
@@ -562,6 +612,13 @@ class _Slot:
             pass
         self.process.join(5)
         self.conn.close()
+        self._remove_stack_file()
+
+    def _remove_stack_file(self) -> None:
+        try:
+            os.unlink(self.stack_file)
+        except OSError:
+            pass
 
     def stop(self) -> None:
         try:
@@ -573,6 +630,7 @@ class _Slot:
             self.kill()
         else:
             self.conn.close()
+            self._remove_stack_file()
 
 
 def _run_pool(tasks: list[SchemaTask], settings: Settings, resources: dict, *, jobs: int, timeout: float | None,
@@ -584,11 +642,11 @@ def _run_pool(tasks: list[SchemaTask], settings: Settings, resources: dict, *, j
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     pending = deque(range(len(tasks)))
-    slots = [_Slot(ctx, settings, resources, memory_limit) for _ in range(max(1, min(jobs, len(tasks))))]
+    slots = [_Slot(ctx, settings, resources, memory_limit, timeout) for _ in range(max(1, min(jobs, len(tasks))))]
 
     def replace(slot: _Slot) -> _Slot:
         slot.kill()
-        fresh = _Slot(ctx, settings, resources, memory_limit)
+        fresh = _Slot(ctx, settings, resources, memory_limit, timeout)
         slots[slots.index(slot)] = fresh
         return fresh
 
@@ -622,14 +680,14 @@ def _run_pool(tasks: list[SchemaTask], settings: Settings, resources: dict, *, j
             for i, slot in enumerate(slots):
                 if slot.task is None and (slot.done >= max_tasks_per_worker or slot.tainted):
                     slot.stop()
-                    slots[i] = slot = _Slot(ctx, settings, resources, memory_limit)
+                    slots[i] = slot = _Slot(ctx, settings, resources, memory_limit, timeout)
                 while slot.task is None and pending:
                     number = pending.popleft()
                     try:
                         slot.conn.send((number, tasks[number]))
                     except (OSError, BrokenPipeError):  # the worker is gone: retry on a fresh one
                         pending.appendleft(number)
-                        slots[i] = slot = _Slot(ctx, settings, resources, memory_limit)
+                        slots[i] = slot = _Slot(ctx, settings, resources, memory_limit, timeout)
                         continue
                     slot.task, slot.started = number, time.monotonic()
                     slot.deadline = slot.started + timeout if timeout else math.inf
@@ -653,7 +711,9 @@ def _run_pool(tasks: list[SchemaTask], settings: Settings, resources: dict, *, j
                         finish(slot, {"status": "crash", "error": f"worker died (exit code {slot.process.exitcode})"})
                         replace(slot)
                 elif time.monotonic() >= slot.deadline:
-                    finish(slot, {"status": "timeout", "error": f"no result within {timeout:g} s"})
+                    where = _stack_of_dump(slot.stack_file)
+                    finish(slot, {"status": "timeout",
+                                  "error": f"no result within {timeout:g} s" + (f", at {where}" if where else "")})
                     replace(slot)
     finally:
         for slot in slots:
