@@ -47,7 +47,7 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_regex import bit_set, fmt, import_outform, mask_ids, ms, summary_us  # noqa: E402
+from bench_regex import bit_set, fmt, import_outform, load_vocabulary, mask_ids, ms, summary_us  # noqa: E402
 
 GRAMMAR_DIR = Path(__file__).resolve().parent / "grammars"
 GRAMMARS = ("json", "sql", "clike")
@@ -692,9 +692,7 @@ def main(argv=None) -> int:
     import numba
     import xgrammar as xgr
 
-    from outform.assets import load_hf_tokenizer
     from outform.masking.regex_index import token_trie
-    from outform.vocabulary import Vocabulary
 
     engines_wanted = [e for e in args.engines.split(",") if e]
     unknown = set(engines_wanted) - set(ENGINES)
@@ -713,18 +711,7 @@ def main(argv=None) -> int:
     one_off = results["one_off"]
 
     log("loading tokenizer and vocabularies")
-    t = time.perf_counter()
-    tok = load_hf_tokenizer(args.tokenizer)
-    one_off["load_tokenizer_ms"] = ms(time.perf_counter() - t)
-    if "torch" in sys.modules:
-        import torch
-
-        torch.set_num_threads(1)
-        results["torch_threads"] = torch.get_num_threads()
-
-    t = time.perf_counter()
-    vocab = Vocabulary.from_tokenizer(tok)
-    one_off["outform_vocabulary_ms"] = ms(time.perf_counter() - t)
+    tok, vocab = load_vocabulary(args.tokenizer, results)
     t = time.perf_counter()
     token_trie(vocab)
     one_off["outform_token_trie_ms"] = ms(time.perf_counter() - t)

@@ -122,6 +122,27 @@ def make_cases() -> list[dict]:
 # --------------------------------------------------------------------------- helpers
 
 
+
+def load_vocabulary(name: str, results: dict):
+    """Load tokenizer ``name`` and its outform vocabulary, timing both into ``results["one_off"]``;
+    pins torch to one thread when torch is loaded (recorded as ``results["torch_threads"]``)."""
+    from outform.assets import load_hf_tokenizer
+    from outform.vocabulary import Vocabulary
+
+    t = time.perf_counter()
+    tok = load_hf_tokenizer(name)
+    results["one_off"]["load_tokenizer_ms"] = ms(time.perf_counter() - t)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(1)
+        results["torch_threads"] = torch.get_num_threads()
+    t = time.perf_counter()
+    vocab = Vocabulary.from_tokenizer(tok)
+    results["one_off"]["outform_vocabulary_ms"] = ms(time.perf_counter() - t)
+    return tok, vocab
+
+
 def ms(seconds: float) -> float:
     return seconds * 1e3
 
@@ -208,10 +229,8 @@ def main(argv=None) -> int:
     import_outform()
     import numba
 
-    from outform.assets import load_hf_tokenizer
     from outform.automata import compile_regex
     from outform.masking import Compiler, Matcher, RegexIndex, token_trie
-    from outform.vocabulary import Vocabulary
 
     results: dict = {
         "tokenizer": args.tokenizer,
@@ -227,18 +246,7 @@ def main(argv=None) -> int:
     }
     one_off = results["one_off"]
 
-    t = time.perf_counter()
-    tok = load_hf_tokenizer(args.tokenizer)
-    one_off["load_tokenizer_ms"] = ms(time.perf_counter() - t)
-    if "torch" in sys.modules:
-        import torch
-
-        torch.set_num_threads(1)
-        results["torch_threads"] = torch.get_num_threads()
-
-    t = time.perf_counter()
-    vocab = Vocabulary.from_tokenizer(tok)
-    one_off["outform_vocabulary_ms"] = ms(time.perf_counter() - t)
+    tok, vocab = load_vocabulary(args.tokenizer, results)
 
     eos = vocab.eos_token_ids[0]
     # Same token set for outlines-core: every non-special token, by its exact bytes.
