@@ -217,6 +217,7 @@ def test_synthetic_maskbench_with_crashes_and_timeouts(maskbench, faulty_compile
     assert {name: r["status"] for name, r in records.items()} == EXPECTED_STATUS
     assert "RuntimeError" in records["boom"]["error"] and "MemoryError" in records["hog"]["error"]
     assert "exit code 3" in records["die"]["error"]
+    assert "compile_with_faults" in records["slow"]["error"]  # where the worker was when its time ran out
     assert records["bad-schema"]["reason"] == "schema_error"
     assert records["unsupported-some-valid"]["reason"] == "unsupported"
     assert list(report.subsets) == ["misc", "people"]

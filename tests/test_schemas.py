@@ -411,3 +411,12 @@ def test_closed_by_default_only_where_properties_are_declared(compiler, llama3_t
     assert force(index, llama3_tokenizer, '{"a": {"x": 1}, "b": {"x": 2}}')
     assert not force(index, llama3_tokenizer, '{"a": {"x": 1, "y": 2}}')
     assert not force(index, llama3_tokenizer, '{"a": {"x": 1}, "c": 2}')
+
+
+def test_draft4_integers_have_no_fraction(compiler, llama3_tokenizer):
+    """Draft 4 (and jsonschema's Draft4Validator) rejects 1.0 as an integer; later drafts accept it."""
+    draft4 = compiler.compile_grammar(compile_schema({"$schema": "http://json-schema.org/draft-04/schema#",
+                                                      "type": "integer"}))
+    assert force(draft4, llama3_tokenizer, "1") and not force(draft4, llama3_tokenizer, "1.0")
+    later = compiler.compile_grammar(compile_schema({"type": "integer"}))
+    assert force(later, llama3_tokenizer, "1.0")

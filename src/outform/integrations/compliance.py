@@ -933,7 +933,7 @@ def _table(title: str, rows: dict[str, Counts], total: Counts | None, compact: b
             str(c.invalid_accepted), str(c.crashes), str(c.timeouts), f"{c.cases_passed}/{c.cases}",
             f"{c.pass_rate:.1f}"]
 
-    body = [[name] + cells(c) for name, c in rows.items()]
+    body = [[name if len(name) <= 48 else name[:45] + "..."] + cells(c) for name, c in rows.items()]
     if total is not None:
         body.append(["TOTAL"] + cells(total))
     widths = [max(len(title), *(len(r[0]) for r in body))] + [

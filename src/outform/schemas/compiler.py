@@ -644,7 +644,9 @@ class SchemaCompiler:
             if ilo is not None and ihi is not None and ilo > ihi:
                 self._contradictions.append((ptr, "no integer satisfies the numeric bounds"))
                 return NOTHING
-            syntax = numbers.integer_regex(ilo, ihi)
+            # draft 4 integers are spelled without a fraction; from draft 6 on, 1.0 is an integer
+            draft4 = bool(conj) and conj[0].draft <= 4
+            syntax = numbers.integer_text(ilo, ihi) if draft4 else numbers.integer_regex(ilo, ihi)
             if q is not None:
                 return self._multiple(syntax, Fraction(numbers.integer_multiple_of(q)), ptr)
             return self.lex(syntax, "int")
