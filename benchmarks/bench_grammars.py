@@ -47,7 +47,7 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_regex import bit_set, fmt, import_outform, load_vocabulary, mask_ids, ms, summary_us  # noqa: E402
+from bench_regex import bit_set, finish, fmt, import_outform, load_vocabulary, mask_ids, ms, summary_us  # noqa: E402
 
 GRAMMAR_DIR = Path(__file__).resolve().parent / "grammars"
 GRAMMARS = ("json", "sql", "clike")
@@ -847,12 +847,7 @@ def main(argv=None) -> int:
         del runs
         results["grammars"].append(grec)
 
-    results["total_s"] = time.perf_counter() - t_start
-    print_report(results)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=float))
-        print(f"\nraw numbers written to {args.json}")
-    return 0
+    return finish(results, t_start, print_report, args.json)
 
 
 # --------------------------------------------------------------------------- report

@@ -123,6 +123,16 @@ def make_cases() -> list[dict]:
 
 
 
+def finish(results: dict, t_start: float, print_report, json_path: str | None) -> int:
+    """Record the total time, print the report and write the raw numbers if asked."""
+    results["total_s"] = time.perf_counter() - t_start
+    print_report(results)
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2, default=float))
+        print(f"\nraw numbers written to {json_path}")
+    return 0
+
+
 def load_vocabulary(name: str, results: dict):
     """Load tokenizer ``name`` and its outform vocabulary, timing both into ``results["one_off"]``;
     pins torch to one thread when torch is loaded (recorded as ``results["torch_threads"]``)."""
@@ -340,12 +350,7 @@ def main(argv=None) -> int:
         rec.update(stats)
         results["regexes"].append(rec)
 
-    results["total_s"] = time.perf_counter() - t_start
-    print_report(results)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=float))
-        print(f"\nraw numbers written to {args.json}")
-    return 0
+    return finish(results, t_start, print_report, args.json)
 
 
 def sample_walk(m, rng: random.Random, eos: int, eos_ids, max_steps: int = 48) -> list[int]:
