@@ -972,3 +972,48 @@ def test_ignored_lexemes_are_split_anywhere_unlike_lark(compilers, tok):
         m = Matcher(compiled)
         ids = tok["llama3"].encode(text)
         assert (force(m, ids) == len(ids) and m.accepts_eos()) == outform_verdict, text
+
+
+INCDEC = r"""
+start: stmt*
+stmt: expr ";"
+?expr: expr ("+" | "-") unary | unary
+?unary: ("-" | "+" | "--" | "++" | "!") unary | postfix
+?postfix: NAME ("++" | "--")*
+NAME: /[a-z]+/
+%ignore " "
+"""
+
+
+def test_operator_splits_stay_bounded(compilers, tok):
+    """``--`` is one lexeme or two ``-``: runs of 40 dashes have a Fibonacci number
+    of readings.  Regression: every reading was a configuration of its own and
+    masks raised ``max_parse_configs``; readings ending at the same lexer state
+    are now merged into one union Earley set.  Verdicts against lark, masks
+    against brute force."""
+    texts = ["x = y;", "a---b;", "a----b;", "-" * 40 + "x;", "x" + "-" * 41 + "y;", "x" + "+-" * 30 + "y;",
+             "--x++--;", "x+++++y;", "x-- --y;", "x---;", "x" + "-" * 40 + ";", "---;", "x -;"]
+    check_texts(compilers, tok, INCDEC, texts)
+    compiled = compilers["llama3"].compile_grammar(INCDEC)
+    for prefix in ("x" + "-" * 17, "a-- -", "--" * 9):
+        m = Matcher(compiled)
+        ids = tok["llama3"].encode(prefix)
+        assert force(m, ids) == len(ids)
+        assert len(m.state.configs) <= 4
+        check_brute_force(m)
+
+
+def test_c_like_benchmark_grammar_accepts_operator_runs(compilers, tok):
+    """The benchmark's C-like grammar (pointers, ``++``/``--``, ``->``) on code with
+    long operator runs: lark's verdicts, and a mask at every position."""
+    grammar = (Path(__file__).parent.parent / "benchmarks" / "grammars" / "clike.lark").read_text()
+    texts = ["int main() { x = ----------------y; return x--; }",
+             "int f(int a) { a = a - -a -- - --a; while (a --> 0) { a -= 1; } return a; }",
+             "int **p = &*&x; int main() { x = x+++x; p->q = !~-x; }",
+             "int main() { x = y ---- ; }", "int main() { x = y -; }", "int main() { x = --; }"]
+    check_texts(compilers, tok, grammar, texts)
+    compiled = compilers["llama3"].compile_grammar(grammar)
+    m = Matcher(compiled)
+    for token in tok["llama3"].encode(texts[0]):
+        assert token in m.allowed_token_ids()
+        assert m.accept_token(token)

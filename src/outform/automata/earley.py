@@ -55,6 +55,8 @@ cyclic garbage collector, which was measured to double the cost of ``advance``.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 from outform.errors import ResourceLimitExceeded
@@ -137,7 +139,7 @@ class ParseState:
         or as two words): interning by signature lets a matcher merge them
         instead of tracking each reading separately.
         """
-        items = frozenset((d, id(origin)) for group in self.waiting.values() for d, origin in group)
+        items = frozenset(chain.from_iterable(self.waiting.values()))  # origins hash by identity
         return (id(self.prediction), items, self.accepting)
 
     def __repr__(self) -> str:
@@ -164,6 +166,7 @@ class EarleyParser:
         self._precompute_prediction(productions)
         self._no_prediction = Prediction(frozenset(), {}, self.n_lexemes)
         self._predictions: dict[frozenset[int], Prediction] = {frozenset(): self._no_prediction}
+        self._bitsets: dict[tuple[int, ...], np.ndarray] = {}
 
     # -- grammar tables --------------------------------------------------
 
@@ -256,6 +259,41 @@ class EarleyParser:
                 result = self._scan(state, scanned) if scanned else None
             state._next[lexeme_id] = result
         return result
+
+    def union(self, a: ParseState, b: ParseState) -> ParseState | None:
+        """The Earley set holding the items of both ``a`` and ``b``, or ``None`` if they cannot merge.
+
+        Two readings of the same text that split it into lexemes differently
+        (``--`` as one lexeme or as ``-`` ``-``) end in different Earley sets
+        for the same input position.  A chart parser over the lattice of
+        readings would keep one set per position: the union of the items of
+        every reading.  Everything after is a function of the items one by one
+        (scan, complete and predict distribute over union), so the union set
+        behaves exactly like the two readings together, and the number of
+        readings a matcher tracks stays bounded by the lexer states instead of
+        growing with the number of splits.  The root is never merged: finishing
+        the start symbol means acceptance only for items predicted at the root.
+        """
+        if a.depth == 0 or b.depth == 0:
+            return None
+        state = ParseState(self, max(a.depth, b.depth))
+        state.accepting = a.accepting or b.accepting
+        state.prediction = a.prediction
+        if b.prediction is not a.prediction:
+            nonterminals = a.prediction.nonterminals | b.prediction.nonterminals
+            prediction = self._predictions.get(nonterminals)
+            if prediction is None:
+                prediction = self._predictions[nonterminals] = self._make_prediction(nonterminals)
+            state.prediction = prediction
+        state.waiting = {symbol: list(items) for symbol, items in a.waiting.items()}
+        for symbol, items in b.waiting.items():
+            merged = state.waiting.setdefault(symbol, [])
+            known = set(merged)
+            merged.extend(item for item in items if item not in known)
+        count = sum(map(len, state.waiting.values())) + state.prediction.size
+        if count > self.limits.max_earley_items:
+            self._too_many(count)
+        return state
 
     def _scan(self, parent: ParseState, scanned: list[tuple[int, ParseState]]) -> ParseState:
         """Build the next Earley set from the items that read the lexeme.
@@ -359,7 +397,13 @@ class EarleyParser:
         )
 
     def _bitset(self, ids: tuple[int, ...]) -> np.ndarray:
-        """Read-only ``uint64[K]`` bitset of lexeme ids."""
+        """Read-only ``uint64[K]`` bitset of lexeme ids (memoised: few distinct sets)."""
+        words = self._bitsets.get(ids)
+        if words is None:
+            words = self._bitsets[ids] = self._make_bitset(ids)
+        return words
+
+    def _make_bitset(self, ids: tuple[int, ...]) -> np.ndarray:
         mask = sum(1 << i for i in ids)
         words = np.array(
             [(mask >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(self._words)], dtype=np.uint64

@@ -12,11 +12,21 @@ On each byte a configuration ``(q, p)`` may
   * or close a lexeme ``L`` that ``q`` accepts and ``p`` allows, moving the
     parser to ``p' = next[p, L]``, and start the next lexeme with ``b``.
 
+Two configurations with the same lexer state are two readings of the same text
+(``--`` read as one lexeme or as ``-`` ``-``); they are merged into one whose
+parser id is the union of both Earley sets (``EarleyParser.union``), so the
+number of configurations stays bounded by the lexer states instead of growing
+with the number of ways to split the text.
+
 Parser transitions live in a table filled lazily by the Python Earley parser:
 an entry of -2 means "not computed yet", and the kernels then return the
 (parser id, lexeme) pair they need; the caller computes it and calls again with
 the same buffers, resuming where the walk stopped.  So Python is consulted only
-at lexeme boundaries, and only once per (parser state, lexeme).
+at lexeme boundaries, and only once per (parser state, lexeme).  Unions of
+parser ids live in a hash table filled the same way.  (Recording the missing
+entries and walking again was tried and measured far slower: chains of lexemes
+inside one token, like ``((((((((``, need one pass per lexeme, and each pass
+re-walks whole subtrees.)
 """
 
 from __future__ import annotations
@@ -24,8 +34,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-UNKNOWN = -2  # parser transition not computed yet
+UNKNOWN = -2  # parser transition or union not computed yet
 OVERFLOW = -3  # more configurations than the buffers hold
+UNION = -4  # ``need_lexeme <= UNION`` asks for the union of parser ids ``need_p`` and ``UNION - need_lexeme``
 
 
 # The kernels index 2-D arrays as ``a[row, col]`` rather than taking row views in
@@ -42,28 +53,58 @@ def _intersects(a, row_a, b, row_b):
 
 
 @nb.njit(cache=True, nogil=True)
-def _add(cfg_q, cfg_p, row, n, q, p):
+def union_lookup(u_keys, u_vals, a, b):
+    """The parser id of the union of ``a`` and ``b`` (-1: they do not merge; UNKNOWN: not computed)."""
+    lo, hi = min(a, b), max(a, b)
+    key = np.int64(lo) << np.int64(32) | np.int64(hi)
+    mask = u_keys.shape[0] - 1
+    h = (lo * 1000003 + hi * 7919) & mask
+    while u_keys[h] != -1:
+        if u_keys[h] == key:
+            return u_vals[h]
+        h = (h + 1) & mask
+    return UNKNOWN
+
+
+@nb.njit(cache=True, nogil=True)
+def _add(cfg_q, cfg_p, row, n, q, p, u_keys, u_vals):
+    """Add configuration ``(q, p)`` to buffer row ``row`` holding ``n``.
+
+    A configuration with the same lexer state but another parser id is a second
+    reading of the same text: the two are merged into the union parser id.
+    Returns ``(n, need_a, need_b)``: ``need_a >= 0`` asks for the union of
+    ``need_a`` and ``need_b`` first.
+    """
     for c in range(n):
-        if cfg_q[row, c] == q and cfg_p[row, c] == p:
-            return n
+        if cfg_q[row, c] == q:
+            p0 = cfg_p[row, c]
+            if p0 == p:
+                return n, -1, -1
+            merged = union_lookup(u_keys, u_vals, p0, p)
+            if merged == UNKNOWN:
+                return n, p0, p
+            if merged >= 0:
+                cfg_p[row, c] = merged
+                return n, -1, -1
     if n == cfg_q.shape[1]:
-        return OVERFLOW
+        return OVERFLOW, -1, -1
     cfg_q[row, n] = q
     cfg_p[row, n] = p
-    return n + 1
+    return n + 1, -1, -1
 
 
 @nb.njit(cache=True, nogil=True)
 def step_configs(
     byte, cfg_q, cfg_p, cfg_n, row_in, row_out, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
-    start_pool,
+    start_pool, u_keys, u_vals,
 ):
     """Configurations of buffer row ``row_out`` after ``byte`` from row ``row_in``.
 
     Returns ``(n_out, need_p, need_lexeme)``.
 
     ``n_out`` is OVERFLOW when the buffers are too small; ``need_p >= 0`` asks
-    the caller to fill ``p_next[need_p, need_lexeme]`` first.
+    the caller to fill ``p_next[need_p, need_lexeme]`` first (or, with
+    ``need_lexeme <= UNION``, a union of parser ids).
     """
     n_out, need_p, need_lexeme = 0, -1, -1
     c = 0
@@ -72,11 +113,13 @@ def step_configs(
         p = cfg_p[row_in, c]
         q2 = lex_trans[q, byte]
         if q2 >= 0 and _intersects(lex_alive, q2, p_allowed, p):
-            n_out = _add(cfg_q, cfg_p, row_out, n_out, q2, p)
+            n_out, need_a, need_b = _add(cfg_q, cfg_p, row_out, n_out, q2, p, u_keys, u_vals)
+            if need_a >= 0:
+                return n_out, need_a, UNION - need_b
         if n_out >= 0:
             n_out, need_p, need_lexeme = _close_lexemes(
                 q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool,
-                cfg_q, cfg_p, row_out, n_out,
+                cfg_q, cfg_p, row_out, n_out, u_keys, u_vals,
             )
         c += 1
     return n_out, need_p, need_lexeme
@@ -84,7 +127,8 @@ def step_configs(
 
 @nb.njit(cache=True, nogil=True)
 def _close_lexemes(
-    q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, row, n_out
+    q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, row, n_out,
+    u_keys, u_vals,
 ):
     """Close every lexeme ``L`` that lexer state ``q`` accepts and parser state ``p``
     allows: the parser moves to ``p' = next[p, L]`` and the next lexeme starts in
@@ -107,8 +151,12 @@ def _close_lexemes(
                 elif p2 >= 0:
                     for j in range(p_start[p2, 0], p_start[p2, 0] + p_start[p2, 1]):
                         next_q = start_pool[j] if byte < 0 else lex_trans[start_pool[j], byte]
-                        if n_out >= 0 and (byte < 0 or (next_q >= 0 and _intersects(lex_alive, next_q, p_allowed, p2))):
-                            n_out = _add(cfg_q, cfg_p, row, n_out, next_q, p2)
+                        if need_p < 0 and n_out >= 0 and (
+                            byte < 0 or (next_q >= 0 and _intersects(lex_alive, next_q, p_allowed, p2))
+                        ):
+                            n_out, need_a, need_b = _add(cfg_q, cfg_p, row, n_out, next_q, p2, u_keys, u_vals)
+                            if need_a >= 0:
+                                need_p, need_lexeme = need_a, UNION - need_b
             bits >>= np.uint64(1)
             lexeme += 1
         w += 1
@@ -176,7 +224,7 @@ def _some_child_can_start(child_bytes, node, p_first_bytes, cfg_p, row, n):
 def boundary_walks(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
     lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, p_first_bytes, child_bytes, pid,
-    boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out,
+    boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out, u_keys, u_vals,
 ):
     """The parser-dependent part of a mask: tokens that close a lexeme inside them.
 
@@ -196,7 +244,7 @@ def boundary_walks(
             d = node_depth[i]
             n, need_p, need_lexeme = _close_lexemes(
                 boundary_states[k], pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
-                start_pool, cfg_q, cfg_p, d, 0,
+                start_pool, cfg_q, cfg_p, d, 0, u_keys, u_vals,
             )
             if need_p >= 0:
                 return k, -1, need_p, need_lexeme
@@ -214,7 +262,7 @@ def boundary_walks(
             d = node_depth[node]
             n, need_p, need_lexeme = step_configs(
                 node_byte[node], cfg_q, cfg_p, cfg_n, d - 1, d,
-                lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool,
+                lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals,
             )
             if need_p >= 0:
                 return k, node, need_p, need_lexeme
@@ -233,17 +281,18 @@ def boundary_walks(
 
 @nb.njit(cache=True, nogil=True)
 def grammar_advance_walk(
-    data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, cfg_n, start_pos
+    data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, cfg_n, start_pos,
+    u_keys, u_vals,
 ):
     """Configurations after the bytes ``data``, row ``k + 1`` of the buffers after byte ``k``.
 
-    Same return protocol as :func:`grammar_mask_walk` with byte positions in
+    Same return protocol as :func:`step_configs` with byte positions in
     place of trie nodes; a position with no configuration left ends the walk.
     """
     for k in range(start_pos, data.shape[0]):
         n, need_p, need_lexeme = step_configs(
             data[k], cfg_q, cfg_p, cfg_n, k, k + 1,
-            lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool,
+            lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals,
         )
         if need_p >= 0:
             return k, need_p, need_lexeme

@@ -23,10 +23,12 @@ from outform.grammar.passes import collapse_regular_rules, separate_ignored_lexe
 from outform.kernels import bitmask_words
 from outform.kernels.grammar_walk import (
     OVERFLOW,
+    UNION,
     UNKNOWN,
     boundary_walks,
     grammar_advance_walk,
     inside_lexeme_walk,
+    union_lookup,
 )
 from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.regex_index import token_trie
@@ -65,7 +67,13 @@ class ParseTable:
         # bytes that can start a lexeme allowed in each parser state (256-bit sets)
         self.first_bytes = np.zeros((16, 4), dtype=np.uint64)
         self._first_bytes_of: dict[tuple, np.ndarray] = {}
+        self._contexts: dict[tuple, tuple] = {}
         self.next = np.full((16, max(n_lexemes, 1)), UNKNOWN, dtype=np.int32)
+        # union of two parser ids (see EarleyParser.union): an open-addressing
+        # hash table the kernels probe, keyed by (smaller id << 32 | larger id)
+        self.union_keys = np.full(64, -1, dtype=np.int64)
+        self.union_vals = np.zeros(64, dtype=np.int32)
+        self._n_unions = 0
         # Masks by configuration set: inside a long lexeme (a JSON string) the
         # minimal lexer DFA sits in the same state token after token, and the
         # parser id does not change until the lexeme closes, so these repeat.
@@ -79,16 +87,25 @@ class ParseTable:
             self.states.append((state, excluded))
             if pid == len(self.accepting):
                 self._grow()
-            self.allowed[pid] = state.allowed
-            allowed_ids = state.allowed_ids
-            if excluded >= 0:
-                self.allowed[pid, excluded >> 6] &= ~np.uint64(1 << (excluded & 63))
-                allowed_ids = tuple(i for i in allowed_ids if i != excluded)
+            allowed, span, first_bytes = self._lexing_context(state.allowed_ids, excluded)
+            self.allowed[pid] = allowed
             self.accepting[pid] = state.accepting
-            starts = self.lexer.starts_for(allowed_ids)
-            self.start[pid] = self._pooled(starts)
-            self.first_bytes[pid] = self._lexeme_first_bytes(starts, self.allowed[pid])
+            self.start[pid] = span
+            self.first_bytes[pid] = first_bytes
         return pid
+
+    def _lexing_context(self, allowed_ids: tuple[int, ...], excluded: int) -> tuple:
+        """(allowed-lexeme bitset, lexer start span, first-byte set) for a parser state;
+        memoised, since many parser states allow the same lexemes."""
+        key = (allowed_ids, excluded)
+        context = self._contexts.get(key)
+        if context is None:
+            if excluded >= 0:
+                allowed_ids = tuple(i for i in allowed_ids if i != excluded)
+            allowed = self.parser._bitset(allowed_ids)
+            starts = self.lexer.starts_for(allowed_ids)
+            context = self._contexts[key] = (allowed, self._pooled(starts), self._lexeme_first_bytes(starts, allowed))
+        return context
 
     def resolve(self, pid: int, lexeme: int) -> int:
         """Fill (and return) the parser id after ``lexeme`` from ``pid``, -1 if not allowed."""
@@ -100,6 +117,45 @@ class ParseTable:
             else:
                 self.next[pid, lexeme] = self.intern(nxt, lexeme if lexeme in self.self_merging else -1)
         return int(self.next[pid, lexeme])
+
+    def answer(self, need_p: int, need_lexeme: int) -> None:
+        """Fill in what a kernel asked for: a parser transition or a union of parser ids."""
+        if need_lexeme <= UNION:
+            self.unite(need_p, UNION - need_lexeme)
+        else:
+            self.resolve(need_p, need_lexeme)
+
+    def unite(self, a: int, b: int) -> int:
+        """The parser id reading both ``a`` and ``b`` (-1 when they cannot merge), memoised."""
+        known = union_lookup(self.union_keys, self.union_vals, a, b)
+        if known != UNKNOWN:
+            return int(known)
+        (state_a, excluded_a), (state_b, excluded_b) = self.states[a], self.states[b]
+        merged = None if excluded_a != excluded_b else self.parser.union(state_a, state_b)
+        pid = -1 if merged is None else self.intern(merged, excluded_a)
+        if 2 * (self._n_unions + 1) > len(self.union_keys):
+            self._rehash(2 * len(self.union_keys))
+        self._insert_union(a, b, pid)
+        return pid
+
+    def _insert_union(self, a: int, b: int, pid: int) -> None:
+        lo, hi = min(a, b), max(a, b)
+        mask = len(self.union_keys) - 1
+        h = (lo * 1000003 + hi * 7919) & mask
+        while self.union_keys[h] != -1:
+            h = (h + 1) & mask
+        self.union_keys[h] = (lo << 32) | hi
+        self.union_vals[h] = pid
+        self._n_unions += 1
+
+    def _rehash(self, size: int) -> None:
+        keys, vals = self.union_keys, self.union_vals
+        self.union_keys = np.full(size, -1, dtype=np.int64)
+        self.union_vals = np.zeros(size, dtype=np.int32)
+        self._n_unions = 0
+        for key, pid in zip(keys.tolist(), vals.tolist()):
+            if key != -1:
+                self._insert_union(key >> 32, key & 0xFFFF_FFFF, pid)
 
     def _pooled(self, starts: tuple[int, ...]) -> tuple[int, int]:
         """(first, count) of ``starts`` in ``start_pool``, appended once per distinct tuple."""
@@ -224,16 +280,17 @@ class GrammarIndex:
         byte_array = np.frombuffer(data, dtype=np.uint8)
         table = state.table
         position = 0
-        while True:  # resumable kernel: fill each parser transition it asks for, then go on
+        while True:  # resumable kernel: fill each table entry it asks for, then go on
             position, need_p, need_lexeme = grammar_advance_walk(
                 byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
                 table.allowed, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
+                table.union_keys, table.union_vals,
             )
             if need_lexeme == OVERFLOW:
                 raise self._overflow()
             if need_p < 0:
                 break
-            table.resolve(need_p, need_lexeme)
+            table.answer(need_p, need_lexeme)
         if cfg_n[n] == 0:
             return None
         configs = tuple(sorted(zip(cfg_q[n, : cfg_n[n]].tolist(), cfg_p[n, : cfg_n[n]].tolist())))
@@ -274,18 +331,19 @@ class GrammarIndex:
                 if after >= 0:
                     out |= self.token_mask(GrammarState(tuple((q2, after) for q2 in table.starts(after)), table))
             k, node = 0, -1
-            while True:
+            while True:  # resumable kernel: fill each table entry it asks for, then go on
                 k, node, need_p, need_lexeme = boundary_walks(
                     t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
                     self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
                     table.allowed, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes, pid,
                     boundary_nodes, boundary_states, self._cfg_q, self._cfg_p, self._cfg_n, k, node, out,
+                    table.union_keys, table.union_vals,
                 )
                 if need_lexeme == OVERFLOW:
                     raise self._overflow()
                 if need_p < 0:
                     break
-                table.resolve(need_p, need_lexeme)
+                table.answer(need_p, need_lexeme)
         return out
 
     def _inside_part(self, q: int, parser_allowed: np.ndarray):
