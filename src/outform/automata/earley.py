@@ -99,7 +99,7 @@ class ParseState:
 
     __slots__ = (
         "parser", "depth", "accepting", "waiting", "prediction",
-        "_next", "_leo", "_allowed_ids", "_allowed",
+        "_next", "_leo", "_allowed_ids", "_allowed", "_finish",
     )
 
     def __init__(self, parser: EarleyParser, depth: int) -> None:
@@ -112,6 +112,7 @@ class ParseState:
         self._leo: dict[int, tuple[int, ParseState] | None] = {}
         self._allowed_ids: tuple[int, ...] | None = None
         self._allowed: np.ndarray | None = None
+        self._finish: dict[int, float] | None = None  # see EarleyParser.completion_cost
 
     def waiters(self, symbol: int) -> list[tuple[int, ParseState]]:
         """All items of this set whose dot is before ``symbol``."""
@@ -389,6 +390,98 @@ class EarleyParser:
             d, origin = waiters[0]
             return d + 1, origin
         return None
+
+    # -- shortest completions ---------------------------------------------
+
+    def set_lexeme_costs(self, costs: list[float]) -> None:
+        """Give the fewest bytes of each lexeme, enabling :meth:`completion_cost`.
+
+        Precomputes the fewest bytes every nonterminal derives (a fixed point
+        over the productions) and ``_rest[d]``, the fewest bytes of the symbols
+        after dotted position ``d``.
+        """
+        inf = float("inf")
+        cost = list(costs) + [inf] * (len(self.nullable) - self.n_lexemes)
+        for symbol in self.ignore:
+            cost[symbol] = 0  # never needed to complete anything
+        changed = True
+        while changed:
+            changed = False
+            for first in self.first_dot:
+                d, total = first, 0.0
+                while self.next_sym[d] >= 0:
+                    total += cost[self.next_sym[d]]
+                    d += 1
+                if total < cost[self.lhs[first]]:
+                    cost[self.lhs[first]] = total
+                    changed = True
+        rest = [0.0] * len(self.next_sym)
+        for d in range(len(self.next_sym) - 1, -1, -1):
+            if self.next_sym[d] >= 0:
+                rest[d] = cost[self.next_sym[d]] + rest[d + 1]
+        self._rest = rest
+
+    def completion_cost(self, state: ParseState) -> float:
+        """Fewest bytes of lexemes after ``state`` that make the input a sentence (``inf``: none).
+
+        An item ``(A -> alpha . beta, origin)`` completes for the bytes of
+        ``beta``, then continues as whatever waited on ``A`` in its origin set;
+        so the cost is ``rest(item) + finish(origin, A)``, where
+        ``finish(S, A)`` is the cheapest way on from completing ``A`` at ``S``
+        (0 for the start symbol at the root).  ``finish`` of one set depends
+        on older sets and, through its predicted items, on itself: it is
+        relaxed to a fixed point per set and memoised on the set.
+        """
+        self._finish_table(state)
+        best = 0.0 if state.accepting else float("inf")
+        rest, lhs = self._rest, self.lhs
+        for symbol, items in state.waiting.items():
+            for d, origin in items:
+                best = min(best, rest[d] + origin._finish.get(lhs[d], float("inf")))
+        for symbol, dots in state.prediction.by_symbol.items():
+            for d in dots:
+                best = min(best, rest[d] + state._finish.get(lhs[d], float("inf")))
+        return best
+
+    def _finish_table(self, state: ParseState) -> None:
+        """Compute ``_finish`` for ``state`` and, first, for every origin it needs (no recursion:
+        origin chains are as long as the input)."""
+        stack = [state]
+        while stack:
+            top = stack[-1]
+            if top._finish is not None:
+                stack.pop()
+                continue
+            pending = [o for items in top.waiting.values() for _, o in items if o._finish is None and o is not top]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            top._finish = self._relax_finish(top)
+
+    def _relax_finish(self, state: ParseState) -> dict[int, float]:
+        inf = float("inf")
+        rest, lhs = self._rest, self.lhs
+        finish: dict[int, float] = {}
+        if state.depth == 0:
+            finish[self.start_symbol] = 0.0
+        for symbol, items in state.waiting.items():
+            if symbol >= self.n_lexemes:
+                for d, origin in items:
+                    cost = rest[d + 1] + origin._finish.get(lhs[d], inf)
+                    if cost < finish.get(symbol, inf):
+                        finish[symbol] = cost
+        predicted = [(symbol, d) for symbol, dots in state.prediction.by_symbol.items() if symbol >= self.n_lexemes
+                     for d in dots]
+        changed = True
+        while changed:
+            changed = False
+            for symbol, d in predicted:
+                cost = rest[d + 1] + finish.get(lhs[d], inf)
+                if cost < finish.get(symbol, inf):
+                    finish[symbol] = cost
+                    changed = True
+        return finish
 
     def _too_many(self, count: int) -> None:
         limit = self.limits.max_earley_items

@@ -393,3 +393,28 @@ class LexerBank:
         self.alive = np.ascontiguousarray(np.concatenate([self.alive, dfa.alive]))
         self.start_states.add(start)
         return (start,)
+
+
+def distances_to_accept(bank: LexerBank, state: int) -> np.ndarray:
+    """Fewest bytes from lexer ``state`` to a state accepting each lexeme (``inf`` if none).
+
+    Breadth-first over the bank's transitions, a frontier at a time; used to
+    plan generation budgets from inside a lexeme.
+    """
+    words = bank.accepts.shape[1]
+    best = np.full(words * 64, np.inf)
+    seen = np.zeros(bank.n_states, dtype=bool)
+    frontier = np.array([state])
+    seen[state] = True
+    depth = 0
+    while frontier.size:
+        accepted = np.bitwise_or.reduce(bank.accepts[frontier], axis=0)
+        bits = np.unpackbits(accepted.view(np.uint8), bitorder="little").astype(bool)
+        best[bits & np.isinf(best)] = depth
+        targets = np.unique(bank.transitions[frontier].ravel())
+        targets = targets[targets >= 0]
+        targets = targets[~seen[targets]]
+        seen[targets] = True
+        frontier = targets
+        depth += 1
+    return best[: bank.n_lexemes]

@@ -53,11 +53,11 @@ def generate(
     whitespace characters between JSON tokens).  ``raw=True`` returns the
     generated text instead of the parsed value.
 
-    The output always matches: EOS is only possible once the match is complete.
-    For a regex, near ``max_new_tokens`` only tokens that still allow completing
-    in time are offered, so ``IncompleteOutputError`` is raised only if the
-    budget is too small to complete the match at all; grammars and schemas do
-    not plan for the budget yet and raise it when the budget runs out first.
+    The output always matches: EOS is only possible once the match is complete,
+    and near ``max_new_tokens`` only tokens that still allow completing in time
+    are used, so ``IncompleteOutputError`` is raised only if the budget is too
+    small to complete the match at all (or a dead end could not be backed out
+    of, see ``_decode``).
 
     >>> import outform
     >>> model = outform.load("smollm2-135m")                        # doctest: +SKIP
@@ -122,41 +122,94 @@ def _resolve_model(model, args) -> tuple[Model, object]:
     return from_transformers(model, args[0]), args[1]
 
 
+MAX_BACKTRACKS = 256
+"""Dead ends a generation may back out of before giving up (see ``_decode``)."""
+
+
 @torch.inference_mode()
 def _decode(handle: Model, prompt_ids: list[int], matcher: Matcher, params: SamplingParams, budget: int) -> list[int]:
-    """The token ids generated after the prompt (EOS excluded)."""
+    """The token ids generated after the prompt (EOS excluded).
+
+    Two guards keep the output complete.  A sampled token after which the
+    constraint needs more bytes to finish than tokens remain is refused and
+    another one sampled (every byte is a token, so bytes bound tokens); this is
+    how grammars and schemas plan for ``max_new_tokens``.  And when no token at
+    all is allowed (a dead end: a schema check refused every way to close a
+    value) the last sampled token is taken back, banned at its position, and
+    sampling resumes there: depth-first search over the masked distribution,
+    at most ``MAX_BACKTRACKS`` times.
+    """
     generator = params.generator()
     bitmask = np.zeros(matcher.n_words, dtype=np.int32)
     eos_ids = set(handle.vocab.eos_token_ids)
+    plans_budget = matcher.completion_bytes() is not None
     generated: list[int] = []
+    sampled: list[bool] = []  # per generated token: sampled (True) or forced (False)
+    banned: dict[int, set[int]] = {}  # position -> tokens refused there
     pending = list(prompt_ids)
     past = None
+    backtracks = 0
     while not matcher.is_finished():
         if len(generated) >= budget:
             if matcher.accepts_eos():
                 break  # budget spent on a complete match: stop as if EOS was sampled
-            raise IncompleteOutputError(
-                f"max_new_tokens={budget} reached before the constraint was complete",
-                handle.vocab.decode_bytes(generated).decode("utf-8", errors="replace"),
-            )
+            raise _incomplete(handle, generated, f"max_new_tokens={budget} reached before the constraint was complete")
         out = handle.hf_model(input_ids=torch.tensor([pending]), past_key_values=past, use_cache=True)
         past = out.past_key_values
         logits = out.logits[0, -1].float()
         matcher.fill_mask(bitmask, tokens_left=budget - len(generated))
-        if not bitmask.any():
-            raise IncompleteOutputError(
-                f"no token can complete the constraint within max_new_tokens={budget}",
-                handle.vocab.decode_bytes(generated).decode("utf-8", errors="replace"),
-            )
         apply_bitmask_torch(logits, bitmask)
-        token = sample_token(logits, params, generator)
+        token = _sample_within_budget(logits, matcher, params, generator, banned.get(len(generated), set()),
+                                      budget - len(generated) - 1 if plans_budget else None, eos_ids)
+        if token is None:  # dead end: back out of the last sampled token
+            backtracks += 1
+            if backtracks > MAX_BACKTRACKS or not any(sampled):
+                raise _incomplete(handle, generated, "no token can continue or complete the constraint here "
+                                  f"(dead end, {backtracks - 1} backtracks)")
+            while not sampled[-1]:
+                sampled.pop()
+                generated.pop()
+            position = len(generated) - 1
+            banned.setdefault(position, set()).add(generated.pop())
+            sampled.pop()
+            for later in [p for p in banned if p > position]:
+                del banned[later]
+            matcher.rollback(matcher.num_accepted - len(generated))
+            context = list(prompt_ids) + generated
+            past.crop(past.get_seq_length() - (len(context) - 1))
+            pending = [context[-1]]
+            continue
         if not matcher.accept_token(token):
             raise AssertionError(f"sampled token {token} outside the mask")  # a bug, never user error
         if token in eos_ids:
             break
         generated.append(token)
+        sampled.append(True)
         forced = [t for t in matcher.forced_tokens(limit=budget - len(generated)) if t not in eos_ids]
         matcher.accept_tokens(forced)
         generated.extend(forced)
+        sampled.extend([False] * len(forced))
         pending = [token, *forced]
     return generated
+
+
+def _sample_within_budget(logits, matcher: Matcher, params: SamplingParams, generator, banned: set[int],
+                          tokens_after: int | None, eos_ids: set[int]) -> int | None:
+    """A token from the masked ``logits`` that is not banned and, when ``tokens_after``
+    is given, leaves a completion of at most ``tokens_after`` bytes; ``None`` if none is left."""
+    for token in banned:
+        logits[token] = float("-inf")
+    while True:
+        if not torch.isfinite(logits).any():
+            return None
+        token = sample_token(logits, params, generator)
+        if tokens_after is None or token in eos_ids:
+            return token
+        probe = matcher.fork()
+        if probe.accept_token(token) and probe.completion_bytes() <= tokens_after:
+            return token
+        logits[token] = float("-inf")
+
+
+def _incomplete(handle: Model, generated: list[int], message: str) -> IncompleteOutputError:
+    return IncompleteOutputError(message, handle.vocab.decode_bytes(generated).decode("utf-8", errors="replace"))

@@ -175,3 +175,34 @@ def _times(x: int | None, y: int | None) -> int | None:
 def literal(text: str) -> RegexNode:
     """The exact string ``text``."""
     return concat(*(CharSet.char(ord(ch)) for ch in text))
+
+
+def shortest_lengths(node: RegexNode) -> tuple[float, float]:
+    """(fewest UTF-8 bytes of a match, fewest bytes of a non-empty match); ``inf`` when none.
+
+    Used to plan generation budgets: a lexeme instance is never empty, so its
+    cost is the second number.
+    """
+    inf = float("inf")
+    if isinstance(node, CharSet):
+        if node.is_empty():
+            return inf, inf
+        first = node.ranges[0][0]
+        n = 1 if first < 0x80 else 2 if first < 0x800 else 3 if first < 0x10000 else 4
+        return n, n
+    if isinstance(node, Empty):
+        return 0, inf
+    if isinstance(node, Alt):
+        pairs = [shortest_lengths(option) for option in node.options]
+        return min((p[0] for p in pairs), default=inf), min((p[1] for p in pairs), default=inf)
+    if isinstance(node, Concat):
+        pairs = [shortest_lengths(item) for item in node.items]
+        total = sum(p[0] for p in pairs)
+        if total > 0:
+            return total, total
+        return total, min((p[1] for p in pairs), default=inf)  # every other item matches empty
+    if node.max == 0:
+        return 0, inf
+    least, least_nonempty = shortest_lengths(node.item)
+    total = node.min * least if node.min else 0
+    return total, (total if total > 0 else least_nonempty)

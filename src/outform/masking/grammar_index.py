@@ -15,10 +15,10 @@ from collections import OrderedDict
 import numpy as np
 
 from outform.automata.earley import EarleyParser, ParseState
-from outform.automata.lexer import LexerBank
+from outform.automata.lexer import LexerBank, distances_to_accept
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.ir import Grammar
-from outform.grammar.regex_ast import Repeat
+from outform.grammar.regex_ast import Repeat, shortest_lengths
 from outform.grammar.passes import collapse_regular_rules, separate_ignored_lexemes, simplify, to_bnf
 from outform.kernels import bitmask_words
 from outform.kernels.grammar_walk import (
@@ -235,6 +235,8 @@ class GrammarIndex:
         self.bnf = separate_ignored_lexemes(to_bnf(self.grammar))
         self.lexer = LexerBank(self.bnf.lexeme_patterns, limits)
         self.parser = EarleyParser(self.bnf, limits)
+        self.parser.set_lexeme_costs([shortest_lengths(p)[1] for p in self.bnf.lexeme_patterns])
+        self._distances: dict[int, np.ndarray] = {}
         self._trie = token_trie(vocab)
         capacity = limits.max_parse_configs
         self._cfg_q = np.zeros((self._trie.max_depth + 1, capacity), dtype=np.int32)
@@ -266,7 +268,30 @@ class GrammarIndex:
         return state.mask
 
     def budget_mask(self, state: GrammarState, tokens_left: int) -> None:
-        return None  # grammars do not bound their completion length yet
+        return None  # grammars plan budgets through completion_bytes (see Matcher.tokens_to_finish)
+
+    def completion_bytes(self, state: GrammarState) -> float:
+        """Fewest bytes that complete the text so far into a sentence (``inf``: none).
+
+        Per configuration: finish the current lexeme (breadth-first over the
+        lexer DFA) as one the parser allows, then the parser's cheapest
+        completion from there (:meth:`EarleyParser.completion_cost`).
+        """
+        table = state.table
+        best = float("inf")
+        for q, pid in state.configs:
+            if q in self.lexer.start_states:
+                best = min(best, self.parser.completion_cost(table.states[pid][0]))
+                continue
+            distances = self._distances.get(q)
+            if distances is None:
+                distances = self._distances[q] = distances_to_accept(self.lexer, q)
+            for lexeme in _set_bits(self.lexer.alive[q] & table.allowed[pid]):
+                if distances[lexeme] < best:
+                    after = table.resolve(pid, lexeme)
+                    if after >= 0:
+                        best = min(best, distances[lexeme] + self.parser.completion_cost(table.states[after][0]))
+        return best
 
     def advance(self, state: GrammarState, token_id: int) -> GrammarState | None:
         data = self.vocab.token_bytes[token_id] if 0 <= token_id < len(self.vocab) else None

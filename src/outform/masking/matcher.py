@@ -101,6 +101,15 @@ class Matcher:
                 return False
         return True
 
+    def completion_bytes(self) -> float | None:
+        """Fewest bytes that complete the output so far (``inf``: impossible), or
+        ``None`` when the constraint cannot tell (regexes plan budgets through
+        ``fill_mask(tokens_left=...)`` instead)."""
+        if self.state is _FINISHED:
+            return 0
+        bound = getattr(self.constraint, "completion_bytes", None)
+        return None if bound is None else bound(self.state)
+
     def accepts_eos(self) -> bool:
         """Whether the output so far is a complete match, so EOS may be sampled."""
         return self.state is not _FINISHED and self.constraint.is_accepting(self.state)
