@@ -33,6 +33,7 @@ compiled into a single automaton whose states carry bitsets of lexeme ids:
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 from dataclasses import dataclass
 from functools import cached_property
@@ -356,6 +357,7 @@ class LexerBank:
         self.start_states: set[int] = set()
         self._starts: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._universal: tuple[int, ...] | None = None
+        self._lock = threading.RLock()
         try:
             small = dataclasses.replace(limits, max_lexer_states=min(limits.max_lexer_states, UNIVERSAL_MAX_STATES))
             self._universal = self._build(tuple(range(self.n_lexemes)), small)
@@ -372,7 +374,10 @@ class LexerBank:
             return self._universal
         starts = self._starts.get(lexeme_ids)
         if starts is None:
-            starts = self._starts[lexeme_ids] = self._build(lexeme_ids)
+            with self._lock:  # builds append to shared arrays: one at a time
+                starts = self._starts.get(lexeme_ids)
+                if starts is None:
+                    starts = self._starts[lexeme_ids] = self._build(lexeme_ids)
         return starts
 
     def _build(self, lexeme_ids: tuple[int, ...], limits: Limits | None = None) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ state, lexeme), through a lazily filled transition table.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -78,6 +79,8 @@ class ParseTable:
         # minimal lexer DFA sits in the same state token after token, and the
         # parser id does not change until the lexeme closes, so these repeat.
         self.masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        # forks share the table and may be masked from several threads at once
+        self.lock = threading.RLock()
 
     def intern(self, state: ParseState, excluded: int = -1) -> int:
         key = (state.signature(), excluded)
@@ -109,6 +112,10 @@ class ParseTable:
 
     def resolve(self, pid: int, lexeme: int) -> int:
         """Fill (and return) the parser id after ``lexeme`` from ``pid``, -1 if not allowed."""
+        with self.lock:
+            return self._resolve(pid, lexeme)
+
+    def _resolve(self, pid: int, lexeme: int) -> int:
         if self.next[pid, lexeme] == UNKNOWN:
             state, excluded = self.states[pid]
             nxt = None if lexeme == excluded else self.parser.advance(state, lexeme)
@@ -127,6 +134,10 @@ class ParseTable:
 
     def unite(self, a: int, b: int) -> int:
         """The parser id reading both ``a`` and ``b`` (-1 when they cannot merge), memoised."""
+        with self.lock:
+            return self._unite(a, b)
+
+    def _unite(self, a: int, b: int) -> int:
         known = union_lookup(self.union_keys, self.union_vals, a, b)
         if known != UNKNOWN:
             return int(known)
@@ -238,10 +249,7 @@ class GrammarIndex:
         self.parser.set_lexeme_costs([shortest_lengths(p)[1] for p in self.bnf.lexeme_patterns])
         self._distances: dict[int, np.ndarray] = {}
         self._trie = token_trie(vocab)
-        capacity = limits.max_parse_configs
-        self._cfg_q = np.zeros((self._trie.max_depth + 1, capacity), dtype=np.int32)
-        self._cfg_p = np.zeros_like(self._cfg_q)
-        self._cfg_n = np.zeros(self._trie.max_depth + 1, dtype=np.int32)
+        self._scratch = threading.local()  # per-thread walk buffers: batches fill masks in parallel
         self._self_merging = frozenset(
             lexeme for lexeme in self.bnf.ignore if _closed_under_concatenation(self.bnf.lexeme_patterns[lexeme])
         )
@@ -347,6 +355,7 @@ class GrammarIndex:
         """Union over configurations (they evolve independently) of inside + boundary parts."""
         out = np.zeros(self.n_words, dtype=np.uint32)
         t, table = self._trie, state.table
+        cfg_q, cfg_p, cfg_n = self._buffers()
         for q, pid in state.configs:
             inside, boundary_nodes, boundary_states = self._inside_part(q, table.allowed[pid])
             out |= inside
@@ -361,7 +370,7 @@ class GrammarIndex:
                     t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
                     self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
                     table.allowed, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes, pid,
-                    boundary_nodes, boundary_states, self._cfg_q, self._cfg_p, self._cfg_n, k, node, out,
+                    boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, k, node, out,
                     table.union_keys, table.union_vals,
                 )
                 if need_lexeme == OVERFLOW:
@@ -370,6 +379,14 @@ class GrammarIndex:
                     break
                 table.answer(need_p, need_lexeme)
         return out
+
+    def _buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's configuration buffers for trie walks (rows: trie depth)."""
+        buffers = getattr(self._scratch, "buffers", None)
+        if buffers is None:
+            cfg_q = np.zeros((self._trie.max_depth + 1, self.limits.max_parse_configs), dtype=np.int32)
+            buffers = self._scratch.buffers = (cfg_q, np.zeros_like(cfg_q), np.zeros(len(cfg_q), dtype=np.int32))
+        return buffers
 
     def _inside_part(self, q: int, parser_allowed: np.ndarray):
         """Cached per (lexer state, lexemes still possible): see ``inside_lexeme_walk``."""
