@@ -204,20 +204,13 @@ def inside_lexeme_walk(
 
 
 @nb.njit(cache=True, nogil=True)
-def _some_child_can_start(child_bytes, node, p_first_bytes, cfg_p, row, n):
-    """Whether a child byte of ``node`` can begin a lexeme for one of the row's parser states.
-
-    Checked before walking a boundary node's subtree: after an identifier-like
-    lexeme most boundary nodes only continue with letters, which usually cannot
-    start the next lexeme, and four word operations then skip the whole subtree.
-    """
+def _first_bytes_union(p_first_bytes, cfg_p, row, n, union):
+    """Into ``union`` (uint64[4]): the bytes that can begin a lexeme for one of the row's parser states."""
     for w in range(4):
-        union = np.uint64(0)
+        bits = np.uint64(0)
         for c in range(n):
-            union |= p_first_bytes[cfg_p[row, c], w]
-        if child_bytes[node, w] & union:
-            return True
-    return False
+            bits |= p_first_bytes[cfg_p[row, c], w]
+        union[w] = bits
 
 
 @nb.njit(cache=True, nogil=True)
@@ -236,32 +229,63 @@ def boundary_walks(
     with ``first=k, resume_node=node``.  ``need_lexeme == OVERFLOW`` means the
     configuration buffers were too small.  Done when ``need_p < 0``.
     """
+    # Right after a lexeme closes at a boundary node every configuration is a
+    # lexer start, so a child byte that cannot begin any allowed lexeme rules out
+    # its whole subtree: one bit test instead of a step (after an identifier,
+    # most children are letters).  Consecutive boundary nodes usually share the
+    # lexer state (every prefix of an identifier), so the closing is reused.
+    union = np.zeros(4, dtype=np.uint64)
+    saved_q = np.empty(cfg_q.shape[1], dtype=np.int32)
+    saved_p = np.empty(cfg_q.shape[1], dtype=np.int32)
+    last_q, last_n = -1, 0
     for k in range(first, boundary_nodes.shape[0]):
         i = boundary_nodes[k]
+        bd = node_depth[i]
         start = resume_node
         resume_node = -1
         if start < 0:
-            d = node_depth[i]
-            n, need_p, need_lexeme = _close_lexemes(
-                boundary_states[k], pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
-                start_pool, cfg_q, cfg_p, d, 0, u_keys, u_vals,
-            )
-            if need_p >= 0:
-                return k, -1, need_p, need_lexeme
-            if n < 0:
-                return k, -1, -1, OVERFLOW
-            if n == 0 or not _some_child_can_start(child_bytes, i, p_first_bytes, cfg_p, d, n):
+            q = boundary_states[k]
+            if q == last_q:
+                n = last_n
+                for c in range(n):
+                    cfg_q[bd, c] = saved_q[c]
+                    cfg_p[bd, c] = saved_p[c]
+            else:
+                n, need_p, need_lexeme = _close_lexemes(
+                    q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
+                    start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals,
+                )
+                if need_p >= 0:
+                    return k, -1, need_p, need_lexeme
+                if n < 0:
+                    return k, -1, -1, OVERFLOW
+                last_q, last_n = q, n
+                for c in range(n):
+                    saved_q[c] = cfg_q[bd, c]
+                    saved_p[c] = cfg_p[bd, c]
+                _first_bytes_union(p_first_bytes, cfg_p, bd, n, union)
+            if n == 0 or not (
+                (child_bytes[i, 0] & union[0]) | (child_bytes[i, 1] & union[1])
+                | (child_bytes[i, 2] & union[2]) | (child_bytes[i, 3] & union[3])
+            ):
                 continue
-            cfg_n[d] = n
+            cfg_n[bd] = n
             start = i + 1
+        else:
+            last_q = -1
+            _first_bytes_union(p_first_bytes, cfg_p, bd, cfg_n[bd], union)
         # Walk the subtree below node i (written out here rather than called:
         # passing a dozen arrays to a helper costs more than walking a small subtree).
         end = subtree_end[i]
         node = start
         while node < end:
             d = node_depth[node]
+            b = node_byte[node]
+            if d == bd + 1 and not (union[b >> 6] >> np.uint64(b & 63)) & np.uint64(1):
+                node = subtree_end[node]
+                continue
             n, need_p, need_lexeme = step_configs(
-                node_byte[node], cfg_q, cfg_p, cfg_n, d - 1, d,
+                b, cfg_q, cfg_p, cfg_n, d - 1, d,
                 lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals,
             )
             if need_p >= 0:
