@@ -18,6 +18,7 @@ import pytest
 
 from outform import Compiler, Matcher
 from outform.errors import OutformError, ResourceLimitExceeded
+from outform.masking.checked import CheckedConstraint
 from test_schemas import validator_for
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsonschemabench"
@@ -30,22 +31,37 @@ def schema_files(count: int) -> list[Path]:
 
 
 def sample_document(index, vocab, weights: np.ndarray, rng: np.random.Generator, max_steps: int = 300):
-    """A document drawn from the masked random distribution; None if it did not finish."""
+    """A document drawn from the masked random distribution; None if it did not finish.
+
+    A plain grammar never reaches a dead end (asserted).  With schema checks
+    (``CheckedConstraint``) a check may refuse every way to close a value, so
+    there, like ``generate``, the last token is taken back and banned.
+    """
     matcher = Matcher(index)
     eos = set(vocab.eos_token_ids)
-    out = bytearray()
+    tokens: list[int] = []
+    banned: dict[int, set[int]] = {}
+
+    def text() -> str:
+        return b"".join(vocab.token_bytes[t] for t in tokens).decode("utf-8")
+
     for _ in range(max_steps):
-        allowed = matcher.allowed_token_ids()
-        assert len(allowed), f"dead end after {bytes(out)!r}"
+        allowed = [t for t in matcher.allowed_token_ids().tolist() if t not in banned.get(len(tokens), ())]
+        if not allowed:
+            assert isinstance(index, CheckedConstraint) and tokens, f"dead end after {text()!r}"
+            banned = {p: b for p, b in banned.items() if p < len(tokens)}
+            banned.setdefault(len(tokens) - 1, set()).add(tokens.pop())
+            matcher.rollback(1)
+            continue
         if any(t in eos for t in allowed) and rng.random() < 0.5:
-            return out.decode("utf-8")
+            return text()
         allowed = np.array([t for t in allowed if t not in eos])
         if not len(allowed):
-            return out.decode("utf-8")
+            return text()
         p = weights[allowed] * rng.random(len(allowed))  # random logits, biased to close
         token = int(allowed[np.argmax(p)])
         assert matcher.accept_token(token)
-        out += vocab.token_bytes[token]
+        tokens.append(token)
     return None
 
 

@@ -16,7 +16,7 @@ Two levels:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Hashable, Protocol, Union
 
 from outform.grammar.regex_ast import RegexNode
 
@@ -79,18 +79,46 @@ def choice(*options: Expr) -> Expr:
     return next(iter(flat)) if len(flat) == 1 else Choice(tuple(flat))
 
 
+class DocumentCheck(Protocol):
+    """A context-sensitive check on the text a grammar accepts, run alongside it.
+
+    The grammar then over-approximates the language and the check removes what
+    it must not accept (JSON Schema keywords that are not context-free, e.g.
+    ``uniqueItems``).  The check only ever sees bytes the grammar accepted.
+    States are immutable values (so matchers can roll back and fork).  A check
+    may also offer ``failing(state, tokens: list[bytes]) -> list[int]``, the
+    indices of the ``tokens`` whose ``feed`` fails, computed in bulk.
+    """
+
+    def initial(self) -> Hashable:
+        """The state before any byte."""
+
+    def feed(self, state: Hashable, data: bytes) -> Hashable | None:
+        """The state after ``data``; ``None`` when a checked value closed in ``data`` and failed."""
+
+    def accepts_end(self, state: Hashable) -> bool:
+        """Whether the text may end here (values still open at the end pass their checks)."""
+
+    def closing_bytes(self, state: Hashable) -> bytes:
+        """Bytes one of which any ``data`` must contain for ``feed(state, data)`` to fail
+        (empty: nothing fed from here can fail)."""
+
+
 @dataclass
 class Grammar:
     """An EBNF grammar whose terminals are regular lexemes.
 
     ``ignore`` names lexemes that may appear between any two lexemes and are
-    discarded (Lark's ``%ignore``, typically whitespace).
+    discarded (Lark's ``%ignore``, typically whitespace).  ``check``, when set,
+    is a :class:`DocumentCheck` the accepted text must also pass (passes carry it
+    through unchanged; the masking layer enforces it).
     """
 
     start: str
     rules: dict[str, Expr]
     lexemes: dict[str, RegexNode]
     ignore: tuple[str, ...] = ()
+    check: "DocumentCheck | None" = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         # Imported here: the passes module builds on this one.

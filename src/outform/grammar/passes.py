@@ -418,7 +418,8 @@ class _Collapser:
                 rules[name] = self.rewrite(self.grammar.rules[name], name)
                 pending.extend(_rule_refs(rules[name]))
         ordered = {name: rules[name] for name in self.grammar.rules if name in rules}
-        return reachable_part(Grammar(self.grammar.start, ordered, self.lexemes, self.grammar.ignore))
+        return reachable_part(Grammar(self.grammar.start, ordered, self.lexemes, self.grammar.ignore,
+                                    check=self.grammar.check))
 
     def regex_of_rule(self, name: str, active: frozenset[str] = frozenset()) -> RegexNode | None:
         """The rule's regex, or ``None`` if it is recursive, uses such a rule, or
@@ -597,17 +598,24 @@ class _BnfBuilder:
         all identical uses; ``body{0,k}`` is ``T_k -> ε | body T_(k-1)``."""
         key = (kind, tuple(body), count)
         if key not in self.helpers:
-            name = self.helpers[key] = self.fresh(owner, kind)
-            symbol = ("N", name)
-            if kind == "star":
-                self.add(name, [])
-                self.add(name, [symbol, *body])
-            elif kind == "plus":
-                self.add(name, body)
+            if kind != "opt":
+                name = self.helpers[key] = self.fresh(owner, kind)
+                symbol = ("N", name)
+                self.add(name, [] if kind == "star" else body)
                 self.add(name, [symbol, *body])
             else:
-                self.add(name, [])
-                self.add(name, body + ([self.helper("opt", body, owner, count - 1)] if count > 1 else []))
+                # A loop, not recursion (``maxItems: 1000`` is a chain of 1000);
+                # the names and productions come in the order the recursion made.
+                # Making T_k always makes T_1..T_(k-1), so the ones there are a prefix.
+                made = count - 1
+                while made > 0 and (kind, key[1], made) not in self.helpers:
+                    made -= 1
+                for k in range(count, made, -1):
+                    self.helpers[(kind, key[1], k)] = name = self.fresh(owner, kind)
+                    self.add(name, [])
+                for k in range(made + 1, count + 1):
+                    lower = [("N", self.helpers[(kind, key[1], k - 1)])] if k > 1 else []
+                    self.add(self.helpers[(kind, key[1], k)], body + lower)
         return ("N", self.helpers[key])
 
     def lexeme_use(self, name: str, owner: str) -> list[_Symbol]:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from outform.automata import compile_regex
 from outform.grammar import Grammar, grammar_from_gbnf, grammar_from_lark
 from outform.limits import DEFAULT_LIMITS, Limits
+from outform.masking.checked import CheckedConstraint
 from outform.masking.grammar_index import GrammarIndex
 from outform.schemas import compile_schema
 from outform.masking.matcher import Matcher
@@ -35,37 +36,48 @@ class Compiler:
         dfa = compile_regex(pattern, self.limits)
         return RegexIndex(dfa, self.vocab, self.logits_width, self.limits)
 
-    def compile_grammar(self, grammar: "str | Grammar", syntax: str | None = None) -> GrammarIndex:
+    def compile_grammar(
+        self, grammar: "str | Grammar", syntax: str | None = None
+    ) -> "GrammarIndex | CheckedConstraint":
         """A context-free grammar → grammar index (cached for grammar text).
 
         ``grammar`` is Lark EBNF text, llama.cpp GBNF text or a :class:`Grammar`.
         ``syntax`` ("lark" or "gbnf") is detected when omitted: GBNF defines rules
-        with ``::=``, Lark with ``:``.
+        with ``::=``, Lark with ``:``.  A :class:`Grammar` with a ``check`` (JSON
+        Schema keywords enforced beside the grammar) gives a
+        :class:`~outform.masking.checked.CheckedConstraint`.
         """
         if isinstance(grammar, str):
             return self._compile_grammar_text(grammar, syntax)
-        return GrammarIndex(grammar, self.vocab, self.logits_width, self.limits)
+        return _with_check(GrammarIndex(grammar, self.vocab, self.logits_width, self.limits), grammar)
 
     def _compile_grammar_text(self, text: str, syntax: str | None) -> GrammarIndex:
         return self.compile_grammar(parse_grammar_text(text, syntax))
 
-    def compile_schema(self, schema: "dict | bool", **options) -> GrammarIndex:
+    def compile_schema(self, schema: "dict | bool", **options) -> "GrammarIndex | CheckedConstraint":
         """A JSON Schema → grammar index, cached per (schema, options).
 
         ``options`` are those of :func:`outform.schemas.compile_schema`
-        (``strict``, ``whitespace``, ``key_order``, ...).
+        (``strict``, ``whitespace``, ``key_order``, ...).  Schemas with keywords
+        that are checked beside the grammar (``uniqueItems``, ``if``/``then``,
+        ...) give a :class:`~outform.masking.checked.CheckedConstraint`, others a
+        plain grammar index.
         """
         key = json.dumps([schema, options], default=repr)  # key order matters: it is the property order
         return self._compile_schema_json(key)
 
-    def _compile_schema_json(self, key: str) -> GrammarIndex:
+    def _compile_schema_json(self, key: str) -> "GrammarIndex | CheckedConstraint":
         schema, options = json.loads(key)
         grammar = compile_schema(schema, **options)
-        return GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, collapse=False)
+        return _with_check(GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, collapse=False), grammar)
 
     def regex_matcher(self, pattern: str) -> Matcher:
         """Shortcut: a fresh matcher for ``pattern``."""
         return Matcher(self.compile_regex(pattern))
+
+
+def _with_check(index: GrammarIndex, grammar: Grammar) -> "GrammarIndex | CheckedConstraint":
+    return index if grammar.check is None else CheckedConstraint(index, grammar.check)
 
 
 def parse_grammar_text(text: str, syntax: str | None = None) -> Grammar:

@@ -22,10 +22,21 @@ is honoured exactly.
 
 Each compiled conjunction becomes a named rule, memoised on the identity of its
 schema objects, which is how recursive ``$ref`` terminates.
+
+Keywords that are not context-free (``uniqueItems``, ``contains``, ``if``,
+general ``not``, overlapping ``oneOf``, ...) are compiled to a superset (the
+keyword left out, ``oneOf`` as ``anyOf``, ``if``/``then``/``else`` as ``then``
+or ``else``) and noted with :meth:`SchemaCompiler.approximate`; at the end
+:class:`~outform.schemas.checks.CheckPlanner` turns the notes into the
+grammar's ``check``, which validates the values at the right instance locations
+with ``jsonschema`` (:meth:`SchemaCompiler._validator`).  Only supersets may be
+compiled this way: inside ``not`` (a negative context) nothing is compiled, the
+whole ``not`` is left to the check.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -42,7 +53,7 @@ from outform.grammar.ir import EPSILON, Choice, Expr, Grammar, Lexeme, Ref, Rep,
 from outform.grammar.passes import simplify, to_regex_text
 from outform.grammar.regex_ast import CharSet, RegexNode, alt, literal, repeat
 from outform.schemas import charfa, numbers, strings
-from outform.schemas.formats import format_regex
+from outform.schemas.formats import FORMATS, format_regex
 
 NOTHING: Expr = Choice(())
 
@@ -57,7 +68,21 @@ ANNOTATIONS = frozenset({
     "$recursiveAnchor", "$vocabulary", "$defs", "definitions", "format",
 })
 COMBINATORS = ("$ref", "allOf", "anyOf", "oneOf")
-UNSUPPORTED = ("if", "contains", "minContains", "maxContains", "dependentSchemas", "$dynamicRef", "$recursiveRef")
+# keywords compiled to a superset and enforced exactly by a check (outform.schemas.checks)
+CHECKED = ("if", "contains", "dependentSchemas", "$dynamicRef", "$recursiveRef")
+
+# keywords whose value is one schema
+SCHEMA_KEYWORDS = frozenset({
+    "additionalProperties", "items", "additionalItems", "not", "if", "then", "else", "contains", "propertyNames",
+    "unevaluatedProperties", "unevaluatedItems", "contentSchema",
+})
+
+# the format values of the JSON Schema specification (others are unknown: annotations)
+STANDARD_FORMATS = frozenset({
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6",
+    "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template", "json-pointer",
+    "relative-json-pointer", "regex",
+})
 
 # keyword -> the types it constrains
 TYPE_KEYWORDS = {
@@ -162,6 +187,12 @@ class SchemaCompiler:
         self._counter = itertools.count()
         self._contradictions: list[tuple[str, str]] = []
         self._validators: dict = {}
+        # keywords compiled to a superset, to be checked: id(schema object) -> (object, pointer, reason)
+        self._approx: dict[int, tuple[Any, str, str]] = {}
+        self._original: dict[int, Any] = {}  # id(combinator-free copy) -> the schema object
+        self._format_checker = None
+        # keywords without an assertion (format asserts when formats are enforced)
+        self.annotations = ANNOTATIONS - {"format"} if options.enforce_formats else ANNOTATIONS
         self.resources: dict[str, Sub] = {}
         self.anchors: dict[tuple[str, str], Sub] = {}
         self.root = Sub(schema, ROOT_URI, "", "", self.draft).rebased()
@@ -184,6 +215,33 @@ class SchemaCompiler:
         if self.options.strict:
             raise UnsupportedSchema(message, pointer)
         warnings.warn(f"outform: {message} at {pointer or '/'}: keyword ignored (approximation)", stacklevel=3)
+
+    def approximate(self, part: Sub, pointer: str, reason: str) -> None:
+        """``part`` was compiled to a superset of its values: a check enforces it exactly
+        (placed by :class:`~outform.schemas.checks.CheckPlanner`)."""
+        node = self._original.get(id(part.schema), part.schema)
+        self._approx.setdefault(id(node), (node, pointer, reason))
+
+    def approximate_all(self, parts: list[Sub], pointer: str, reason: str) -> None:
+        if not parts:
+            self.unsupported(pointer, f"{reason}: cannot be compiled exactly")
+        for part in parts:
+            self.approximate(part, pointer, reason)
+
+    def format_status(self, fmt: str, pointer: str) -> str:
+        """How ``format: fmt`` is enforced: "regex" (compiled), "check" (checked with
+        ``jsonschema``'s format checker) or "annotation" (not enforced: unknown formats,
+        ``enforce_formats=False``, or a standard format nothing here can check, which
+        raises UnsupportedSchema in strict mode)."""
+        if not self.options.enforce_formats:
+            return "annotation"
+        if fmt in FORMATS:
+            return "regex"
+        if fmt in _checked_formats():
+            return "check"
+        if fmt in STANDARD_FORMATS:
+            self.unsupported(pointer, f"format {fmt!r} cannot be enforced (no checker available)")
+        return "annotation"
 
     # ------------------------------------------------------------------
     # grammar building helpers
@@ -245,16 +303,15 @@ class SchemaCompiler:
             for anchor_key in ("$anchor", "$dynamicAnchor"):
                 if isinstance(node.get(anchor_key), str):
                     self.anchors.setdefault((cur.uri, node[anchor_key]), cur)
+            # only keywords that hold schemas: an "$id" inside an unknown keyword identifies nothing
             for key, value in node.items():
-                if key in ("enum", "const", "default", "examples"):
-                    continue
                 if key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas") and isinstance(value, dict):
                     stack.extend(cur.child(key, k) for k in value)
                 elif key in ("allOf", "anyOf", "oneOf", "prefixItems", "items") and isinstance(value, list):
                     stack.extend(cur.child(key, i) for i in range(len(value)))
                 elif key == "dependencies" and isinstance(value, dict):
                     stack.extend(cur.child(key, k) for k, v in value.items() if isinstance(v, dict))
-                elif isinstance(value, dict) and key not in ("properties", "patternProperties", "$defs", "definitions"):
+                elif key in SCHEMA_KEYWORDS and isinstance(value, dict):
                     stack.append(cur.child(key))
 
     def resolve(self, ref: str, sub: Sub, pointer: str) -> Sub:
@@ -313,6 +370,7 @@ class SchemaCompiler:
         entry = self._plain.get(id(node))
         if entry is None:
             entry = self._plain[id(node)] = (node, {k: v for k, v in node.items() if k not in COMBINATORS})
+            self._original[id(entry[1])] = node
         return Sub(entry[1], sub.uri, sub.frag, sub.pointer, sub.draft)
 
     def flatten(self, sub: Sub) -> list[list[Sub]]:
@@ -342,16 +400,22 @@ class SchemaCompiler:
                 per_branch = [self.flatten(sub.child("oneOf", i)) for i in range(len(node["oneOf"]))]
                 self._check_one_of(per_branch, sub, alts)
                 alts = self._product(alts, [a for b in per_branch for a in b], sub)
+            if "if" in node and "then" in node and "else" in node and sub.draft >= 7:
+                # (if and then) or (not if and else) implies (then or else): a superset, checked
+                branches = self.flatten(sub.child("then")) + self.flatten(sub.child("else"))
+                if len(alts) * len(branches) <= MAX_ALTERNATIVES:
+                    alts = self._product(alts, branches, sub)
             return alts
         finally:
             self._flattening.discard(sub.key)
 
     def _product(self, left: list[list[Sub]], right: list[list[Sub]], sub: Sub) -> list[list[Sub]]:
-        out = [a + b for a in left for b in right]
-        if len(out) > MAX_ALTERNATIVES:
-            raise UnsupportedSchema(
-                f"combinators expand to more than {MAX_ALTERNATIVES} alternatives", sub.pointer)
-        return out
+        """``left`` and ``right`` (conjunctions of alternatives); past ``MAX_ALTERNATIVES``
+        ``right`` is left out (a superset) and ``sub`` is checked."""
+        if len(left) * len(right) > MAX_ALTERNATIVES:
+            self.approximate(sub, sub.pointer, f"combinators expand to more than {MAX_ALTERNATIVES} alternatives")
+            return left
+        return [a + b for a in left for b in right]
 
     # ------------------------------------------------------------------
     # oneOf: provable disjointness
@@ -364,9 +428,8 @@ class SchemaCompiler:
             for a in branches[i]:
                 for b in branches[j]:
                     if not all(self._disjoint(ctx + a, ctx + b, depth=0) for ctx in context):
-                        self.unsupported(
-                            sub.pointer + "/oneOf",
-                            f"oneOf branches {i} and {j} may overlap (exact oneOf needs provably disjoint branches)")
+                        # compiled as anyOf; "exactly one" is checked
+                        self.approximate(sub, sub.pointer + "/oneOf", f"oneOf branches {i} and {j} may overlap")
                         return
 
     def _types(self, conj: list[Sub]) -> frozenset[str]:
@@ -381,7 +444,7 @@ class SchemaCompiler:
             types &= allowed
         for part in conj:
             not_schema = part.schema.get("not") if isinstance(part.schema, dict) else None
-            if isinstance(not_schema, dict) and set(not_schema) - ANNOTATIONS == {"type"}:
+            if isinstance(not_schema, dict) and set(not_schema) - self.annotations == {"type"}:
                 t = not_schema["type"]
                 removed = set([t] if isinstance(t, str) else t)
                 if "number" in removed:
@@ -461,16 +524,24 @@ class SchemaCompiler:
                 ry = set().union(*(p.schema.get("required", []) for p in y))
                 if name not in ry:
                     continue
-                fx, fy = _flat_product([self.flatten(s) for s in sx]), _flat_product([self.flatten(s) for s in sy])
+                try:
+                    fx = _flat_product([self.flatten(s) for s in sx])
+                    fy = _flat_product([self.flatten(s) for s in sy])
+                except UnsupportedSchema:
+                    return False  # too many alternatives to tell
                 if all(self._disjoint(p, q, depth + 1) for p in fx for q in fy):
                     return True
         return False
 
     # ------------------------------------------------------------------
-    # validation with jsonschema (for enum/const filtering)
+    # validation with jsonschema (enum/const filtering, checks)
     # ------------------------------------------------------------------
 
     def _validator(self, part: Sub):
+        """A ``jsonschema`` validator for ``part`` (its draft, the known resources for
+        ``$ref``, ECMA-262 ``pattern`` semantics, formats as ``enforce_formats`` says)."""
+        if self._validators.get("_registry_size") != len(self.resources):  # resources load lazily
+            self._validators.clear()
         key = (id(part.schema), part.uri)
         v = self._validators.get(key)
         if v is None:
@@ -479,6 +550,7 @@ class SchemaCompiler:
             from jsonschema import validators
 
             if "_registry" not in self._validators:
+                self._validators["_registry_size"] = len(self.resources)
                 registry = referencing.Registry()
                 for uri, res in self.resources.items():
                     if res.frag == "" and isinstance(res.schema, (dict, bool)):
@@ -492,12 +564,56 @@ class SchemaCompiler:
             registry = self._validators["_registry"]
             cls = {4: validators.Draft4Validator, 6: validators.Draft6Validator, 7: validators.Draft7Validator,
                    2019: validators.Draft201909Validator}.get(part.draft, validators.Draft202012Validator)
-            v = cls(part.schema, registry=registry, _resolver=registry.resolver(base_uri=part.uri),
-                    format_checker=cls.FORMAT_CHECKER)
+            v = _ecma_validator_class(cls)(part.schema, registry=registry,
+                                           _resolver=registry.resolver(base_uri=part.uri),
+                                           format_checker=self.format_checker())
             self._validators[key] = (part.schema, v)
         else:
             v = v[1]
         return v
+
+    def document_check(self):
+        """The check enforcing the approximated keywords (None when nothing was approximated)."""
+        from outform.schemas.checks import CheckPlanner, JsonDocumentCheck
+
+        plan = CheckPlanner(self).plan()
+        if not plan:
+            return None
+        checks, prefix_checks = [], []
+        for loc, sub in plan:
+            where = f"{_location_text(loc)} against {sub.pointer or '/'}"
+            checks.append((loc, self._validator(sub).is_valid, where))
+            node = sub.schema
+            if not isinstance(node, dict) or ("$ref" in node and sub.draft <= 7):
+                continue
+            # keywords every prefix of a valid array satisfies: refuse an item as soon as it closes
+            prefix = {}
+            if node.get("uniqueItems") is True:
+                prefix["uniqueItems"] = True
+            if "contains" in node and sub.draft >= 2019 and _count(node, "maxContains") is not None:
+                prefix.update(contains=node["contains"], maxContains=node["maxContains"], minContains=0)
+            if prefix:
+                part = Sub(prefix, sub.uri, sub.frag, sub.pointer, sub.draft)
+                prefix_checks.append((loc, self._validator(part).is_valid, where))
+        return JsonDocumentCheck(checks, prefix_checks)
+
+    def format_checker(self):
+        """Formats as the grammar enforces them: the compiled ones by their regex,
+        others by ``jsonschema``'s checkers; None when formats are annotations."""
+        if not self.options.enforce_formats:
+            return None
+        if self._format_checker is None:
+            from jsonschema import FormatChecker
+
+            checker = FormatChecker(formats=())
+            base = FormatChecker()
+            for name in _checked_formats():
+                checker.checkers[name] = _EXACT_FORMATS.get(name) or base.checkers[name]
+            for name in FORMATS:
+                match = re.compile(to_regex_text(format_regex(name)), re.S).fullmatch
+                checker.checkers[name] = (lambda x, match=match: not isinstance(x, str) or match(x) is not None, ())
+            self._format_checker = checker
+        return self._format_checker
 
     def _validates(self, value: Any, part: Sub) -> bool:
         try:
@@ -523,53 +639,56 @@ class SchemaCompiler:
         name = self._memo.get(key)
         if name is None:
             name = self._memo[key] = self.new_rule("s")
-            alternatives = _flat_product([self.flatten(s) for s in subs], subs[0].pointer)
+            alternatives: list[list[Sub]] = [[]]
+            for s in subs:
+                alts = self.flatten(s)
+                if len(alternatives) * len(alts) > MAX_ALTERNATIVES:
+                    # leaving this factor out is a superset: it is checked
+                    self.approximate(s, s.pointer, f"combinators expand to more than {MAX_ALTERNATIVES} alternatives")
+                    continue
+                alternatives = [a + b for a in alternatives for b in alts]
             self.rules[name] = choice(*(self.compile_conj(conj) for conj in alternatives)) if alternatives else NOTHING
         return Ref(name)
 
     def check_keywords(self, part: Sub) -> None:
+        """Note the keywords of ``part`` that the grammar leaves out (a superset),
+        so that a check enforces them."""
         node = part.schema
-        for kw in UNSUPPORTED:
+        ptr = part.pointer
+        for kw in CHECKED:
             if kw in node:
                 if kw == "if" and "then" not in node and "else" not in node:
-                    continue
-                if kw in ("minContains", "maxContains") and "contains" not in node:
-                    continue
-                self.unsupported(f"{part.pointer}/{kw}", f"keyword {kw!r} is not supported")
+                    continue  # no effect
+                self.approximate(part, f"{ptr}/{kw}", f"keyword {kw!r}")
         if node.get("uniqueItems") is True and not (_count(node, "maxItems") is not None and _count(node, "maxItems") <= 1):
-            self.unsupported(f"{part.pointer}/uniqueItems", "keyword 'uniqueItems' is not supported")
+            self.approximate(part, f"{ptr}/uniqueItems", "keyword 'uniqueItems'")
         for kw in ("unevaluatedProperties", "unevaluatedItems"):
             if kw in node and node[kw] not in (True, {}):
-                self.unsupported(f"{part.pointer}/{kw}", f"keyword {kw!r} is not supported")
+                self.approximate(part, f"{ptr}/{kw}", f"keyword {kw!r}")
         if "not" in node:
             n = node["not"]
             if n is False:
                 pass
-            elif n is True or (isinstance(n, dict) and not (set(n) - ANNOTATIONS)):
+            elif n is True or (isinstance(n, dict) and not (set(n) - self.annotations)):
                 pass  # handled in compile_conj (matches nothing)
-            elif not (isinstance(n, dict) and set(n) - ANNOTATIONS == {"type"}):
-                self.unsupported(f"{part.pointer}/not", "'not' is only supported as 'not: {type: ...}'")
+            elif not (isinstance(n, dict) and set(n) - self.annotations == {"type"}):
+                self.approximate(part, f"{ptr}/not", "general 'not'")
         deps = node.get("dependencies")
-        if isinstance(deps, dict):
-            for k, v in deps.items():
-                if not isinstance(v, list):
-                    self.unsupported(f"{part.pointer}/dependencies/{_escape_token(k)}",
-                                     "schema-valued 'dependencies' is not supported")
+        if isinstance(deps, dict) and any(not isinstance(v, list) for v in deps.values()):
+            self.approximate(part, f"{ptr}/dependencies", "schema-valued 'dependencies'")
 
     def compile_conj(self, conj: list[Sub]) -> Expr:
         for part in conj:
             self.check_keywords(part)
-        for part in conj:
-            n = part.schema.get("not")
-            if n is True or (isinstance(n, dict) and not (set(n) - ANNOTATIONS)):
-                return NOTHING
+        if any(_not_anything(part.schema, self.annotations) for part in conj):
+            return NOTHING
         values = self._enum_values(conj)
         if values is not None:
             if not values:
                 ptr = next(p.pointer + ("/enum" if "enum" in p.schema else "/const")
                            for p in conj if "enum" in p.schema or "const" in p.schema)
                 self._contradictions.append((ptr, "no enum/const value satisfies the schema"))
-            return choice(*(self.const_value(v, ptr=conj[0].pointer) for v in values)) if values else NOTHING
+            return choice(*(self.const_value(v, conj[0].pointer, conj) for v in values)) if values else NOTHING
         types = self._types(conj)
         options = []
         if "null" in types:
@@ -590,7 +709,7 @@ class SchemaCompiler:
 
     # -- const ------------------------------------------------------------
 
-    def const_value(self, value: Any, ptr: str) -> Expr:
+    def const_value(self, value: Any, ptr: str, parts: list[Sub] = ()) -> Expr:
         if value is None:
             return self.lex(literal("null"), "null")
         if value is True or value is False:
@@ -605,10 +724,10 @@ class SchemaCompiler:
         if isinstance(value, str):
             return self.lex(strings.literal_string(value), "str")
         if isinstance(value, list):
-            return self.build_array([self.const_value(v, ptr) for v in value], NOTHING, len(value), len(value))
+            return self.build_array([self.const_value(v, ptr, parts) for v in value], NOTHING, len(value), len(value))
         if isinstance(value, dict):
-            members = [(k, strings.literal_string(k), self.const_value(v, ptr), True) for k, v in value.items()]
-            return self.build_object(members, [], None, None, {}, ptr)
+            members = [(k, strings.literal_string(k), self.const_value(v, ptr, parts), True) for k, v in value.items()]
+            return self.build_object(members, [], None, None, {}, ptr, parts)
         raise SchemaError(f"not a JSON value: {value!r}", ptr)
 
     # -- numbers ----------------------------------------------------------
@@ -648,7 +767,7 @@ class SchemaCompiler:
             draft4 = bool(conj) and conj[0].draft <= 4
             syntax = numbers.integer_text(ilo, ihi) if draft4 else numbers.integer_regex(ilo, ihi)
             if q is not None:
-                return self._multiple(syntax, Fraction(numbers.integer_multiple_of(q)), ptr)
+                return self._multiple(syntax, Fraction(numbers.integer_multiple_of(q)), ptr, conj)
             return self.lex(syntax, "int")
         if lo is not None and hi is not None and (lo > hi or (lo == hi and (lo_s or hi_s))):
             self._contradictions.append((ptr, "no number satisfies the numeric bounds"))
@@ -656,21 +775,21 @@ class SchemaCompiler:
         if fraction_only:
             syntax = numbers.decimal_range(lo, lo_s, hi, hi_s) if (lo is not None or hi is not None) else numbers.PLAIN_DECIMAL
             syntax = charfa.regex_intersection([syntax, numbers.FRACTIONAL])
-            return self._multiple(syntax, q, ptr) if q is not None else self.lex(syntax, "number")
+            return self._multiple(syntax, q, ptr, conj) if q is not None else self.lex(syntax, "number")
         if q is None and lo is None and hi is None:
             return self.lex(numbers.JSON_NUMBER, "number")
         if q is None and (lo is None or lo == 0) and (hi is None or hi == 0):
             return self.lex(numbers.zero_bounded_number(None if lo is None else lo_s, None if hi is None else hi_s), "number")
         syntax = numbers.decimal_range(lo, lo_s, hi, hi_s) if (lo is not None or hi is not None) else numbers.PLAIN_DECIMAL
         if q is not None:
-            return self._multiple(syntax, q, ptr)
+            return self._multiple(syntax, q, ptr, conj)
         return self.lex(syntax, "number")
 
-    def _multiple(self, syntax: RegexNode, q: Fraction, ptr: str) -> Expr:
+    def _multiple(self, syntax: RegexNode, q: Fraction, ptr: str, conj: list[Sub]) -> Expr:
         try:
             dfa = numbers.multiple_dfa(syntax, q)
         except charfa.TooComplex:
-            self.unsupported(ptr + "/multipleOf", "multipleOf automaton is too large")
+            self.approximate_all(conj, ptr + "/multipleOf", "multipleOf automaton too large")
             return self.lex(syntax, "number")
         try:
             return self.lex(charfa.to_regex(dfa, NUMBER_REGEX_BUDGET), "multiple")
@@ -714,10 +833,12 @@ class SchemaCompiler:
                 except RegexError as exc:
                     raise SchemaError(f"invalid pattern: {exc}", part.pointer + "/pattern") from exc
             fmt = node.get("format")
-            if isinstance(fmt, str) and self.options.enforce_formats:
-                f = format_regex(fmt)
-                if f is not None:
-                    nodes.append(f)
+            if isinstance(fmt, str):
+                status = self.format_status(fmt, part.pointer + "/format")
+                if status == "regex":
+                    nodes.append(format_regex(fmt))
+                elif status == "check":
+                    self.approximate(part, part.pointer + "/format", f"format {fmt!r}")
         if max_len is not None and min_len > max_len:
             self._contradictions.append((conj[0].pointer, "minLength is greater than maxLength"))
             return charfa.VOID
@@ -728,7 +849,8 @@ class SchemaCompiler:
                 return strings.constrain_length(nodes[0], min_len, max_len)
             return charfa.regex_intersection(nodes + [strings.length_regex(min_len, max_len)])
         except charfa.TooComplex:
-            self.unsupported(conj[0].pointer, "the combination of pattern/format/length is too complex to intersect")
+            # the first constraint alone is a superset; the combination is checked
+            self.approximate_all(conj, conj[0].pointer if conj else "", "pattern/format/length combination too complex")
             return nodes[0]
 
     def compile_string(self, conj: list[Sub]) -> Expr:
@@ -749,6 +871,10 @@ class SchemaCompiler:
                 min_items = max(min_items, _count(node, "minItems"))
             if _count(node, "maxItems") is not None:
                 max_items = _count(node, "maxItems") if max_items is None else min(max_items, _count(node, "maxItems"))
+            if "contains" in node and part.draft >= 6:
+                # an array with minContains (default 1) matching items has at least that many
+                need = _count(node, "minContains") if part.draft >= 2019 and "minContains" in node else 1
+                min_items = max(min_items, need or 0)
             items = node.get("items")
             if "prefixItems" in node and part.draft >= 2020:
                 prefix = [part.child("prefixItems", i) for i in range(len(node["prefixItems"]))]
@@ -843,6 +969,10 @@ class SchemaCompiler:
             alts = _flat_product([self.flatten(s) for s in name_subs], ptr)
             regs = []
             for a in alts:
+                for p in a:
+                    self._check_name_keywords(p)
+                if any(_not_anything(p.schema, self.annotations) for p in a):
+                    continue
                 vals = self._enum_values(a)
                 if vals is not None:
                     regs.extend(literal(v) for v in vals if isinstance(v, str))
@@ -861,8 +991,20 @@ class SchemaCompiler:
                     return NOTHING
                 continue
             members.append((name, strings.literal_string(name), self._value_of(subs), name in required))
-        extras = self._extra_keys(conj, list(names), name_regex, ptr)
-        return self.build_object(members, extras, min_p, max_p, deps, ptr)
+        try:
+            extras = self._extra_keys(conj, list(names), name_regex, ptr)
+        except _ObjectTooComplex as exc:
+            # any object (a superset); the members are checked
+            self.approximate_all(conj, exc.pointer, exc.reason)
+            self.any_value()
+            return Ref("json_object")
+        return self.build_object(members, extras, min_p, max_p, deps, ptr, conj)
+
+    def _check_name_keywords(self, part: Sub) -> None:
+        """``propertyNames`` subschemas are compiled from their string keywords only
+        (``type``, ``enum``/``const``, lengths, ``pattern``, ``format``, ``not: {type}``);
+        the ones that can constrain a string otherwise are checked."""
+        self.check_keywords(part)
 
     def _default_additional(self, node: dict) -> bool | None:
         """What an absent ``additionalProperties`` means in ``node``: the option's default,
@@ -917,8 +1059,7 @@ class SchemaCompiler:
             else:
                 additional.append(self._default_additional(node))
         if len(patterns) > MAX_PATTERN_KEYS:
-            self.unsupported(ptr + "/patternProperties", f"more than {MAX_PATTERN_KEYS} patternProperties")
-            patterns = patterns[:MAX_PATTERN_KEYS]
+            raise _ObjectTooComplex(ptr + "/patternProperties", f"more than {MAX_PATTERN_KEYS} patternProperties")
         names_node = alt(*(literal(n) for n in names)) if names else charfa.VOID
         regions = []
         for mask in range(1 << len(patterns)):
@@ -946,8 +1087,7 @@ class SchemaCompiler:
             try:
                 key = _set_algebra(positive, negative)
             except charfa.TooComplex:
-                self.unsupported(ptr + "/patternProperties", "property key classes are too complex to separate")
-                continue
+                raise _ObjectTooComplex(ptr + "/patternProperties", "property key classes too complex to separate")
             if key == charfa.VOID:
                 continue
             out.append((strings.encode_string_regex(key), subs))
@@ -958,7 +1098,7 @@ class SchemaCompiler:
                 result.append((key, value))
         return result
 
-    def build_object(self, members, extras, min_p, max_p, deps, ptr) -> Expr:
+    def build_object(self, members, extras, min_p, max_p, deps, ptr, parts: list[Sub] = ()) -> Expr:
         """``members``: (name, key regex, value, required) in schema order;
         ``extras``: (key regex, value) classes of other keys (any number of each).
 
@@ -984,7 +1124,8 @@ class SchemaCompiler:
                 return NOTHING
             kept = [m for i, m in enumerate(members) if i not in blocked]
             names = {m[0] for m in kept}
-            return self.build_object(kept, extras, min_p, max_p, {k: v for k, v in deps.items() if k in names}, ptr)
+            return self.build_object(kept, extras, min_p, max_p, {k: v for k, v in deps.items() if k in names}, ptr,
+                                     parts)
         dep_sets = {index[k]: frozenset(index[x] for x in v) for k, v in deps.items() if k in index}
         min_p = min_p or 0
         counted = min_p > 0 or max_p is not None
@@ -995,20 +1136,23 @@ class SchemaCompiler:
         if counted and extras:
             cap = max_p if max_p is not None else min_p
             if cap > 64:
-                self.unsupported(ptr + ("/maxProperties" if max_p is not None else "/minProperties"),
-                                 "min/maxProperties above 64 with undeclared keys allowed")
+                # counted by the check instead
+                self.approximate_all(parts, ptr, "min/maxProperties above 64 with undeclared keys allowed")
                 counted, min_p, max_p, cap = False, 0, None, 0
         pairs = [seq(self.lex(m[1], "key"), ws, colon, ws, m[2], ws) for m in members]
         extra_pairs = [seq(self.lex(k, "key"), ws, colon, ws, v, ws) for k, v in extras]
         order = self.options.key_order
         if order == "any" and n > self.options.max_any_order_keys:
-            self.unsupported(ptr + "/properties",
-                             f"key_order='any' is exact only up to {self.options.max_any_order_keys} properties "
-                             f"(this object declares {n}); use key_order='schema'")
-            order = "schema"
+            # members in any order and any number; duplicates, required keys, dependencies
+            # and counts are left to the check
+            self.approximate_all(parts, ptr + "/properties",
+                                 f"more than {self.options.max_any_order_keys} properties in any order")
+            member = choice(*pairs, *extra_pairs)
+            body = seq(member, Rep(seq(comma, ws, member), 0, None))
+            return seq(self.tok["{"], ws, body if required else choice(EPSILON, body), self.tok["}"])
         track = order == "any" or bool(dep_sets) or counted
         if track and order != "any" and n > self.options.max_any_order_keys:
-            self.unsupported(ptr, "too many properties to track dependentRequired/min/maxProperties exactly")
+            self.approximate_all(parts, ptr, "dependentRequired/min/maxProperties over many properties")
             track, dep_sets, counted, cap = False, {}, False, 0
 
         def accepting(seen: frozenset | None, count: int) -> bool:
@@ -1091,6 +1235,128 @@ def _set_algebra(positive: list[RegexNode], negative: list[RegexNode]) -> RegexN
     for d in dfas[k:]:
         acc = charfa.difference(acc, d)
     return charfa.to_regex(acc)
+
+
+def _location_text(loc: tuple) -> str:
+    """A readable instance-location pattern (``/a/*/0``)."""
+    out = []
+    for seg in loc:
+        kind = seg[0]
+        out.append({"k": lambda: _escape_token(seg[1]), "p": lambda: f"~({seg[1]})", "a": lambda: "*",
+                    "i": lambda: str(seg[1]), "f": lambda: f"{seg[1]}.."}[kind]())
+    return "".join("/" + x for x in out) or "/"
+
+
+_JSON_POINTER = re.compile(r"(?:/(?:[^/~]|~[01])*)*")
+_RELATIVE_JSON_POINTER = re.compile(r"(?:0|[1-9][0-9]*)(?:#|(?:/(?:[^/~]|~[01])*)*)")
+_HOSTNAME_DOTS = ".\u3002\uff0e\uff61"  # RFC 3490 label separators
+
+
+def _idn_hostname(x) -> bool:
+    """``jsonschema``'s idn-hostname (IDNA 2008 by ``idna``) plus what it misses: no
+    trailing separator, and in a name with right-to-left labels every label follows
+    the RFC 5893 Bidi rule."""
+    import unicodedata
+
+    import idna
+
+    if not isinstance(x, str):
+        return True
+    if not x or x[-1] in _HOSTNAME_DOTS:
+        return False
+    try:
+        idna.encode(x)
+        if any(unicodedata.bidirectional(c) in ("R", "AL", "AN") for c in x):
+            for label in re.split(f"[{_HOSTNAME_DOTS}]", x):
+                idna.core.check_bidi(label, check_ltr=True)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return False
+    return True
+
+
+# formats checked here rather than by jsonschema's own checkers (which read
+# relative-json-pointer digits as Unicode digits and miss parts of idn-hostname)
+_EXACT_FORMATS = {
+    "json-pointer": (lambda x: not isinstance(x, str) or _JSON_POINTER.fullmatch(x) is not None, ()),
+    "relative-json-pointer": (lambda x: not isinstance(x, str) or _RELATIVE_JSON_POINTER.fullmatch(x) is not None, ()),
+    "idn-hostname": (_idn_hostname, ()),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _checked_formats() -> frozenset[str]:
+    """Formats enforced by a check: ``jsonschema``'s checkers available in this
+    environment (some need optional packages), except ``regex`` (it checks Python
+    syntax, not ECMA-262), and the ones above."""
+    from jsonschema import FormatChecker
+
+    names = set(FormatChecker().checkers) - {"regex"} - set(FORMATS)
+    if "idn-hostname" in names:
+        try:
+            import idna.core  # noqa: F401
+        except ImportError:
+            names.discard("idn-hostname")
+    return frozenset(names | {"json-pointer", "relative-json-pointer"})
+
+
+@functools.lru_cache(maxsize=None)
+def _ecma_search(pattern: str):
+    from outform.schemas.checks import ecma_search
+
+    search = ecma_search(pattern)
+    return search if search is not None else re.compile(pattern).search  # (only reached in lenient mode)
+
+
+@functools.lru_cache(maxsize=None)
+def _ecma_validator_class(cls):
+    """``cls`` with ``pattern``/``patternProperties``/``additionalProperties`` reading
+    patterns as ECMA-262 (as the grammar does), not as Python regexes."""
+    from jsonschema import ValidationError, validators
+
+    def pattern(validator, patrn, instance, schema):
+        if validator.is_type(instance, "string") and not _ecma_search(patrn)(instance):
+            yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    def pattern_properties(validator, patterns, instance, schema):
+        if not validator.is_type(instance, "object"):
+            return
+        for patrn, subschema in patterns.items():
+            for k, v in instance.items():
+                if _ecma_search(patrn)(k):
+                    yield from validator.descend(v, subschema, path=k, schema_path=patrn)
+
+    def additional_properties(validator, additional, instance, schema):
+        if not validator.is_type(instance, "object"):
+            return
+        props = schema.get("properties", {})
+        patterns = schema.get("patternProperties", {})
+        extras = [k for k in instance if k not in props and not any(_ecma_search(p)(k) for p in patterns)]
+        if validator.is_type(additional, "object"):
+            for extra in extras:
+                yield from validator.descend(instance[extra], additional, path=extra)
+        elif not additional and extras:
+            yield ValidationError("additional properties are not allowed")
+
+    extra = {"pattern": pattern, "patternProperties": pattern_properties, "additionalProperties": additional_properties}
+    if "dependencies" not in cls.VALIDATORS:
+        # the grammar honours draft 7's "dependencies" in every draft (its array form
+        # is compiled); the schema form is checked the same way
+        from jsonschema._legacy_keywords import dependencies_draft4_draft6_draft7
+
+        extra["dependencies"] = dependencies_draft4_draft6_draft7
+    return validators.extend(cls, extra)
+
+
+class _ObjectTooComplex(Exception):
+    def __init__(self, pointer: str, reason: str):
+        super().__init__(reason)
+        self.pointer, self.reason = pointer, reason
+
+
+def _not_anything(node: dict, annotations: frozenset = ANNOTATIONS) -> bool:
+    """``not: true`` or ``not: {}`` (annotations only): the schema matches nothing."""
+    n = node.get("not")
+    return n is True or (isinstance(n, dict) and not (set(n) - annotations))
 
 
 def _flat_product(per_sub: list[list[list[Sub]]], pointer: str = "") -> list[list[Sub]]:
@@ -1214,15 +1480,22 @@ def compile_schema(
 ) -> Grammar:
     """Compile a JSON Schema into grammar IR (see the package docstring).
 
+    The grammar's ``check`` is set when keywords are enforced beside it
+    (``uniqueItems``, ``if``, ...); ``Compiler.compile_grammar`` and
+    ``Compiler.compile_schema`` honour it, a bare grammar alone would accept too much.
+
     ``key_order``: ``"any"`` accepts object members in any order (exact, each
-    declared key at most once; objects with more than ``max_any_order_keys``
-    declared properties raise UnsupportedSchema), ``"schema"`` in the order of
-    ``properties`` (undeclared keys after the declared ones).
+    declared key at most once; for objects with more than ``max_any_order_keys``
+    declared properties the grammar takes the members in any order and number,
+    and a check refuses duplicates and enforces ``required``), ``"schema"`` in
+    the order of ``properties`` (undeclared keys after the declared ones).
     ``additional_properties_default``: what an absent ``additionalProperties``
     means (``None``: the standard, any value; ``False``: closed objects).
-    ``enforce_formats``: enforce the known ``format`` values (default) or treat
-    them as annotations.  ``resources``: documents for remote ``$ref`` (URL →
-    schema).
+    ``enforce_formats``: enforce the ``format`` values of the specification
+    (default; by regex, or by a ``jsonschema`` check; standard formats that
+    nothing can check raise UnsupportedSchema, formats outside the
+    specification are annotations) or treat them all as annotations.
+    ``resources``: documents for remote ``$ref`` (URL → schema).
     """
     draft = check_schema(schema)
     if isinstance(schema, dict) and "$schema" not in schema and draft != 2020:
@@ -1232,7 +1505,8 @@ def compile_schema(
     c = SchemaCompiler(schema, options)
     value = c.compile_subs([c.root]) if schema is not True else c.any_value()
     c.rules["start"] = seq(c.ws, value, c.ws)
-    grammar = Grammar("start", {"start": c.rules.pop("start"), **c.rules}, dict(c.lexemes))
+    check = c.document_check()
+    grammar = Grammar("start", {"start": c.rules.pop("start"), **c.rules}, dict(c.lexemes), check=check)
     try:
         return simplify(grammar)
     except GrammarError as exc:

@@ -1,0 +1,146 @@
+"""A grammar constraint with a context-sensitive document check on top.
+
+:class:`CheckedConstraint` runs a :class:`~outform.grammar.ir.DocumentCheck`
+alongside a :class:`~outform.masking.grammar_index.GrammarIndex`: the grammar
+accepts a superset of the wanted language, the check removes the rest (for JSON
+Schema: keywords that are not context-free, checked when the value they apply
+to closes).  It knows nothing about JSON.
+
+A state is the pair (grammar state, check state).  The mask is the grammar's
+mask minus the tokens whose bytes make the check fail; only tokens containing
+one of the check's *closing bytes* can fail, so only those (and only those the
+grammar allows) are fed to the check.  Masks are cached on the state object.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Hashable
+
+import numpy as np
+
+from outform.grammar.ir import DocumentCheck
+from outform.kernels import bitmask_words
+from outform.masking.grammar_index import GrammarIndex
+
+
+class CheckedState:
+    """An immutable position: the inner grammar state and the check state."""
+
+    __slots__ = ("inner", "check", "mask")
+
+    def __init__(self, inner, check: Hashable):
+        self.inner = inner
+        self.check = check
+        self.mask: np.ndarray | None = None  # cached filtered token mask
+
+
+class CheckedConstraint:
+    """``inner`` (a grammar index) restricted by ``check`` (implements ``CompiledConstraint``)."""
+
+    def __init__(self, inner: GrammarIndex, check: DocumentCheck):
+        self.inner = inner
+        self.check = check
+        self.vocab = inner.vocab
+        self.logits_width = inner.logits_width
+        self._token_bytes = inner.vocab.token_bytes
+        self._candidates: dict[bytes, np.ndarray] = {}
+
+    def __getattr__(self, name: str):
+        # GrammarIndex-only attributes (grammar, bnf, parser, ...) are the inner index's
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    @property
+    def n_words(self) -> int:
+        return bitmask_words(self.logits_width)
+
+    # ------------------------------------------------------------------
+
+    def initial_state(self) -> CheckedState:
+        return CheckedState(self.inner.initial_state(), self.check.initial())
+
+    def advance(self, state: CheckedState, token_id: int) -> CheckedState | None:
+        inner = self.inner.advance(state.inner, token_id)
+        if inner is None:
+            return None
+        check = self.check.feed(state.check, self._token_bytes[token_id])
+        if check is None:
+            return None
+        return CheckedState(inner, check)
+
+    def is_accepting(self, state: CheckedState) -> bool:
+        return self.inner.is_accepting(state.inner) and self.check.accepts_end(state.check)
+
+    def can_continue(self, state: CheckedState) -> bool:
+        return bool(self.token_mask(state).any())
+
+    def token_mask(self, state: CheckedState) -> np.ndarray:
+        if state.mask is None:
+            state.mask = self._filter(self.inner.token_mask(state.inner), state.check)
+        return state.mask
+
+    def completion_bytes(self, state: CheckedState) -> float:
+        """The grammar's fewest completing bytes (a lower bound: checks may refuse that
+        completion, which the generator then backs out of)."""
+        return self.inner.completion_bytes(state.inner)
+
+    def budget_mask(self, state: CheckedState, tokens_left: int) -> np.ndarray | None:
+        limited = self.inner.budget_mask(state.inner, tokens_left)
+        if limited is None:
+            return None
+        return limited & self.token_mask(state)
+
+    # ------------------------------------------------------------------
+
+    def _filter(self, mask: np.ndarray, check_state: Hashable) -> np.ndarray:
+        closing = self.check.closing_bytes(check_state)
+        if not closing:
+            return mask
+        ids = self._candidate_ids(closing)
+        if not len(ids):
+            return mask
+        ids = ids[(mask[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1 == 1]
+        if not len(ids):
+            return mask
+        out = mask.copy()
+        token_bytes = self._token_bytes
+        ids = ids.tolist()
+        failing = getattr(self.check, "failing", None)
+        if failing is not None:  # optional bulk form of feed
+            refused = [ids[k] for k in failing(check_state, [token_bytes[t] for t in ids])]
+        else:
+            refused = [t for t in ids if self.check.feed(check_state, token_bytes[t]) is None]
+        for token_id in refused:
+            out[token_id >> 5] &= np.uint32(~(1 << (token_id & 31)) & 0xFFFFFFFF)
+        return out
+
+    def _candidate_ids(self, closing: bytes) -> np.ndarray:
+        """Sorted ids of the tokens containing at least one byte of ``closing``."""
+        key = bytes(sorted(set(closing)))
+        ids = self._candidates.get(key)
+        if ids is None:
+            parts = [_tokens_with_byte(self.vocab, b) for b in key]
+            ids = self._candidates[key] = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        return ids
+
+
+_BY_BYTE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _tokens_with_byte(vocab, byte: int) -> np.ndarray:
+    """Sorted ids of the (non-special) tokens whose bytes contain ``byte`` (cached per vocabulary)."""
+    try:
+        table = _BY_BYTE.setdefault(vocab, {})
+    except TypeError:  # not weakly referenceable
+        table = {}
+    if "all" not in table:
+        special = set(vocab.special_ids)
+        spelled = [data if data and t not in special else b"" for t, data in enumerate(vocab.token_bytes)]
+        table["all"] = np.frombuffer(b"".join(spelled), dtype=np.uint8)
+        table["owner"] = np.repeat(np.arange(len(spelled), dtype=np.int64), [len(d) for d in spelled])
+    ids = table.get(byte)
+    if ids is None:
+        ids = table[byte] = np.unique(table["owner"][table["all"] == byte])
+    return ids

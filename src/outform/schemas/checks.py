@@ -1,0 +1,530 @@
+"""Exact JSON Schema keywords that are not context-free: checks beside the grammar.
+
+Some keywords cannot be compiled into a context-free grammar (``uniqueItems``,
+``contains``, ``if``/``then``/``else``, general ``not``, overlapping ``oneOf``,
+``dependentSchemas``, ``unevaluated*``, ``$dynamicRef``, ...).  For those the
+schema compiler emits a grammar that accepts a *superset* of the valid
+documents and registers *checks*: "the JSON value at this instance location
+must validate against this subschema" (validated with ``jsonschema``).  The
+grammar plus the checks accept exactly the valid documents.
+
+This module has the two halves:
+
+* :class:`CheckPlanner` decides where checks go.  A check sits at an instance
+  location reached from the root only through *unconditional* applicators
+  (``properties``, ``patternProperties``, ``additionalProperties``,
+  ``items``/``prefixItems``/``additionalItems``, ``allOf``, ``$ref``), where the
+  subschema applies to every value found there, so validating it in isolation
+  is exact.  An approximated keyword below a conditional applicator (``anyOf``,
+  ``oneOf``, ``not``, ``if``/``then``/``else``, ``dependentSchemas``,
+  ``contains``, ``propertyNames``, ...) is checked at the nearest unconditional
+  ancestor, whose whole subschema is validated; recursion that would make the
+  set of locations infinite hoists to where the cycle was entered; dynamic
+  references (whose meaning depends on the path from the root) check the whole
+  document against the whole schema.
+* :class:`JsonDocumentCheck` is the :class:`~outform.grammar.ir.DocumentCheck`:
+  a streaming JSON tracker over the bytes the grammar accepted.  It follows the
+  container stack and the current key/index, and when a value closes whose
+  location matches a check, it parses the value's text (rejecting duplicate
+  keys, which exact grammars never produce) and validates it.  Checks fire as
+  soon as the value closes (a string at its closing quote, a container at its
+  bracket, ``true``/``false``/``null`` at their last letter, a number at the
+  byte after it or at the end of the document), so masks drop offending tokens
+  early.  States are tuples, so matchers can roll back and fork.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable, Iterator
+
+from outform.errors import RegexError, UnsupportedRegexError
+
+# ---------------------------------------------------------------------------
+# instance-location patterns
+# ---------------------------------------------------------------------------
+# A location is a tuple of keys (str) and array indices (int).  A pattern is a
+# tuple of segments:
+#   ("k", name)                    the member ``name``
+#   ("p", source, predicate)       members whose key the ECMA pattern finds a match in
+#   ("a", names, predicates)       members not in ``names`` and matching no predicate
+#   ("i", n)                       array element ``n``
+#   ("f", n)                       array elements ``n`` and after
+
+
+def _segment_matches(segment: tuple, step) -> bool:
+    kind = segment[0]
+    if isinstance(step, str):
+        if kind == "k":
+            return step == segment[1]
+        if kind == "p":
+            return bool(segment[2](step))
+        if kind == "a":
+            return step not in segment[1] and not any(p(step) for p in segment[2])
+        return False
+    if kind == "i":
+        return step == segment[1]
+    if kind == "f":
+        return step >= segment[1]
+    return False
+
+
+def _segment_key(segment: tuple) -> tuple:
+    """A hashable, comparable spelling of a segment (predicates dropped)."""
+    if segment[0] == "p":
+        return ("p", segment[1])
+    if segment[0] == "a":
+        return ("a", tuple(sorted(segment[1])), tuple(segment[3]))
+    return segment
+
+
+# ---------------------------------------------------------------------------
+# the streaming tracker
+# ---------------------------------------------------------------------------
+
+_VALUE, _AFTER, _KEY, _COLON, _STR, _ESC, _KSTR, _KESC, _NUM, _LIT = range(10)
+_WS = frozenset(b" \t\n\r")
+_NUMBER_BYTES = frozenset(b"0123456789+-.eE")
+_CLOSING_ANYWHERE = b'"}], \t\n\rel'
+_CLOSING_IN_STRING = b'"'
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate
+    return out
+
+
+class JsonDocumentCheck:
+    """Validates the JSON values at given instance locations as they close.
+
+    ``checks`` are ``(pattern, validate, label)``: ``validate(value) -> bool``
+    for the parsed values at the locations ``pattern`` matches.
+    ``prefix_checks`` are the same for arrays, but run on the array closed right
+    after each of its elements (for keywords that every prefix of a valid array
+    satisfies, like ``uniqueItems``: a duplicate is refused when it closes, not
+    at the end of the array).
+    """
+
+    def __init__(self, checks: list[tuple[tuple, Callable[[Any], bool], str]],
+                 prefix_checks: list[tuple[tuple, Callable[[Any], bool], str]] = ()):
+        self.checks = list(checks)
+        self.prefix_checks = list(prefix_checks)
+        self._all = self.checks + self.prefix_checks
+        self._depths = frozenset(len(p) for p, _, _ in self.checks)
+        self._prefix_depths = frozenset(len(p) for p, _, _ in self.prefix_checks)
+        self._at: dict[tuple, tuple[int, ...]] = {}
+        self._prefix_at: dict[tuple, tuple[int, ...]] = {}
+        self._results: dict[tuple[int, bytes], bool] = {}
+        self._ran = 0  # checks evaluated so far (see ``failing``)
+
+    def __repr__(self) -> str:
+        return f"JsonDocumentCheck({self.labels()})"
+
+    def labels(self) -> list[str]:
+        return [label for _, _, label in self.checks] + [f"{label} (prefixes)" for _, _, label in self.prefix_checks]
+
+    # DocumentCheck -------------------------------------------------------
+
+    def initial(self) -> tuple:
+        # (text, mode, stack, scalar start, scalar location, literal bytes left)
+        return (b"", _VALUE, (), 0, (), 0)
+
+    def closing_bytes(self, state: tuple) -> bytes:
+        mode = state[1]
+        if mode == _STR or mode == _ESC or mode == _KSTR or mode == _KESC:
+            return _CLOSING_IN_STRING
+        return _CLOSING_ANYWHERE
+
+    def failing(self, state: tuple, tokens: list[bytes]) -> list[int]:
+        """Indices of the ``tokens`` for which ``feed(state, token)`` fails, computed in bulk.
+
+        Inside a string, tokens that end it the same way (same bytes from the
+        closing quote on) fare the same when closing that string runs no check;
+        at a value or key position, a token that only opens a string cannot fail.
+        """
+        mode = state[1]
+        out = []
+        if mode == _STR:
+            groups: dict[bytes, list[int]] = {}
+            for k, data in enumerate(tokens):
+                q = data.find(b'"')
+                if q < 0 or b"\\" in data[:q + 1]:
+                    if self.feed(state, data) is None:
+                        out.append(k)
+                else:
+                    groups.setdefault(data[q:], []).append(k)
+            for members in groups.values():
+                ran = self._ran
+                if self.feed(state, tokens[members[0]]) is None:
+                    out.append(members[0])
+                elif self._ran == ran:
+                    continue  # no check looked at the string: all members pass
+                out.extend(k for k in members[1:] if self.feed(state, tokens[k]) is None)
+            return sorted(out)
+        opening = mode == _VALUE or mode == _KEY
+        for k, data in enumerate(tokens):
+            if opening:
+                rest = data.lstrip(b" \t\n\r")
+                if rest[:1] == b'"' and rest.count(b'"') == 1:
+                    continue  # opens a string and stays inside it
+            if self.feed(state, data) is None:
+                out.append(k)
+        return out
+
+    def accepts_end(self, state: tuple) -> bool:
+        text, mode, stack, start, loc, _ = state
+        if mode == _NUM and not stack:
+            return self._closed(loc, text[start:])
+        return True
+
+    def feed(self, state: tuple, data: bytes) -> tuple | None:
+        text, mode, stack, start, loc, left = state
+        base = len(text)
+        text += data
+        i, n = 0, len(data)
+        while i < n:
+            b = data[i]
+            if mode == _STR or mode == _KSTR:
+                q = data.find(b'"', i)
+                e = data.find(b"\\", i)
+                if e >= 0 and (q < 0 or e < q):
+                    mode = _ESC if mode == _STR else _KESC
+                    i = e + 1
+                    continue
+                if q < 0:
+                    break
+                pos = base + q
+                i = q + 1
+                if mode == _STR:
+                    if not self._close(stack, text, loc, start, pos + 1):
+                        return None
+                    mode = _AFTER
+                else:
+                    top = stack[-1]
+                    stack = stack[:-1] + ((True, top[1], top[2], top[3], json.loads(text[start:pos + 1])),)
+                    mode = _COLON
+                continue
+            if mode == _ESC or mode == _KESC:
+                mode = _STR if mode == _ESC else _KSTR
+                i += 1
+                continue
+            if mode == _NUM:
+                if b in _NUMBER_BYTES:
+                    i += 1
+                    continue
+                if not self._close(stack, text, loc, start, base + i):
+                    return None
+                mode = _AFTER
+                continue  # the byte after the number is read in _AFTER
+            if mode == _LIT:
+                left -= 1
+                i += 1
+                if left == 0:
+                    if not self._close(stack, text, loc, start, base + i):
+                        return None
+                    mode = _AFTER
+                continue
+            if b in _WS:
+                i += 1
+                continue
+            pos = base + i
+            i += 1
+            if mode == _VALUE:
+                if stack:
+                    top = stack[-1]
+                    loc = top[2] + ((top[4],) if top[0] else (top[3],))
+                else:
+                    loc = ()
+                if b == 0x7B:  # {
+                    stack += ((True, pos, loc, 0, None),)
+                    mode = _KEY
+                elif b == 0x5B:  # [
+                    stack += ((False, pos, loc, 0, None),)
+                elif b == 0x5D:  # ] of an empty array
+                    top = stack[-1]
+                    stack = stack[:-1]
+                    if not self._close(stack, text, top[2], top[1], pos + 1):
+                        return None
+                    mode = _AFTER
+                elif b == 0x22:  # "
+                    start, mode = pos, _STR
+                elif b == 0x74 or b == 0x6E:  # true, null
+                    start, mode, left = pos, _LIT, 3
+                elif b == 0x66:  # false
+                    start, mode, left = pos, _LIT, 4
+                else:
+                    start, mode = pos, _NUM
+            elif mode == _AFTER:
+                if b == 0x2C:  # ,
+                    top = stack[-1]
+                    if top[0]:
+                        mode = _KEY
+                    else:
+                        stack = stack[:-1] + ((False, top[1], top[2], top[3] + 1, None),)
+                        mode = _VALUE
+                else:  # } or ]
+                    top = stack[-1]
+                    stack = stack[:-1]
+                    if not self._close(stack, text, top[2], top[1], pos + 1):
+                        return None
+            elif mode == _KEY:
+                if b == 0x22:
+                    start, mode = pos, _KSTR
+                else:  # } of an empty object
+                    top = stack[-1]
+                    stack = stack[:-1]
+                    if not self._close(stack, text, top[2], top[1], pos + 1):
+                        return None
+                    mode = _AFTER
+            else:  # _COLON
+                mode = _VALUE
+        return (text, mode, stack, start, loc, left)
+
+    # checks ----------------------------------------------------------------
+
+    def _close(self, stack: tuple, text: bytes, loc: tuple, start: int, end: int) -> bool:
+        """The value ``text[start:end]`` at ``loc`` closed (``stack``: its open ancestors)."""
+        if len(loc) in self._depths and not self._closed(loc, text[start:end]):
+            return False
+        if stack and not stack[-1][0] and len(stack[-1][2]) in self._prefix_depths:
+            parent = stack[-1]
+            indices = self._prefix_at.get(parent[2])
+            if indices is None:
+                indices = self._prefix_at[parent[2]] = tuple(
+                    len(self.checks) + k for k in self._matching(self.prefix_checks, parent[2]))
+            if indices and not self._run(indices, text[parent[1]:end] + b"]"):
+                return False
+        return True
+
+    @staticmethod
+    def _matching(checks: list, loc: tuple) -> list[int]:
+        return [k for k, (pattern, _, _) in enumerate(checks)
+                if len(pattern) == len(loc) and all(_segment_matches(s, step) for s, step in zip(pattern, loc))]
+
+    def _closed(self, loc: tuple, value: bytes) -> bool:
+        if len(loc) not in self._depths:
+            return True
+        indices = self._at.get(loc)
+        if indices is None:
+            indices = self._at[loc] = tuple(self._matching(self.checks, loc))
+        return self._run(indices, value)
+
+    def _run(self, indices: tuple[int, ...], value: bytes) -> bool:
+        if indices:
+            self._ran += 1
+        parsed = _UNPARSED
+        for k in indices:
+            key = (k, value)
+            ok = self._results.get(key)
+            if ok is None:
+                if parsed is _UNPARSED:
+                    try:
+                        parsed = json.loads(value, object_pairs_hook=_no_duplicates)
+                    except (_Duplicate, ValueError):
+                        parsed = _INVALID
+                ok = False if parsed is _INVALID else self._validate(k, parsed)
+                if len(self._results) > 100_000:
+                    self._results.clear()
+                self._results[key] = ok
+            if not ok:
+                return False
+        return True
+
+    def _validate(self, k: int, value: Any) -> bool:
+        try:
+            return bool(self._all[k][1](value))
+        except Exception:  # a validator that cannot decide never lets a value through
+            return False
+
+
+_UNPARSED = object()
+_INVALID = object()
+
+
+# ---------------------------------------------------------------------------
+# planning: where the checks go
+# ---------------------------------------------------------------------------
+
+# keyword -> how its subschemas apply: "same" (same location, unconditionally),
+# "cond" (same location, conditionally), or a location step
+_SINGLE = ("additionalProperties", "items", "additionalItems", "not", "if", "then", "else", "contains",
+           "propertyNames", "unevaluatedProperties", "unevaluatedItems")
+_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+_MAPS = ("properties", "patternProperties", "dependentSchemas", "dependencies")
+_DYNAMIC = ("$dynamicRef", "$recursiveRef")
+MAX_VISITS = 4000
+
+
+class CheckPlanner:
+    """Places the checks for the keywords the compiler approximated (see the module docstring)."""
+
+    def __init__(self, compiler):
+        self.c = compiler
+        self._pattern_predicates: dict[str, Callable[[str], Any] | None] = {}
+
+    # the schema graph ------------------------------------------------------
+
+    def edges(self, sub) -> Iterator[tuple[Any, Any]]:
+        """(how, child Sub) for the subschemas of ``sub`` that apply to its instance or below.
+
+        ``how`` is ``"same"``, ``"cond"`` or a location segment."""
+        node = sub.schema
+        if not isinstance(node, dict):
+            return
+        c = self.c
+        if "$ref" in node and isinstance(node["$ref"], str):
+            yield "same", c.resolve(node["$ref"], sub, sub.pointer + "/$ref")
+            if sub.draft <= 7:
+                return  # siblings of $ref are ignored
+        for kw in _DYNAMIC:
+            if isinstance(node.get(kw), str):
+                yield "cond", c.resolve(node[kw], sub, sub.pointer + "/" + kw)
+        props = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+        pats = node.get("patternProperties") if isinstance(node.get("patternProperties"), dict) else {}
+        for name in props:
+            yield ("k", name), sub.child("properties", name)
+        for pattern in pats:
+            predicate = self.predicate(pattern)
+            yield (("p", pattern, predicate) if predicate else "cond"), sub.child("patternProperties", pattern)
+        if "additionalProperties" in node:
+            predicates = [self.predicate(p) for p in pats]
+            how = ("a", frozenset(props), tuple(predicates), tuple(pats)) if all(predicates) else "cond"
+            yield how, sub.child("additionalProperties")
+        items = node.get("items")
+        if isinstance(node.get("prefixItems"), list) and sub.draft >= 2020:
+            for i in range(len(node["prefixItems"])):
+                yield ("i", i), sub.child("prefixItems", i)
+            if "items" in node:
+                yield ("f", len(node["prefixItems"])), sub.child("items")
+        elif isinstance(items, list):
+            for i in range(len(items)):
+                yield ("i", i), sub.child("items", i)
+            if "additionalItems" in node:
+                yield ("f", len(items)), sub.child("additionalItems")
+        elif "items" in node:
+            yield ("f", 0), sub.child("items")
+        if isinstance(node.get("prefixItems"), list) and sub.draft < 2020:
+            for i in range(len(node["prefixItems"])):
+                yield "cond", sub.child("prefixItems", i)
+        if "additionalItems" in node and not isinstance(items, list):
+            yield "cond", sub.child("additionalItems")
+        for i in range(len(node.get("allOf", []) if isinstance(node.get("allOf"), list) else [])):
+            yield "same", sub.child("allOf", i)
+        for kw in ("anyOf", "oneOf"):
+            if isinstance(node.get(kw), list):
+                for i in range(len(node[kw])):
+                    yield "cond", sub.child(kw, i)
+        for kw in ("not", "if", "then", "else", "contains", "propertyNames", "unevaluatedProperties",
+                   "unevaluatedItems"):
+            if isinstance(node.get(kw), (dict, bool)):
+                yield "cond", sub.child(kw)
+        for kw in ("dependentSchemas", "dependencies"):
+            if isinstance(node.get(kw), dict):
+                for name, value in node[kw].items():
+                    if isinstance(value, (dict, bool)):
+                        yield "cond", sub.child(kw, name)
+
+    def predicate(self, pattern: str):
+        """``key -> match`` with ECMA-262 search semantics, or None if the pattern is not supported."""
+        if pattern not in self._pattern_predicates:
+            self._pattern_predicates[pattern] = ecma_search(pattern)
+        return self._pattern_predicates[pattern]
+
+    # planning ------------------------------------------------------------------
+
+    def plan(self) -> list[tuple[tuple, Any]]:
+        """(location pattern, Sub) pairs: validate the Sub at every matching location."""
+        c = self.c
+        marked = c._approx
+        if not marked:
+            return []
+        root = c.root
+        # every schema object reachable from the root, with reverse edges
+        nodes: dict[int, Any] = {id(root.schema): root}
+        parents: dict[int, set[int]] = {}
+        edges: dict[int, list] = {}
+        stack = [root]
+        dynamic = False
+        while stack:
+            sub = stack.pop()
+            out = edges[id(sub.schema)] = list(self.edges(sub))
+            if isinstance(sub.schema, dict):
+                dynamic |= any(isinstance(sub.schema.get(kw), str) for kw in _DYNAMIC)
+                self._scan(sub)
+            for _, child in out:
+                parents.setdefault(id(child.schema), set()).add(id(sub.schema))
+                if id(child.schema) not in nodes:
+                    nodes[id(child.schema)] = child
+                    stack.append(child)
+        if any(key not in nodes for key in marked) or dynamic:
+            return [((), root)]
+        needs = set(marked)
+        frontier = list(marked)
+        while frontier:
+            for parent in parents.get(frontier.pop(), ()):
+                if parent not in needs:
+                    needs.add(parent)
+                    frontier.append(parent)
+        plan: dict[tuple, tuple[tuple, Any]] = {}
+        visits = 0
+
+        def register(loc: tuple, sub) -> None:
+            plan.setdefault((tuple(_segment_key(s) for s in loc), id(sub.schema), sub.uri), (loc, sub))
+
+        # depth-first walk along unconditional edges; path: schema id -> (loc, sub) of its first visit
+        work = [(root, (), {})]
+        while work:
+            sub, loc, path = work.pop()
+            visits += 1
+            if visits > MAX_VISITS:
+                return [((), root)]
+            key = id(sub.schema)
+            if key in marked:
+                register(loc, sub)
+            path = {**path, key: (loc, sub)}
+            for how, child in edges.get(key) or list(self.edges(sub)):
+                ckey = id(child.schema)
+                if ckey not in needs:
+                    continue
+                if how == "cond":
+                    register(loc, sub)
+                    continue
+                child_loc = loc if how == "same" else loc + (how,)
+                if ckey in path:
+                    # recursion: the locations below are endless; check where the cycle was
+                    # entered (which covers them all) and here (earlier refusals)
+                    register(*path[ckey])
+                    register(child_loc, child)
+                    continue
+                work.append((child, child_loc, path))
+        return list(plan.values())
+
+    def _scan(self, sub) -> None:
+        """Patterns and formats that a check would have to evaluate must be exact there too."""
+        node = sub.schema
+        if isinstance(node.get("pattern"), str) and self.predicate(node["pattern"]) is None:
+            self.c.unsupported(sub.pointer + "/pattern", f"pattern {node['pattern']!r} is not supported")
+        for pattern in node.get("patternProperties", {}) if isinstance(node.get("patternProperties"), dict) else ():
+            if self.predicate(pattern) is None:
+                self.c.unsupported(sub.pointer + "/patternProperties",
+                                   f"pattern {pattern!r} is not supported")
+        if isinstance(node.get("format"), str):
+            self.c.format_status(node["format"], sub.pointer + "/format")
+
+
+def ecma_search(pattern: str):
+    """``text -> match`` with JSON Schema ``pattern`` semantics (ECMA-262, unanchored), or None."""
+    from outform.grammar.passes import to_regex_text
+    from outform.schemas.strings import pattern_regex
+
+    try:
+        return re.compile(to_regex_text(pattern_regex(pattern)), re.S).fullmatch
+    except (RegexError, UnsupportedRegexError, re.error, RecursionError, ValueError):
+        return None

@@ -1,0 +1,366 @@
+"""Keywords enforced by checks beside the grammar (``outform.schemas.checks``,
+``outform.masking.checked``), against independent oracles.
+
+* JSON-Schema-Test-Suite files of the keyword families that are not
+  context-free (``if``/``then``/``else``, ``contains``, ``uniqueItems``,
+  ``dependentSchemas``, ``unevaluated*``, general ``not``, overlapping
+  ``oneOf``, ``$dynamicRef``): every instance, serialised two ways and forced
+  token by token, is accepted iff the suite labels it valid;
+* mask soundness: uniform random walks over ``fill_mask`` only finish on
+  documents ``jsonschema`` accepts, and the filtered mask equals the brute-force
+  mask (every grammar-allowed token tried with ``accept_token`` on a fork);
+* rollback and fork across checked states; early refusal (a duplicate array item
+  is refused when it closes, not at the end);
+* what stays unsupported still raises ``UnsupportedSchema`` with its pointer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import zlib
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from outform.errors import SchemaError, UnsupportedSchema
+from outform.grammar.passes import collapse_regular_rules, simplify
+from outform.masking.checked import CheckedConstraint
+from outform.masking.compiler import Compiler
+from outform.masking.grammar_index import GrammarIndex
+from outform.masking.matcher import Matcher
+from outform.schemas import compile_schema
+from test_schemas import force, serialisations
+
+SUITE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "json-schema-test-suite"
+if not SUITE.exists():
+    SUITE = Path("/work/shared/data/json-schema-test-suite")
+
+DRAFT_URIS = {"draft2020-12": "https://json-schema.org/draft/2020-12/schema",
+              "draft7": "http://json-schema.org/draft-07/schema#"}
+SUITE_FILES = [
+    ("draft2020-12", name) for name in ("if-then-else", "contains", "minContains", "maxContains", "uniqueItems",
+                                        "dependentSchemas", "unevaluatedProperties", "unevaluatedItems", "not",
+                                        "oneOf", "dynamicRef")
+] + [("draft7", name) for name in ("if-then-else", "contains", "uniqueItems")]
+
+
+@pytest.fixture(scope="module")
+def compiler(llama3_vocab):
+    return Compiler(llama3_vocab)
+
+
+def validator_for(schema):
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _remotes() -> dict:
+    root = SUITE / "remotes"
+    return {"http://localhost:1234/" + p.relative_to(root).as_posix(): json.loads(p.read_text())
+            for p in root.rglob("*.json")}
+
+
+# ---------------------------------------------------------------------------
+# JSON-Schema-Test-Suite
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not (SUITE / "tests").exists(), reason="JSON-Schema-Test-Suite not available")
+@pytest.mark.parametrize("draft,name", SUITE_FILES, ids=[f"{d}/{n}" for d, n in SUITE_FILES])
+def test_suite_instances(draft, name, compiler, llama3_tokenizer):
+    remotes = _remotes()
+    cases = json.loads((SUITE / "tests" / draft / f"{name}.json").read_text())
+    failures = []
+    for case in cases:
+        schema = case["schema"]
+        if isinstance(schema, dict) and "$schema" not in schema:
+            schema = {"$schema": DRAFT_URIS[draft], **schema}
+        try:
+            index = compiler.compile_schema(schema, key_order="any", max_whitespace=None, enforce_formats=False,
+                                            resources=remotes)
+        except SchemaError:
+            # only schemas that match nothing may fail to compile
+            assert not any(t["valid"] for t in case["tests"]), case["description"]
+            continue
+        for t in case["tests"]:
+            for text in serialisations(t["data"]):
+                if force(index, llama3_tokenizer, text) != t["valid"]:
+                    failures.append((case["description"], t["description"], text, t["valid"]))
+    assert not failures, failures[:5]
+
+
+# ---------------------------------------------------------------------------
+# masks: soundness, brute force
+# ---------------------------------------------------------------------------
+
+# (name, schema, a prefix after which the check must refuse some token the grammar allows)
+MASK_SCHEMAS = [
+    ("unique-enum", {"type": "array", "items": {"enum": [1, 2, 3, "a"]}, "uniqueItems": True, "maxItems": 5},
+     "[1, 2, 1"),
+    ("unique-strings", {"type": "array", "items": {"type": "string", "maxLength": 1, "pattern": "^[ab]*$"},
+                        "uniqueItems": True, "maxItems": 4}, '["a", "'),
+    ("contains", {"type": "array", "items": {"enum": [0, 1, True, None]}, "contains": {"const": 1},
+                  "maxContains": 1, "maxItems": 4}, "[1, 0, 1"),
+    ("if-then-else", {"type": "object", "properties": {"k": {"enum": ["n", "s"]}, "v": {"enum": [1, "x", None]}},
+                      "required": ["k", "v"], "additionalProperties": False,
+                      "if": {"properties": {"k": {"const": "n"}}},
+                      "then": {"properties": {"v": {"type": "integer"}}},
+                      "else": {"properties": {"v": {"type": "string"}}}}, '{"k": "n", "v": "x"'),
+    ("not-in-items", {"type": "array", "items": {"type": "integer", "maximum": 9, "not": {"multipleOf": 2}},
+                      "maxItems": 3}, "[3, 4"),
+    ("one-of-overlap", {"type": "array", "maxItems": 3,
+                        "items": {"oneOf": [{"enum": [1, 2]}, {"enum": [2, 3]}]}}, "[1, 2"),
+    # strings whose own location is not checked, inside a checked object
+    ("strings-in-checked-object", {"type": "object", "additionalProperties": False,
+                                   "properties": {"a": {"enum": ["x", "xy", "yx"]}, "b": {"type": "string",
+                                                                                          "maxLength": 2}},
+                                   "not": {"properties": {"a": {"const": "xy"}}, "required": ["a"]}},
+     '{"b": "q", "a": "xy"'),
+]
+
+
+def uniform_walk(index, vocab, rng: random.Random, max_steps: int = 30):
+    """A document from uniform sampling over the mask (EOS included); None if it did not end.
+
+    Returns ("dead", text) when the mask became empty (possible with checks: the
+    grammar allowed a prefix no valid document continues)."""
+    matcher = Matcher(index)
+    out = bytearray()
+    eos = set(vocab.eos_token_ids)
+    for _ in range(max_steps):
+        allowed = matcher.allowed_token_ids().tolist()
+        if not allowed:
+            return "dead", bytes(out)
+        token = rng.choice(allowed)
+        assert matcher.accept_token(token)
+        if token in eos:
+            return "done", bytes(out)
+        out += vocab.token_bytes[token]
+    return None
+
+
+@pytest.mark.parametrize("name,schema,prefix", MASK_SCHEMAS, ids=[n for n, _, _ in MASK_SCHEMAS])
+def test_uniform_walks_are_valid(name, schema, prefix, compiler, llama3_vocab):
+    index = compiler.compile_schema(schema, max_whitespace=1)
+    assert isinstance(index, CheckedConstraint)
+    check = validator_for(schema)
+    rng = random.Random(zlib.crc32(name.encode()))
+    done = 0
+    for _ in range(40):
+        result = uniform_walk(index, llama3_vocab, rng)
+        if result is None or result[0] == "dead":
+            continue
+        done += 1
+        doc = json.loads(result[1])
+        assert check.is_valid(doc), f"{result[1]!r} is invalid"
+    assert done >= 5
+
+
+def _brute_force_ids(matcher: Matcher, index: CheckedConstraint) -> set[int]:
+    inner = index.inner.token_mask(matcher.state.inner)
+    candidates = np.flatnonzero(np.unpackbits(inner.view(np.uint8), bitorder="little"))
+    allowed = set()
+    for token in candidates.tolist():
+        probe = matcher.fork()
+        if probe.accept_token(token):
+            allowed.add(token)
+    return allowed
+
+
+@pytest.mark.parametrize("name,schema,prefix", MASK_SCHEMAS, ids=[n for n, _, _ in MASK_SCHEMAS])
+def test_filtered_mask_equals_brute_force(name, schema, prefix, compiler, llama3_vocab, llama3_tokenizer):
+    index = compiler.compile_schema(schema, max_whitespace=1)
+    rng = random.Random(zlib.crc32(name.encode()) + 1)
+    eos = set(llama3_vocab.eos_token_ids)
+    compared = refused = 0
+
+    def compare(matcher) -> set[int]:
+        nonlocal compared, refused
+        mask_ids = set(matcher.allowed_token_ids().tolist()) - eos
+        assert mask_ids == _brute_force_ids(matcher, index)
+        inner = index.inner.token_mask(matcher.state.inner)
+        refused += int(np.unpackbits(inner.view(np.uint8)).sum()) - len(mask_ids)
+        compared += 1
+        return mask_ids
+
+    for walk in range(5):
+        matcher = Matcher(index)
+        if walk < 2:  # along the prefix, then on from it
+            for token in llama3_tokenizer.encode(prefix, add_special_tokens=False):
+                compare(matcher)
+                assert matcher.accept_token(token)
+        for _ in range(10):
+            mask_ids = compare(matcher)
+            if not mask_ids:
+                break
+            # progress: mostly tokens with some non-whitespace byte
+            solid = sorted(t for t in mask_ids if llama3_vocab.token_bytes[t].strip())
+            matcher.accept_token(rng.choice(solid if solid and rng.random() < 0.9 else sorted(mask_ids)))
+    assert compared >= 20 and refused > 0  # the check did remove tokens somewhere
+
+
+def test_mask_refuses_a_duplicate_when_it_closes(compiler, llama3_tokenizer, llama3_vocab):
+    index = compiler.compile_schema({"type": "array", "items": {"enum": ["a", "b", "c"]}, "uniqueItems": True})
+    matcher = Matcher(index)
+    assert matcher.accept_tokens(llama3_tokenizer.encode('["a","b",', add_special_tokens=False))
+    allowed = [llama3_vocab.token_bytes[t] for t in matcher.allowed_token_ids()]
+    assert b'"' in allowed  # a string may still start
+    quote = llama3_tokenizer.encode('"', add_special_tokens=False)
+    letter_a = llama3_tokenizer.encode("a", add_special_tokens=False)
+    assert matcher.accept_tokens(quote + letter_a)
+    # closing "a" again is refused by the mask and by accept_token, before the array ends
+    closing = [t for t in matcher.allowed_token_ids().tolist() if b'"' in llama3_vocab.token_bytes[t]]
+    assert closing == []
+    assert not matcher.accept_tokens(quote)
+
+
+def test_number_closes_at_the_next_byte(compiler, llama3_tokenizer):
+    index = compiler.compile_schema({"type": "array", "items": {"type": "integer"}, "uniqueItems": True})
+    matcher = Matcher(index)
+    assert matcher.accept_tokens(llama3_tokenizer.encode("[12, 1", add_special_tokens=False))
+    assert matcher.accept_tokens(llama3_tokenizer.encode("2", add_special_tokens=False))  # 12 is still open
+    assert not matcher.accept_tokens(llama3_tokenizer.encode("]", add_special_tokens=False))
+    assert not matcher.accept_tokens(llama3_tokenizer.encode(",", add_special_tokens=False))
+    assert matcher.accept_tokens(llama3_tokenizer.encode("3]", add_special_tokens=False))
+    assert matcher.accepts_eos()
+    # a top-level number is checked at the end of the document
+    top = compiler.compile_schema({"not": {"multipleOf": 3}, "type": "integer"})
+    assert force(top, llama3_tokenizer, "10") and not force(top, llama3_tokenizer, "12")
+
+
+def test_rollback_and_fork_across_checked_states(compiler, llama3_tokenizer):
+    enc = lambda text: llama3_tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+    index = compiler.compile_schema({"type": "array", "items": {"type": "string"}, "uniqueItems": True})
+    matcher = Matcher(index)
+    assert matcher.accept_tokens(enc('["x", "y"'))
+    fork = matcher.fork()
+    assert fork.accept_tokens(enc(', "x"]')) is False  # duplicate: refused, fork unchanged
+    assert fork.accept_tokens(enc(', "z"]')) and fork.accepts_eos()
+    assert not matcher.accepts_eos()
+    fork.rollback(len(enc(', "z"]')))
+    assert fork.state is matcher.state
+    assert not fork.accept_tokens(enc(', "y"]'))
+    assert matcher.accept_tokens(enc("]")) and matcher.accepts_eos()
+    matcher.rollback(1)
+    assert not matcher.accepts_eos()
+    assert not matcher.accept_tokens(enc(', "x"]'))
+    assert matcher.accept_tokens(enc(', "w"]')) and matcher.accepts_eos()
+
+
+# ---------------------------------------------------------------------------
+# placement of the checks
+# ---------------------------------------------------------------------------
+
+
+def _labels(schema, **options) -> list[str]:
+    grammar = compile_schema(schema, **options)
+    return [] if grammar.check is None else grammar.check.labels()
+
+
+def test_checks_sit_at_the_deepest_unconditional_location():
+    assert _labels({"type": "object"}) == []
+    assert _labels({"properties": {"a": {"items": {"uniqueItems": True}}}}) == [
+        "/a/0.. against /properties/a/items", "/a/0.. against /properties/a/items (prefixes)"]
+    # below anyOf: the owner of the anyOf is checked
+    assert _labels({"properties": {"a": {"anyOf": [{"uniqueItems": True}, {"type": "string"}]}}}) == [
+        "/a against /properties/a"]
+    # $ref is unconditional; additionalProperties knows the declared names
+    labels = _labels({"$defs": {"u": {"contains": {"type": "null"}}}, "properties": {"x": {}},
+                      "additionalProperties": {"$ref": "#/$defs/u"}})
+    assert labels == ["/* against /$defs/u"]
+    # a dynamic reference checks the whole document
+    assert _labels({"$dynamicAnchor": "n", "items": {"$dynamicRef": "#n"}}) == ["/ against /"]
+
+
+def test_additional_properties_location_is_exact(compiler, llama3_tokenizer):
+    schema = {"properties": {"x": {"type": "array"}}, "patternProperties": {"^p": {"type": "array"}},
+              "additionalProperties": {"type": "array", "uniqueItems": True}}
+    index = compiler.compile_schema(schema)
+    assert force(index, llama3_tokenizer, '{"x": [1, 1], "p1": [2, 2], "q": [1, 2]}')
+    assert not force(index, llama3_tokenizer, '{"x": [1, 1], "q": [2, 2]}')
+
+
+def test_recursion_is_checked_where_it_was_entered(compiler, llama3_tokenizer):
+    schema = {"$defs": {"t": {"type": "object", "properties": {
+        "v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/t"}}},
+        "dependentSchemas": {"v": {"required": ["kids"]}}}}, "$ref": "#/$defs/t"}
+    index = compiler.compile_schema(schema)
+    check = validator_for(schema)
+    for doc in ({"v": 1, "kids": []}, {"kids": [{"kids": [{"v": 2, "kids": []}]}]}, {"kids": [{"kids": [{"v": 2}]}]},
+                {"v": 1}, {"kids": [{"v": 1}]}):
+        for text in serialisations(doc):
+            assert force(index, llama3_tokenizer, text) == check.is_valid(doc), text
+
+
+# ---------------------------------------------------------------------------
+# other approximations made exact
+# ---------------------------------------------------------------------------
+
+
+def test_many_properties_in_any_order(compiler, llama3_tokenizer):
+    schema = {"type": "object", "properties": {f"p{i}": {"type": "integer"} for i in range(12)},
+              "required": ["p3"], "additionalProperties": False}
+    index = compiler.compile_schema(schema)
+    assert force(index, llama3_tokenizer, '{"p11": 1, "p3": 2, "p0": 3}')
+    assert not force(index, llama3_tokenizer, '{"p11": 1, "p0": 3}')  # required
+    assert not force(index, llama3_tokenizer, '{"p3": 1, "p3": 2}')  # duplicate
+    assert not force(index, llama3_tokenizer, '{"p3": 1, "q": 2}')
+    assert not force(index, llama3_tokenizer, '{"p3": "1"}')
+
+
+def test_duplicate_keys_inside_checked_values(compiler, llama3_tokenizer):
+    index = compiler.compile_schema({"type": "array", "uniqueItems": True})
+    assert force(index, llama3_tokenizer, '[{"a": 1, "b": 1}]')
+    assert not force(index, llama3_tokenizer, '[{"a": 1, "a": 1}]')
+
+
+def test_property_names_with_general_not(compiler, llama3_tokenizer):
+    index = compiler.compile_schema({"propertyNames": {"not": {"pattern": "^a"}}})
+    assert force(index, llama3_tokenizer, '{"ba": 1}')
+    assert not force(index, llama3_tokenizer, '{"ab": 1}')
+
+
+def test_formats_checked_with_jsonschema(compiler, llama3_tokenizer):
+    index = compiler.compile_schema({"type": "string", "format": "json-pointer"})
+    assert force(index, llama3_tokenizer, '"/a/b~0"')
+    assert not force(index, llama3_tokenizer, '"a/b"')
+    annotation = compiler.compile_schema({"type": "string", "format": "json-pointer"}, enforce_formats=False)
+    assert force(annotation, llama3_tokenizer, '"a/b"')
+    # formats outside the specification are annotations, as in every validator
+    assert force(compiler.compile_schema({"type": "string", "format": "int32"}), llama3_tokenizer, '"x"')
+
+
+def test_plain_index_without_checks(compiler):
+    assert type(compiler.compile_schema({"type": "array", "items": {"type": "integer"}})) is GrammarIndex
+    checked = compiler.compile_schema({"type": "array", "uniqueItems": True})
+    assert isinstance(checked, CheckedConstraint) and checked.grammar is checked.inner.grammar
+    grammar = compile_schema({"type": "array", "uniqueItems": True})
+    assert simplify(grammar).check is grammar.check
+    assert collapse_regular_rules(grammar).check is grammar.check
+    assert isinstance(compiler.compile_grammar(grammar), CheckedConstraint)
+
+
+# ---------------------------------------------------------------------------
+# what remains unsupported
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schema,pointer", [
+    ({"type": "string", "format": "iri"}, "/format"),
+    ({"properties": {"a": {"not": {"format": "uri-template"}}}}, "/properties/a/not/format"),
+    ({"not": {"pattern": "(?=a)b"}}, "/not/pattern"),
+    ({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "/$defs/a"),
+])
+def test_still_unsupported(schema, pointer):
+    with pytest.raises(UnsupportedSchema) as info:
+        compile_schema(schema)
+    assert info.value.pointer == pointer, str(info.value)
+
+
+def test_lenient_format_is_an_annotation():
+    with pytest.warns(UserWarning, match="/format"):
+        grammar = compile_schema({"type": "string", "format": "iri"}, strict=False)
+    assert grammar.check is None
