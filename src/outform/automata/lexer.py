@@ -49,7 +49,7 @@ from outform.automata.dfa import (
     _StepTable,
     byte_classes,
 )
-from outform.automata.nfa import ByteNFA, build_nfa
+from outform.automata.nfa import ByteNFA, build_nfa, count_nfa_states
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import RegexNode
 from outform.limits import DEFAULT_LIMITS, Limits
@@ -86,18 +86,20 @@ class LexerDFA:
         limits: Limits = DEFAULT_LIMITS,
         lexeme_ids: Sequence[int] | None = None,
         n_lexemes: int | None = None,
+        nfas: Sequence[ByteNFA] | None = None,
     ) -> LexerDFA:
         """Compile ``patterns`` into one DFA.
 
         Lexeme ``lexeme_ids[i]`` (default ``i``) is ``patterns[i]``; bitsets are
         sized for ``n_lexemes`` ids (default ``len(patterns)``), so a DFA for a
         subset of a grammar's lexemes speaks the grammar's lexeme ids.
+        ``nfas``, when given, are the patterns' NFAs already built.
         Raises :class:`ResourceLimitExceeded` past ``limits.max_nfa_states``
         (summed over all patterns) or ``limits.max_lexer_states``.
         """
         ids = list(range(len(patterns))) if lexeme_ids is None else list(lexeme_ids)
         n_lexemes = len(patterns) if n_lexemes is None else n_lexemes
-        nfa, tags = union_nfa(patterns, limits, ids)
+        nfa, tags = union_nfa(patterns, limits, ids, nfas)
         class_of = byte_classes(nfa)
         table, accept_sets = determinise_tagged(nfa, tags, class_of, limits)
         block_of = tagged_partition(table, accept_sets)
@@ -145,7 +147,8 @@ class LexerDFA:
 
 
 def union_nfa(
-    patterns: Sequence[RegexNode], limits: Limits, lexeme_ids: Sequence[int] | None = None
+    patterns: Sequence[RegexNode], limits: Limits, lexeme_ids: Sequence[int] | None = None,
+    nfas: Sequence[ByteNFA] | None = None,
 ) -> tuple[ByteNFA, list[int]]:
     """One NFA for all patterns plus ``tags[state]`` (lexeme id or ``-1``).
 
@@ -156,8 +159,8 @@ def union_nfa(
     union = ByteNFA(start=0, accept=0, epsilon=[[]], edges=[[]])
     tags = [-1]
     ids = range(len(patterns)) if lexeme_ids is None else lexeme_ids
-    for lexeme_id, pattern in zip(ids, patterns):
-        part = build_nfa(pattern, limits)
+    for k, (lexeme_id, pattern) in enumerate(zip(ids, patterns)):
+        part = build_nfa(pattern, limits) if nfas is None else nfas[k]
         offset = union.n_states
         if offset + part.n_states > limits.max_nfa_states:
             raise ResourceLimitExceeded(
@@ -327,6 +330,7 @@ def _bits_to_ids(words: np.ndarray) -> tuple[int, ...]:
 
 
 UNIVERSAL_MAX_STATES = 2_000
+UNIVERSAL_MAX_NFA_STATES = 40_000  # past this the one-DFA attempt is not even tried (it would fail, slowly)
 """Largest DFA over all of a grammar's lexemes that :class:`LexerBank` builds up front."""
 
 
@@ -358,11 +362,14 @@ class LexerBank:
         self._starts: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._universal: tuple[int, ...] | None = None
         self._lock = threading.RLock()
-        try:
-            small = dataclasses.replace(limits, max_lexer_states=min(limits.max_lexer_states, UNIVERSAL_MAX_STATES))
-            self._universal = self._build(tuple(range(self.n_lexemes)), small)
-        except ResourceLimitExceeded:
-            pass
+        self._built: list[tuple[frozenset[int], tuple[int, ...]]] = []  # allowed sets with a DFA of their own
+        self._nfas: dict[int, ByteNFA] = {}
+        if sum(count_nfa_states(p) for p in self.patterns) <= UNIVERSAL_MAX_NFA_STATES:
+            try:
+                small = dataclasses.replace(limits, max_lexer_states=min(limits.max_lexer_states, UNIVERSAL_MAX_STATES))
+                self._universal = self._build(tuple(range(self.n_lexemes)), small)
+            except ResourceLimitExceeded:
+                pass
 
     @property
     def n_states(self) -> int:
@@ -377,15 +384,42 @@ class LexerBank:
             with self._lock:  # builds append to shared arrays: one at a time
                 starts = self._starts.get(lexeme_ids)
                 if starts is None:
-                    starts = self._starts[lexeme_ids] = self._build(lexeme_ids)
+                    starts = self._covering(lexeme_ids)
+                    if starts is None:
+                        starts = self._build(lexeme_ids)
+                        self._built.append((frozenset(lexeme_ids), starts))
+                    self._starts[lexeme_ids] = starts
         return starts
+
+    def _nfa(self, lexeme_id: int) -> ByteNFA:
+        """Lexeme ``lexeme_id``'s NFA, built once: every DFA build over a set containing it reuses it."""
+        nfa = self._nfas.get(lexeme_id)
+        if nfa is None:
+            nfa = self._nfas[lexeme_id] = build_nfa(self.patterns[lexeme_id], self.limits)
+        return nfa
+
+    def _covering(self, lexeme_ids: tuple[int, ...]) -> tuple[int, ...] | None:
+        """Start states of an already built set that contains ``lexeme_ids``, if any.
+
+        Kernels only follow lexemes the parser allows, so the DFA of a superset
+        serves as well.  Allowed sets often shrink (the keys left in an object
+        whose members come in any order), and each would otherwise cost a DFA
+        build of its own.
+        """
+        wanted = frozenset(lexeme_ids)
+        best = None
+        for ids, starts in self._built:
+            if len(ids) >= len(wanted) and wanted <= ids and (best is None or len(ids) < len(best[0])):
+                best = (ids, starts)
+        return None if best is None else best[1]
 
     def _build(self, lexeme_ids: tuple[int, ...], limits: Limits | None = None) -> tuple[int, ...]:
         if not lexeme_ids:
             return ()
         try:
             patterns = [self.patterns[i] for i in lexeme_ids]
-            dfa = LexerDFA.build(patterns, limits or self.limits, lexeme_ids, self.n_lexemes)
+            dfa = LexerDFA.build(patterns, limits or self.limits, lexeme_ids, self.n_lexemes,
+                                 [self._nfa(i) for i in lexeme_ids])
         except ResourceLimitExceeded:
             if len(lexeme_ids) == 1 or limits is not None:
                 raise
