@@ -1017,3 +1017,40 @@ def test_c_like_benchmark_grammar_accepts_operator_runs(compilers, tok):
     for token in tok["llama3"].encode(texts[0]):
         assert token in m.allowed_token_ids()
         assert m.accept_token(token)
+
+
+def test_limit_error_while_interning_leaves_no_broken_parser_state(compilers, tok, monkeypatch):
+    """Regression (found by ``outform bench schemas``): a lexer build that raised
+    ``ResourceLimitExceeded`` while a new parser state was being registered left
+    that state half-registered (no allowed lexemes), and the next mask silently
+    missed tokens.  Now the error leaves nothing behind: retrying gives the mask
+    of an undisturbed matcher."""
+    from outform.automata.lexer import LexerBank
+    from outform.errors import ResourceLimitExceeded
+
+    grammar = 'start: "a" item ";"\nitem: NAME | NAME "," item\nNAME: /[a-z]+/\n%ignore " "'
+    reference = Matcher(compilers["llama3"].compile_grammar(grammar))
+    compiled = compilers["llama3"].compile_grammar(grammar + "\n")  # its own index and tables
+    m = Matcher(compiled)
+    prefix = tok["llama3"].encode("a x,")
+    assert force(reference, prefix) == len(prefix)
+    original = LexerBank.starts_for
+    failures = []
+
+    def failing_once(self, lexeme_ids):
+        if not failures:
+            failures.append(lexeme_ids)
+            raise ResourceLimitExceeded("injected", "max_lexer_states", 0)
+        return original(self, lexeme_ids)
+
+    monkeypatch.setattr(compiled.lexer, "_universal", None)
+    monkeypatch.setattr(LexerBank, "starts_for", failing_once)
+    failed = False
+    try:
+        force(m, prefix)
+    except ResourceLimitExceeded:
+        failed = True
+    assert failed and failures
+    m.rollback(m.num_accepted)
+    assert force(m, prefix) == len(prefix)
+    assert set(m.allowed_token_ids().tolist()) == set(reference.allowed_token_ids().tolist())

@@ -86,11 +86,12 @@ class ParseTable:
         key = (state.signature(), excluded)
         pid = self._ids.get(key)
         if pid is None:
+            # first, since building a lexer may raise: no half-registered parser id may stay behind
+            allowed, span, first_bytes = self._lexing_context(state.allowed_ids, excluded)
             pid = self._ids[key] = len(self.states)
             self.states.append((state, excluded))
             if pid == len(self.accepting):
                 self._grow()
-            allowed, span, first_bytes = self._lexing_context(state.allowed_ids, excluded)
             self.allowed[pid] = allowed
             self.accepting[pid] = state.accepting
             self.start[pid] = span
