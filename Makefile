@@ -25,6 +25,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PYTHON) -m pytest -q -m ""
 
+BENCH_SCHEMAS ?= ../shared/data/jsonschemabench
+
 bench: $(STAMP)
 	$(PYTHON) -m pip install -q -e ".[bench]"
-	$(PYTHON) benchmarks/bench_regex.py
+	$(PYTHON) -m outform.cli bench regex
+	$(PYTHON) -m outform.cli bench schemas $(BENCH_SCHEMAS) --limit 60 --json .cache/bench-schemas.json
+	$(PYTHON) -m outform.cli bench coldstart

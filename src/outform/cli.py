@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
                                             "and report acceptance per subset (see outform.integrations.compliance).")
     compliance.add_arguments(check)
     check.set_defaults(run=_compliance)
+    from outform import bench
+
+    benchmarks = commands.add_parser("bench", help="benchmarks against xgrammar, llguidance and outlines-core",
+                                     description=bench.__doc__.split("\n\n")[0])
+    bench.add_arguments(benchmarks)
+    benchmarks.set_defaults(run=_bench, bench_parser=benchmarks)
     return parser
 
 
@@ -54,6 +60,14 @@ def _compliance(args) -> int:
     from outform.integrations.compliance import run_cli
 
     return run_cli(args)
+
+
+def _bench(args) -> int:
+    _quiet_transformers()
+    if getattr(args, "bench_run", None) is None:
+        args.bench_parser.print_help(sys.stderr)
+        return 2
+    return args.bench_run(args)
 
 
 def _generate(args) -> int:

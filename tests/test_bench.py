@@ -1,0 +1,191 @@
+"""``outform bench``: the schema benchmark's report, worker isolation and mask judge; cold start checks.
+
+The runs use tiny MaskBench folders written to ``tmp_path`` and ``fork``-started
+workers (milliseconds to start); the default ``spawn`` path runs in the slow suite.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from outform.bench import coldstart
+from outform.bench.oracle import Judge, is_json_prefix
+from outform.bench.schemas import run_schemas
+from outform.cli import main as cli_main
+
+PERCENTILE_KEYS = {"p50", "p90", "p99", "p999", "max"}
+OBJECT = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}, "required": ["a"]}
+FILES = {
+    "x/object.json": (OBJECT, [({"a": 1, "b": "hi"}, True), ({"b": "no"}, False), ({"a": 22}, True)]),
+    "x/enum.json": ({"enum": ["red", "green"]}, [("green", True), ("blue", False)]),
+    "y/bad.json": ({"type": 12}, [(1, True)]),  # not a schema: a compile error for outform
+}
+
+
+def write_maskbench(folder, files=FILES):
+    for name, (schema, tests) in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"schema": schema, "tests": [{"data": d, "valid": v} for d, v in tests]}))
+    return folder
+
+
+def test_schemas_outform_json_shape_counts_and_timed_masks(tmp_path, llama3_tokenizer):
+    write_maskbench(tmp_path / "data")
+    out = tmp_path / "report.json"
+    assert cli_main(["bench", "schemas", str(tmp_path / "data"), "--engines", "outform", "--json", str(out),
+                     "--start-method", "fork", "--no-progress", "--timeout", "120"]) == 0
+    report = json.loads(out.read_text())
+    engine = report["engines"]["outform"]
+    assert set(engine["ttfm_us"]) >= PERCENTILE_KEYS and set(engine["tbm_us"]) >= PERCENTILE_KEYS
+    assert (engine["schemas"], engine["compiled"], engine["compile_errors"], engine["crashes"],
+            engine["timeouts"]) == (3, 2, 1, 0, 0)
+    # every valid instance of the compiled schemas, forced token by token, EOS position included
+    valid = [d for name, (_, tests) in FILES.items() if name != "y/bad.json" for d, ok in tests if ok]
+    positions = sum(len(llama3_tokenizer.encode(json.dumps(d), add_special_tokens=False)) + 1 for d in valid)
+    assert engine["instances"] == engine["accepted"] == len(valid) and engine["rejected"] == 0
+    assert engine["masks"] == engine["tbm_us"]["n"] == positions
+    assert engine["ttfm_us"]["n"] == 2
+    assert 0 < engine["tbm_us"]["p50"] <= engine["tbm_us"]["p90"] <= engine["tbm_us"]["max"]
+    assert 0 < engine["ttfm_us"]["p50"] <= engine["ttfm_us"]["max"]
+    assert report["disagreements"] == {}
+    statuses = {rec["source"].split("/")[-1]: rec["engines"]["outform"]["status"] for rec in report["schemas"]}
+    assert statuses == {"object.json": "ok", "enum.json": "ok", "bad.json": "compile_error"}
+
+
+FAULTY_ENGINE = '''
+import os
+import time
+
+from outform.bench.engines import OutformSchemaEngine
+
+
+class Faulty(OutformSchemaEngine):
+    """outform, except that a schema's $comment makes the worker die, hang or raise."""
+
+    def compile(self, source):
+        marker = source["schema"].get("$comment") if isinstance(source["schema"], dict) else None
+        if marker == "die":
+            os._exit(3)
+        if marker == "hang":
+            time.sleep(600)
+        if marker == "boom":
+            raise RuntimeError("internal error")
+        return super().compile(source)
+
+
+def make(vocab, tokenizer_name):
+    return Faulty(vocab)
+'''
+
+
+def test_worker_crash_and_timeout_are_recorded_not_fatal(tmp_path, monkeypatch):
+    (tmp_path / "faulty_engine.py").write_text(textwrap.dedent(FAULTY_ENGINE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    files = {f"d/{i}-{marker}.json": ({"$comment": marker, "type": "integer"}, [(7, True)])
+             for i, marker in enumerate(["ok", "die", "ok", "hang", "boom", "ok"])}
+    write_maskbench(tmp_path / "data", files)
+    report = run_schemas([tmp_path / "data"], engines=["outform", "faulty_engine:make"], timeout=6,
+                         start_method="fork", progress=False)
+    faulty, outform = report["engines"]["faulty_engine:make"], report["engines"]["outform"]
+    assert (faulty["schemas"], faulty["compiled"], faulty["crashes"], faulty["timeouts"]) == (6, 3, 2, 1)
+    assert (outform["schemas"], outform["compiled"], outform["crashes"], outform["timeouts"]) == (6, 6, 0, 0)
+    status = [rec["engines"]["faulty_engine:make"]["status"] for rec in report["schemas"]]
+    assert status == ["ok", "crash", "ok", "timeout", "crash", "ok"]  # the runs after a death go on
+    errors = [rec["engines"]["faulty_engine:make"].get("error", "") for rec in report["schemas"]]
+    assert "exit code 3" in errors[1] and "no result within 6 s" in errors[3] and "internal error" in errors[4]
+    assert faulty["worker"]["starts"] == 3  # replaced after the death and after the time-out
+    pair = report["disagreements"]["outform/faulty_engine:make"]
+    assert pair["compared"] > 0 and pair["compared"] == pair["identical"]  # same engine: same masks
+
+
+def test_peer_masks_compared_and_judged(tmp_path):
+    pytest.importorskip("llguidance")
+    write_maskbench(tmp_path / "data", {"x/object.json": FILES["x/object.json"]})
+    report = run_schemas([tmp_path / "data"], engines=["outform", "llguidance"], timeout=120, start_method="fork",
+                         progress=False)
+    peer = report["engines"]["llguidance"]
+    assert peer["compiled"] == 1 and peer["masks"] > 0 and "whitespace_flexible" in peer["config"]
+    assert report["engines"]["llguidance"]["ratio_to_outform"]["common_schemas"] == 1
+    pair = report["disagreements"]["outform/llguidance"]
+    assert pair["compared"] == pair["identical"] + pair["differing"] > 0
+    assert pair["differing"] > 0  # outform allows leading whitespace, llguidance does not
+    verdicts = ("outform_allows_invalid", "outform_forbids_valid", "peer_allows_invalid", "peer_forbids_valid",
+                "unclassified")
+    assert pair["judged"] == sum(pair[k] for k in verdicts) == sum(pair["verdicts"].values())
+    assert 0 < len(pair["examples"]) <= 20
+    assert pair["outform_allows_invalid"] == 0
+
+
+def test_missing_peer_is_skipped_with_a_note(tmp_path, monkeypatch):
+    from outform.bench import schemas
+
+    monkeypatch.setattr(schemas, "peer_available", lambda name: name == "outform")
+    write_maskbench(tmp_path / "data", {"x/enum.json": FILES["x/enum.json"]})
+    report = run_schemas([tmp_path / "data"], engines=["outform", "xgrammar"], start_method="fork", progress=False)
+    assert list(report["engines"]) == ["outform"]
+    assert any("xgrammar is not installed" in note for note in report["notes"])
+
+
+@pytest.mark.slow
+def test_schemas_all_engines_spawned(tmp_path):
+    write_maskbench(tmp_path / "data")
+    report = run_schemas([tmp_path / "data"], limit=2, progress=False)
+    assert report["engines"]["outform"]["compiled"] >= 1
+    assert all(e["worker"]["numba_threads"] in (1, None) for e in report["engines"].values())
+
+
+# --------------------------------------------------------------------------- the judge
+
+
+def test_json_prefix_recogniser():
+    for text in ['{"a": [1, -2.5e+3, true, null, "x\\u00e9\\n"]}', ' [ ] ', '"caf\u00e9"', "-0"]:
+        data = text.encode()
+        assert all(is_json_prefix(data[:i]) for i in range(len(data) + 1)), text
+    for bad in [b"01", b"[1,]", b'{"a" 1', b'{"a":1}}', b"1 2", b"[tru ", b'"\x01', b'"\xed\xa0', b'{,', b"[1}"]:
+        assert not is_json_prefix(bad), bad
+    assert is_json_prefix(b'"\xc3')  # a character cut by the token boundary
+
+
+def test_judge_verdicts():
+    judge = Judge(OBJECT)
+    prefix, continuation = b'{"a": 1', b', "b": "hi"}'
+    assert judge.token(prefix, b", ", continuation) == ("allowed", "continuation")
+    assert judge.token(prefix, b":", continuation) == ("forbidden", "not JSON")
+    assert judge.token(prefix, b"}", continuation) == ("allowed", "complete document")
+    assert judge.token(b'{"b": "x"', b"}", b', "a": 1}') == ("forbidden", "complete document")  # "a" is required
+    assert judge.token(prefix, b"5", continuation) == ("allowed", "spliced witness")  # 15
+    assert judge.token(prefix, b".", continuation)[0] == "unclassified"  # "1.": no witness nearby
+    assert judge.eos(b'{"a": 1}') == ("allowed", "document validated")
+    assert judge.eos(b'{"a": 1') == ("forbidden", "document validated")
+    assert judge.walk(prefix + b".", [b"0"], False, continuation) == ("allowed", "outform walk + instance")
+
+
+def test_judge_does_not_trust_what_jsonschema_cannot_check():
+    uri = Judge({"type": "string", "format": "uri"})  # no uri checker without extra packages
+    assert uri.token(b'"', b"x", b'http://a.b"')[0] == "unclassified"
+    assert uri.token(b'"', b"h", b'http://a.b"') == ("allowed", "continuation")  # the instance itself
+    assert uri.eos(b'"x') == ("forbidden", "document validated")  # not JSON: conclusive
+    pattern = Judge({"type": "string", "pattern": "^a.b$"})  # ECMA-262: "." does not match "\r"
+    assert pattern.token(b'"a', b"\\r", b'xb"')[0] == "unclassified"
+    assert pattern.token(b'"a', b"c", b'xb"') == ("allowed", "spliced witness")  # "acb", skipping the x
+
+
+# --------------------------------------------------------------------------- cold start
+
+
+def test_kernel_cache_check(tmp_path):
+    found = coldstart.kernel_cache_check()
+    assert found["kernels"] and found["without_cache"] == []
+    (tmp_path / "k.py").write_text("import numba as nb\n\n@nb.njit(cache=True)\ndef a(x):\n    return x\n\n"
+                                   "@nb.njit\ndef b(x):\n    return x\n\n"
+                                   "@nb.njit(nogil=True)\ndef c(x):\n    return x\n")
+    assert coldstart.kernel_cache_check(tmp_path)["without_cache"] == ["k.py:8 b", "k.py:12 c"]
+
+
+def test_bench_without_subcommand_prints_help(capsys):
+    assert cli_main(["bench"]) == 2
+    assert "schemas" in capsys.readouterr().err
