@@ -4,7 +4,9 @@
   between masks, with mask cross-checks (:mod:`outform.bench.schemas`);
 * ``outform bench grammars``: context-free grammars (:mod:`outform.bench.grammars`);
 * ``outform bench regex``: the regex token index (:mod:`outform.bench.regex`);
-* ``outform bench coldstart``: a fresh process, twice (:mod:`outform.bench.coldstart`).
+* ``outform bench coldstart``: a fresh process, twice (:mod:`outform.bench.coldstart`);
+* ``outform bench batch``: batch masks from a thread pool (:mod:`outform.bench.throughput`);
+* ``outform bench e2e``: constrained vs unconstrained decoding (:mod:`outform.bench.e2e`).
 
 The peers are an optional extra: ``pip install 'outform[bench]'``; a missing
 peer is skipped with a note.  (A package of its own rather than part of
@@ -22,6 +24,8 @@ SUBCOMMANDS = {
     "grammars": ("outform.bench.grammars", "grammar masks (JSON, SQL, C-like), outform vs xgrammar and llguidance"),
     "regex": ("outform.bench.regex", "regex token index, outform vs outlines-core"),
     "coldstart": ("outform.bench.coldstart", "a fresh process twice: import, vocabulary, compile, first mask"),
+    "batch": ("outform.bench.throughput", "masks for batches of 1, 8, 64 sequences, sequential and threaded"),
+    "e2e": ("outform.bench.e2e", "constrained vs unconstrained decoding speed with the bundled model"),
 }
 
 
