@@ -15,6 +15,7 @@ never approximates).
 from __future__ import annotations
 
 import bisect
+import heapq
 from dataclasses import dataclass
 
 from outform.grammar.regex_ast import (
@@ -264,19 +265,12 @@ def union(a: DFA, b: DFA) -> DFA:
 
 
 def minimize(d: DFA) -> DFA:
-    """Moore partition refinement (restricted to reachable states)."""
+    """Hopcroft partition refinement, renumbered breadth first from the start
+    (so equal languages give equal DFAs).  Moore's refinement needs one round
+    per state on the counting chains that length bounds build (``.{3,255}``),
+    which made it quadratic."""
     n, k = d.n_states, len(d.alphabet)
-    block = [1 if acc else 0 for acc in d.accepting]
-    n_blocks = len(set(block))
-    while True:
-        sigs: dict[tuple, int] = {}
-        new_block = []
-        for s in range(n):
-            sig = (block[s], *(block[t] for t in d.trans[s]))
-            new_block.append(sigs.setdefault(sig, len(sigs)))
-        if len(sigs) == n_blocks:
-            break
-        block, n_blocks = new_block, len(sigs)
+    block = _coarsest_partition(d)
     rep: dict[int, int] = {}
     for s in range(n):
         rep.setdefault(block[s], s)
@@ -299,6 +293,57 @@ def minimize(d: DFA) -> DFA:
         trans.append(row)
         accepting.append(d.accepting[s])
     return DFA(d.alphabet, trans, accepting)
+
+
+def _coarsest_partition(d: DFA) -> list[int]:
+    """Block number of every state in the coarsest partition compatible with
+    acceptance and the transitions (Hopcroft's algorithm)."""
+    n, k = d.n_states, len(d.alphabet)
+    inverse: list[dict[int, list[int]]] = [{} for _ in range(k)]
+    for s, row in enumerate(d.trans):
+        for c, t in enumerate(row):
+            inverse[c].setdefault(t, []).append(s)
+    accepting = [s for s in range(n) if d.accepting[s]]
+    rejecting = [s for s in range(n) if not d.accepting[s]]
+    blocks: list[set[int]] = [set(b) for b in (accepting, rejecting) if b]
+    block = [0] * n
+    for b, members in enumerate(blocks):
+        for s in members:
+            block[s] = b
+    work: list[tuple[int, int]] = []
+    pending: set[tuple[int, int]] = set()
+    if len(blocks) == 2:
+        smaller = 0 if len(blocks[0]) <= len(blocks[1]) else 1
+        for c in range(k):
+            work.append((smaller, c))
+            pending.add((smaller, c))
+    while work:
+        splitter = work.pop()
+        pending.discard(splitter)
+        b, c = splitter
+        inv = inverse[c]
+        hit: dict[int, list[int]] = {}
+        for t in blocks[b]:
+            for s in inv.get(t, ()):
+                hit.setdefault(block[s], []).append(s)
+        for y, members in sorted(hit.items()):
+            if len(members) == len(blocks[y]):
+                continue
+            inside = set(members)
+            new = len(blocks)
+            blocks[y] -= inside
+            blocks.append(inside)
+            for s in inside:
+                block[s] = new
+            for c2 in range(k):
+                if (y, c2) in pending:
+                    work.append((new, c2))
+                    pending.add((new, c2))
+                else:
+                    choice = y if len(blocks[y]) <= len(inside) else new
+                    work.append((choice, c2))
+                    pending.add((choice, c2))
+    return block
 
 
 def live_states(d: DFA) -> set[int]:
@@ -330,72 +375,307 @@ def accepts_empty(d: DFA) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def _size(node: RegexNode, memo: dict) -> int:
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    if isinstance(node, (CharSet, Empty)):
-        s = 1
-    elif isinstance(node, Concat):
-        s = 1 + sum(_size(i, memo) for i in node.items)
-    elif isinstance(node, Alt):
-        s = 1 + sum(_size(i, memo) for i in node.options)
-    else:
-        s = 1 + _size(node.item, memo)
-    memo[key] = s
-    return s
+MAX_REGEX_DEPTH = 120
+"""Deepest nesting (Concat/Alt/Repeat levels) of a regex :func:`to_regex` returns:
+every consumer of a regex AST (hashing the frozen dataclasses, the NFA builders)
+recurses over it, so a deeper one would end in a ``RecursionError`` later."""
+
+
+def _measure(node: RegexNode, memo: dict) -> tuple[int, int]:
+    """(size, depth) of ``node``, iteratively; ``memo`` maps ``id`` to
+    ``(node, size, depth)`` (the node is kept so that its id stays unique)."""
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1], hit[2]
+    stack = [(node, False)]
+    while stack:
+        cur, expanded = stack.pop()
+        if id(cur) in memo:
+            continue
+        if isinstance(cur, (CharSet, Empty)):
+            memo[id(cur)] = (cur, 1, 1)
+            continue
+        kids = cur.items if isinstance(cur, Concat) else cur.options if isinstance(cur, Alt) else (cur.item,)
+        if not expanded:
+            stack.append((cur, True))
+            stack.extend((k, False) for k in kids if id(k) not in memo)
+            continue
+        size, depth = 1, 0
+        for k in kids:
+            _, ks, kd = memo[id(k)]
+            size += ks
+            depth = max(depth, kd)
+        memo[id(cur)] = (cur, size, depth + 1)
+    _, size, depth = memo[id(node)]
+    return size, depth
+
+
+def _as_power(node: RegexNode) -> tuple[RegexNode, int, int | None]:
+    """``node`` as ``(base, lo, hi)`` with ``node == base{lo,hi}``."""
+    if isinstance(node, Repeat):
+        return node.item, node.min, node.max
+    return node, 1, 1
+
+
+def _cat(*items: RegexNode) -> RegexNode:
+    """:func:`concat` merging neighbouring powers of one base: ``x{a,b}x{c,d}``
+    is ``x{a+c,b+d}`` (so state elimination turns a counting chain into one
+    repeat instead of a regex as deep as the chain is long)."""
+    flat = concat(*items)
+    if not isinstance(flat, Concat):
+        return flat
+    merged: list[tuple[RegexNode, int, int | None]] = []
+    for item in flat.items:
+        base, lo, hi = _as_power(item)
+        if merged and merged[-1][0] == base:
+            _, plo, phi = merged[-1]
+            merged[-1] = (base, plo + lo, None if phi is None or hi is None else phi + hi)
+        else:
+            merged.append((base, lo, hi))
+    if len(merged) == len(flat.items):
+        return flat
+    return concat(*(repeat(b, lo, hi) for b, lo, hi in merged))
+
+
+_SMALL = 64
+"""Nodes up to this size are compared by value in :func:`_alt`, bigger ones by
+identity: the AST nodes do not cache their hashes, so hashing a big label at
+every elimination step made state elimination quadratic."""
+
+
+def _alt(*options: RegexNode, memo: dict | None = None) -> RegexNode:
+    """:func:`alt` (flattened, character sets merged, duplicates dropped) that
+    also merges powers of one base whose counts touch: ``x{a,b}|x{c,d}`` with
+    ``c <= b+1`` is ``x{a,max(b,d)}``, ``ε|x{1,n}`` is ``x{0,n}``.  Big options
+    are deduplicated by identity only (see :data:`_SMALL`)."""
+    memo = {} if memo is None else memo
+
+    def key(node: RegexNode):
+        return node if _measure(node, memo)[0] <= _SMALL else id(node)
+
+    chars: CharSet | None = None
+    empty = False
+    groups: dict = {}  # base key -> (base, [[lo, hi], ...])
+    for option in options:
+        for sub in option.options if isinstance(option, Alt) else (option,):
+            if isinstance(sub, CharSet):
+                chars = sub if chars is None else chars.union(sub)
+            elif isinstance(sub, Empty):
+                empty = True
+            else:
+                base, lo, hi = _as_power(sub)
+                groups.setdefault(key(base), (base, []))[1].append([lo, hi])
+    if chars is not None:  # the character sets, merged, are one more power x{1,1}
+        groups.setdefault(key(chars), (chars, []))[1].append([1, 1])
+    out: list[RegexNode] = []
+    for base, spans in groups.values():
+        spans.sort(key=lambda span: span[0])
+        joined = [spans[0]]
+        for lo, hi in spans[1:]:
+            last = joined[-1]
+            if last[1] is None or lo <= last[1] + 1:
+                last[1] = None if last[1] is None or hi is None else max(last[1], hi)
+            else:
+                joined.append([lo, hi])
+        if empty and joined[0][0] <= 1:
+            joined[0][0] = 0
+            empty = False
+        out.extend(repeat(b, lo, hi) if (lo, hi) != (1, 1) else b for b, (lo, hi) in ((base, j) for j in joined))
+    # the merged character set first, as alt() does
+    out.sort(key=lambda node: not isinstance(node, CharSet))
+    merged = ([Empty()] if empty else []) + out
+    if not merged:
+        return VOID
+    return merged[0] if len(merged) == 1 else Alt(tuple(merged))
+
+
+_START, _FINAL = -1, -2
+
+
+def _compress_chains(d: DFA, states: list[int], edges: dict[int, dict[int, RegexNode]]) -> None:
+    """Replace counting chains of ``edges`` (the elimination graph) by repeats.
+
+    A chain is a run ``c0 -C-> c1 -C-> ... -C-> ck`` where every ``ci`` (i>0)
+    is entered only from ``c(i-1)``, all have the same acceptance and the same
+    other edges ``R`` (what ``x{0,250}`` and its relatives build: one state per
+    count).  The strings from ``c0`` are ``C{i}`` then an ``R`` edge (``0<=i<=k``),
+    or ``C{k+1}`` to the state after ``ck``: so ``c1..ck`` go, ``c0`` keeps
+    ``c0 -C{0,k}-> x`` and ``c0 -C{k+1}-> next``, and a new state ``x`` takes
+    the ``R`` edges.  Eliminating the chain one state at a time would build a
+    regex as deep as the chain is long (a ``RecursionError`` downstream).
+    """
+    indeg = {s: 0 for s in states}
+    indeg[0] += 1  # the start edge
+    for s in states:
+        for t in edges[s]:
+            if t >= 0:
+                indeg[t] += 1
+    link: dict[int, int] = {}
+    linked_to: set[int] = set()
+    for p in states:
+        ep = edges[p]
+        for t, label in ep.items():
+            if t < 0 or t == p or indeg[t] != 1 or d.accepting[p] != d.accepting[t]:
+                continue
+            rest = {u: lab for u, lab in ep.items() if u != t}
+            et = edges[t]
+            if et == rest or (
+                len(et) == len(rest) + 1
+                and all(et.get(u) == lab for u, lab in rest.items())
+                and any(u not in rest and u != t and lab == label for u, lab in et.items())
+            ):
+                link[p] = t
+                linked_to.add(t)
+                break
+    next_id = max(states) + 1
+    removed: set[int] = set()
+    for head in list(states):
+        if head not in link or head in linked_to:
+            continue
+        chain = [head]
+        while chain[-1] in link:
+            chain.append(link[chain[-1]])
+        if len(chain) < 3:
+            continue
+        label = edges[head][chain[1]]
+        rest = {u: lab for u, lab in edges[head].items() if u != chain[1]}
+        tail = edges[chain[-1]]
+        after = [u for u in tail if u not in rest]
+        k = len(chain) - 1
+        x = next_id
+        next_id += 1
+        for c in chain[1:]:
+            del edges[c]
+            removed.add(c)
+        edges[x] = rest
+        edges[head] = {x: repeat(label, 0, k)}
+        if after:
+            edges[head][after[0]] = repeat(label, k + 1, k + 1)
+        states.append(x)
+    if removed:
+        states[:] = [s for s in states if s not in removed]
 
 
 def to_regex(d: DFA, max_size: int = MAX_REGEX_SIZE) -> RegexNode:
-    """A regex for the language of ``d`` (``VOID`` if empty)."""
+    """A regex for the language of ``d`` (``VOID`` if empty).
+
+    State elimination: counting chains are first collapsed into repeats
+    (:func:`_compress_chains`), then states are eliminated cheapest first (the
+    size the elimination adds, ties broken by state number, so the result does
+    not depend on anything but ``d``).  Raises :class:`TooComplex` when the
+    regex would exceed ``max_size`` nodes or :data:`MAX_REGEX_DEPTH` levels.
+    """
     live = live_states(d)
     if 0 not in live:
         return VOID
     states = sorted(live)
-    # edges[i][j] = label (i, j in states + START/FINAL)
-    START, FINAL = -1, -2
-    out: dict[int, dict[int, RegexNode]] = {s: {} for s in states + [START]}
-    inc: dict[int, dict[int, RegexNode]] = {s: {} for s in states + [FINAL]}
-
-    def add(i: int, j: int, label: RegexNode) -> None:
-        old = out[i].get(j)
-        new = label if old is None else alt(old, label)
-        out[i][j] = new
-        inc[j][i] = new
-
+    edges: dict[int, dict[int, RegexNode]] = {}
     for s in states:
         by_target: dict[int, list[tuple[int, int]]] = {}
         for c, t in enumerate(d.trans[s]):
             if t in live:
                 by_target.setdefault(t, []).extend(d.alphabet.classes[c].ranges)
-        for t, ranges in by_target.items():
-            add(s, t, CharSet(tuple(ranges)))
+        row: dict[int, RegexNode] = {t: CharSet(tuple(ranges)) for t, ranges in sorted(by_target.items())}
         if d.accepting[s]:
-            add(s, FINAL, Empty())
-    add(START, 0, Empty())
+            row[_FINAL] = Empty()
+        edges[s] = row
+    _compress_chains(d, states, edges)
+    return _eliminate(states, edges, max_size)
+
+
+class _Edge:
+    """A label of the elimination graph, kept as a list of options until it is
+    used: building the ``Alt`` at every addition re-hashed every option (the
+    AST nodes do not cache their hashes), which made elimination quadratic."""
+
+    __slots__ = ("options", "size", "node")
+
+    def __init__(self, option: RegexNode, size: int):
+        self.options = [option]
+        self.size = size
+        self.node: RegexNode | None = option
+
+
+def _eliminate(states: list[int], edges: dict[int, dict[int, RegexNode]], max_size: int) -> RegexNode:
+    """State elimination over ``edges`` (``_START`` enters state 0, ``_FINAL``
+    marks acceptance), cheapest state first."""
     memo: dict = {}
-    remaining = set(states)
-    while remaining:
-        # eliminate the state with the fewest in x out paths
-        k = min(remaining, key=lambda s: (len([i for i in inc[s] if i != s]) * len([j for j in out[s] if j != s]), s))
-        remaining.discard(k)
+
+    def measure(node: RegexNode) -> tuple[int, int]:
+        return _measure(node, memo)
+
+    def label(edge: _Edge) -> RegexNode:
+        if edge.node is None:
+            edge.node = _alt(*edge.options, memo=memo)
+            edge.options = [edge.node]
+            size, depth = measure(edge.node)
+            edge.size = size
+            if size > max_size:
+                raise TooComplex("regex too large")
+            if depth > MAX_REGEX_DEPTH:
+                raise TooComplex("regex too deeply nested")
+        return edge.node
+
+    out: dict[int, dict[int, _Edge]] = {s: {} for s in states}
+    inc: dict[int, dict[int, _Edge]] = {s: {} for s in states}
+    out[_START], inc[_FINAL] = {}, {}
+
+    def add(i: int, j: int, node: RegexNode) -> None:
+        size, depth = measure(node)
+        if size > max_size:
+            raise TooComplex("regex too large")
+        if depth > MAX_REGEX_DEPTH:
+            raise TooComplex("regex too deeply nested")
+        edge = out[i].get(j)
+        if edge is None:
+            out[i][j] = inc[j][i] = _Edge(node, size)
+            return
+        edge.options.append(node)
+        edge.size += size
+        edge.node = None
+        if edge.size > 2 * max_size:
+            label(edge)  # dedups; raises if still too large
+
+    for s in states:
+        for t, node in edges[s].items():
+            add(s, t, node)
+    add(_START, 0, Empty())
+
+    def weight(k: int) -> int:
+        """Size added by eliminating ``k`` (Delgado & Morais' heuristic)."""
+        ins = [e.size for i, e in inc[k].items() if i != k]
+        outs = [e.size for j, e in out[k].items() if j != k]
+        loop = out[k].get(k)
+        lw = loop.size if loop is not None else 0
+        return sum(ins) * (len(outs) - 1) + sum(outs) * (len(ins) - 1) + lw * (len(ins) * len(outs) - 1)
+
+    current = {s: weight(s) for s in states}
+    heap = [(w, s) for s, w in current.items()]
+    heapq.heapify(heap)
+    while heap:
+        w, k = heapq.heappop(heap)
+        if current.get(k) != w:
+            continue  # stale entry, or already eliminated
+        del current[k]
         loop = out[k].pop(k, None)
         inc[k].pop(k, None)
-        star = repeat(loop, 0, None) if loop is not None else Empty()
-        preds = list(inc[k].items())
-        succs = list(out[k].items())
+        star = repeat(label(loop), 0, None) if loop is not None else Empty()
+        preds = [(i, label(e)) for i, e in inc[k].items()]
+        succs = [(j, label(e)) for j, e in out[k].items()]
         for i, _ in preds:
             del out[i][k]
         for j, _ in succs:
             del inc[j][k]
         for i, a in preds:
             for j, b in succs:
-                label = concat(a, star, b)
-                add(i, j, label)
-                if _size(out[i][j], memo) > max_size:
-                    raise TooComplex("regex too large")
+                add(i, j, _cat(a, star, b))
         del out[k], inc[k]
-    return out[START].get(FINAL, VOID)
+        for t in sorted({i for i, _ in preds} | {j for j, _ in succs}):
+            if t in current:
+                current[t] = weight(t)
+                heapq.heappush(heap, (current[t], t))
+    final = out[_START].get(_FINAL)
+    return VOID if final is None else label(final)
 
 
 # ---------------------------------------------------------------------------

@@ -18,15 +18,18 @@ from functools import lru_cache
 
 from outform.grammar.regex_ast import (
     MAX_CODE_POINT,
+    Alt,
     CharSet,
+    Concat,
     Empty,
     RegexNode,
+    Repeat,
     alt,
     concat,
     literal,
     repeat,
 )
-from outform.grammar.regex_parser import parse_regex
+from outform.grammar.regex_parser import _Parser
 from outform.schemas import charfa
 from outform.schemas.charfa import ANY
 
@@ -154,6 +157,74 @@ ANY_STRING = repeat(ANY, 0, None)
 # pattern: ECMA-262 search semantics on top of the full-match regex parser
 # ---------------------------------------------------------------------------
 
+ECMA_WHITESPACE = CharSet((
+    (0x09, 0x0D),  # TAB, LF, VT, FF, CR (WhiteSpace + LineTerminator)
+    (0x20, 0x20), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A),  # Zs
+    (0x2028, 0x2029),  # LS, PS (LineTerminator)
+    (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000),  # Zs
+    (0xFEFF, 0xFEFF),  # ZWNBSP
+))
+"""ECMA-262 ``\\s``: WhiteSpace (TAB, VT, FF, ZWNBSP and the Unicode ``Zs``
+category) plus LineTerminator (LF, CR, LS, PS).  Python's ASCII ``\\s`` misses
+U+00A0 and friends, which made ``^\\S+$`` accept a no-break space."""
+
+ECMA_DOT = CharSet(((0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029))).complement()
+"""ECMA-262 ``.`` (no ``s`` flag): any code point except a LineTerminator."""
+
+_ECMA_CLASS_ESCAPES = {"s": ECMA_WHITESPACE, "S": ECMA_WHITESPACE.complement()}
+
+
+class _EcmaParser(_Parser):
+    """The shared regex parser with ECMA-262 semantics where they differ from
+    Python's and the difference would change the language.
+
+    ``\\s``/``\\S`` and ``.`` follow ECMA-262 (``\\d``, ``\\w`` are ASCII in
+    both).  Constructs whose meaning differs between the dialects (or between
+    ECMA-262's ``u`` and legacy modes) are rejected as unsupported rather than
+    read the Python way: ``{,n}`` (a quantifier in Python, literal text in
+    ECMA-262), ``\\a`` and ``\\U`` (Python escapes, an identity escape or
+    a syntax error in ECMA-262), a leading ``]`` in a class (literal in Python;
+    ``[]`` is the empty class and ``[^]`` any character in ECMA-262).  ECMA-262's
+    ``\\cX`` control escapes are added.
+    """
+
+    def atom(self, depth: int) -> RegexNode:
+        if self.peek() == ".":
+            self.pos += 1
+            return ECMA_DOT
+        return super().atom(depth)
+
+    def escape(self, in_class: bool):
+        start = self.pos
+        ch = self.peek(1)
+        if ch in _ECMA_CLASS_ESCAPES:
+            self.pos += 2
+            return _ECMA_CLASS_ESCAPES[ch]
+        if ch in ("a", "U"):
+            raise self.unsupported(f"\\{ch} means different things in ECMA-262 and Python", start)
+        if ch == "c" and ("a" <= self.peek(2).lower() <= "z"):
+            self.pos += 3
+            return ord(self.pattern[start + 2]) % 32
+        return super().escape(in_class)
+
+    def repeat_braces(self):
+        braces = super().repeat_braces()
+        if braces is not None and self.pattern.startswith("{,", self.pos):
+            raise self.unsupported("'{,n}' is a quantifier in Python but literal text in ECMA-262", self.pos)
+        return braces
+
+    def char_class(self) -> CharSet:
+        first = self.pos + 1 + (self.pattern.startswith("^", self.pos + 1))
+        if self.pattern.startswith("]", first):
+            raise self.unsupported("a class starting with ']' means different things in ECMA-262 and Python",
+                                   self.pos)
+        return super().char_class()
+
+
+def parse_ecma_regex(pattern: str) -> RegexNode:
+    """Parse a JSON Schema ``pattern`` body (full-match, ECMA-262 semantics)."""
+    return _EcmaParser(pattern).parse()
+
 
 def _split_alternatives(pattern: str) -> list[str]:
     """Top-level ``|`` alternatives (outside groups, classes and escapes)."""
@@ -207,7 +278,7 @@ def pattern_regex(pattern: str) -> RegexNode:
         if _ends_with_anchor(body):
             body, suffix = body[:-1], Empty()
         try:
-            node = parse_regex(body)
+            node = parse_ecma_regex(body)
         except Exception as exc:  # re-locate the error in the whole pattern
             if getattr(exc, "position", None) is not None:
                 exc.position += offset + shift
@@ -235,8 +306,6 @@ def constrain_length(node: RegexNode, min_length: int, max_length: int | None) -
 
 
 def _adjust_simple_repeat(node: RegexNode, min_length: int, max_length: int | None) -> RegexNode | None:
-    from outform.grammar.regex_ast import Concat, Repeat
-
     items = list(node.items) if isinstance(node, Concat) else [node]
     fixed = 0
     rep_index = None
@@ -259,3 +328,156 @@ def _adjust_simple_repeat(node: RegexNode, min_length: int, max_length: int | No
         return charfa.VOID
     items[rep_index] = repeat(rep.item, max(lo, 0), hi)
     return concat(*items)
+
+
+# ---------------------------------------------------------------------------
+# long strings: lexer-size estimate, chunked grammar, early typed error
+# ---------------------------------------------------------------------------
+
+SINGLE_LEXEME_SHARE = 4
+"""A string lexeme estimated at more than ``max_lexer_states // SINGLE_LEXEME_SHARE``
+states is chunked (:func:`string_expr`), so that lexer groups holding it and
+its neighbours still fit, and big DFAs (seconds each) are not built per field."""
+
+CHUNK_STATE_SHARE = 8
+"""A chunk lexeme of a long string gets ``max_lexer_states // CHUNK_STATE_SHARE``
+states: a tail and the closing quote share its lexer group, and other string
+lexemes may be allowed at the same position."""
+
+
+@lru_cache(maxsize=1024)
+def states_per_char(cs: CharSet) -> int:
+    """Byte-lexer states one more character of ``cs`` adds to a counted JSON
+    string lexeme (``"[cs]{n}"``): 20 for any character (UTF-8 lead bytes,
+    ``\\\\`` escapes, ``\\\\uXXXX`` and surrogate pairs), 7 for ``[a-z]``.
+    Exact: the DFA of ``"[cs]{n}"`` grows linearly in ``n``."""
+    from outform.automata import compile_regex_ast  # outform.automata imports the grammar package
+
+    if cs.is_empty():
+        return 0
+    sizes = [compile_regex_ast(encode_string_regex(repeat(cs, n, n))).n_states for n in (2, 3)]
+    return max(1, sizes[1] - sizes[0])
+
+
+def lexeme_states_estimate(content: RegexNode) -> int | None:
+    """Estimated states of the byte-lexer DFA of the JSON string lexeme of
+    ``content`` (a character-level regex), or ``None`` when ``content`` has an
+    unbounded repeat (an estimate could then be far too high: in
+    ``.*[a-z]{1,3000}.*`` the count is absorbed).
+
+    The estimate follows the structure: a character set costs
+    :func:`states_per_char`, a concatenation the sum, an alternation the
+    largest option, ``x{m,n}`` ``n`` times ``x``.  Counted strings are linear
+    in their bound, so this is close for the contents that are big in practice
+    (``maxLength`` with or without a ``pattern`` of one repeated class).
+    """
+    memo: dict[int, tuple[RegexNode, int | None]] = {}
+
+    def walk(node: RegexNode) -> int | None:
+        hit = memo.get(id(node))
+        if hit is not None:
+            return hit[1]
+        if isinstance(node, CharSet):
+            out = states_per_char(node)
+        elif isinstance(node, Empty):
+            out = 0
+        elif isinstance(node, (Concat, Alt)):
+            parts = [walk(x) for x in (node.items if isinstance(node, Concat) else node.options)]
+            out = None if None in parts else (sum(parts) if isinstance(node, Concat) else max(parts))
+        elif node.max is None:
+            out = None
+        else:
+            item = walk(node.item)
+            out = None if item is None else node.max * item
+        memo[id(node)] = (node, out)
+        return out
+
+    inner = walk(content)
+    return None if inner is None else inner + 3
+
+
+def _split_repeat(content: RegexNode) -> tuple[RegexNode, CharSet, int, int, RegexNode] | None:
+    """``content`` as ``prefix · C{lo,hi} · suffix`` with ``C`` a character
+    set and the prefix and suffix without unbounded repeats; the biggest such
+    repeat is chosen.  ``None`` if there is none."""
+    items = list(content.items) if isinstance(content, Concat) else [content]
+    best = None
+    for i, item in enumerate(items):
+        if isinstance(item, Repeat) and isinstance(item.item, CharSet) and item.max is not None:
+            if best is None or item.max > items[best].max:
+                best = i
+    if best is None:
+        return None
+    prefix, suffix = concat(*items[:best]), concat(*items[best + 1:])
+    if lexeme_states_estimate(prefix) is None or lexeme_states_estimate(suffix) is None:
+        return None
+    rep = items[best]
+    return prefix, rep.item, rep.min, rep.max, suffix
+
+
+def string_expr(content: RegexNode, lex, pointer: str = "", limits=None):
+    """Grammar expression of a JSON string whose decoded value is in ``content``.
+
+    ``lex(regex, hint)`` turns a regex into a lexeme expression (the schema
+    compiler's ``lex``).  Usually one lexeme.  A long counted string
+    (``maxLength: 5000``, ``^x-[a-z]{1,5000}$``) would need a lexer DFA of
+    about 20 states per character (:func:`states_per_char`): past
+    ``limits.max_lexer_states`` it is spelled as the opening quote and
+    prefix, chunks of exactly ``K`` characters (each a lexeme that fits) and
+    a tail of fewer than ``K`` characters with the suffix and closing quote;
+    the chunk count and the tail length are unique for a given length, so the
+    parse is unambiguous and the language is unchanged.  When that is not
+    possible (an unbounded repeat elsewhere, several long repeats) and the
+    estimate is over the limit, raises
+    :class:`~outform.errors.ResourceLimitExceeded` right away, with
+    ``pointer`` (also set as its ``.pointer``), instead of when the first
+    matcher builds its lexer.
+    """
+    from outform.errors import ResourceLimitExceeded
+    from outform.grammar.ir import EPSILON, Rep, choice, seq
+    from outform.limits import DEFAULT_LIMITS
+
+    limits = DEFAULT_LIMITS if limits is None else limits
+    quote = CharSet.char(0x22)
+    estimate = lexeme_states_estimate(content)
+    if estimate is None or estimate <= limits.max_lexer_states // SINGLE_LEXEME_SHARE:
+        return lex(encode_string_regex(content), "string")
+    split = _split_repeat(content)
+    per_char = states_per_char(split[1]) if split is not None else 0
+    chunk = (limits.max_lexer_states // CHUNK_STATE_SHARE) // max(per_char, 1)
+    if split is None or chunk < 1 or split[3] < 2 * chunk or \
+            lexeme_states_estimate(concat(split[0], split[4])) > limits.max_lexer_states // CHUNK_STATE_SHARE:
+        if estimate <= limits.max_lexer_states:
+            return lex(encode_string_regex(content), "string")
+        error = ResourceLimitExceeded(
+            f"the string at schema location {pointer or '/'!r} needs a lexer of about {estimate} DFA states "
+            f"(lower maxLength or simplify its pattern)", "max_lexer_states", limits.max_lexer_states)
+        error.pointer = pointer
+        raise error
+    prefix, cs, lo, hi, suffix = split
+    spell = lambda node: map_charsets(node)  # noqa: E731
+
+    def tail(a: int, b: int):
+        return lex(concat(spell(repeat(cs, a, b)), spell(suffix), quote), "string_tail")
+
+    def times(n: int):
+        return Rep(piece, n, n) if n else EPSILON
+
+    head = lex(concat(quote, spell(prefix)), "string_head")
+    piece = lex(spell(repeat(cs, chunk, chunk)), "string_chunk")
+    m0, t0 = divmod(lo, chunk)
+    q, r = divmod(hi, chunk)
+    if m0 == q:
+        body = seq(times(q), tail(t0, r))
+    else:
+        options = [seq(times(m0), tail(t0, chunk - 1))]
+        if q - m0 >= 2:
+            options.append(seq(Rep(piece, m0 + 1, q - 1), tail(0, chunk - 1)))
+        options.append(seq(times(q), tail(0, r)))
+        body = choice(*options)
+    return seq(head, body)
+
+
+def map_charsets(node: RegexNode) -> RegexNode:
+    """``node`` with every character set replaced by all its JSON spellings."""
+    return charfa.map_charsets(node, encode_charset)
