@@ -375,3 +375,16 @@ def test_max_length_5000_schema(compiler, llama3_tokenizer):
     with pytest.raises(ResourceLimitExceeded) as info:
         compile_schema({"properties": {"p": {"type": "string", "pattern": "^(ab){0,5000}$"}}})
     assert info.value.pointer == "/properties/p"
+
+
+def test_pattern_keys_dot_is_not_dotall(compiler, llama3_tokenizer):
+    """``to_regex_text`` prints ``[^\\n]`` as ``.``: matching it with ``re.S`` let a
+    newline key through ``patternProperties`` / checks.  Oracle: ``jsonschema``."""
+    schema = {"type": "object", "patternProperties": {"^[^\\n]$": {"type": "integer"}},
+              "additionalProperties": False}
+    index = compiler.compile_schema(schema, key_order="any")
+    for value in ({"a": 1}, {"\n": 1}, {"ab": 1}):
+        expected = jsonschema.Draft202012Validator(schema).is_valid(value)
+        m = Matcher(index)
+        ids = llama3_tokenizer.encode(json.dumps(value), add_special_tokens=False)
+        assert (m.accept_tokens(ids) and m.accepts_eos()) == expected, value

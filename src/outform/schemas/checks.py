@@ -525,6 +525,6 @@ def ecma_search(pattern: str):
     from outform.schemas.strings import pattern_regex
 
     try:
-        return re.compile(to_regex_text(pattern_regex(pattern)), re.S).fullmatch
+        return re.compile(to_regex_text(pattern_regex(pattern))).fullmatch
     except (RegexError, UnsupportedRegexError, re.error, RecursionError, ValueError):
         return None

@@ -610,7 +610,7 @@ class SchemaCompiler:
             for name in _checked_formats():
                 checker.checkers[name] = _EXACT_FORMATS.get(name) or base.checkers[name]
             for name in FORMATS:
-                match = re.compile(to_regex_text(format_regex(name)), re.S).fullmatch
+                match = re.compile(to_regex_text(format_regex(name))).fullmatch
                 checker.checkers[name] = (lambda x, match=match: not isinstance(x, str) or match(x) is not None, ())
             self._format_checker = checker
         return self._format_checker
@@ -857,7 +857,7 @@ class SchemaCompiler:
         content = self.string_content(conj)
         if content == charfa.VOID:
             return NOTHING
-        return self.lex(strings.encode_string_regex(content), "string")
+        return strings.string_expr(content, self.lex, conj[0].pointer if conj else "")
 
     # -- arrays -----------------------------------------------------------
 
@@ -915,17 +915,28 @@ class SchemaCompiler:
         ws, comma = self.ws, self.tok[","]
         m = len(positions)
 
-        def rest(i: int) -> Expr:
-            """Elements ``i..`` after element ``i-1`` (each preceded by a comma)."""
-            if max_items is not None and i >= max_items:
-                return EPSILON
-            if i >= m:
-                if tail == NOTHING:
-                    return EPSILON if i >= min_items else NOTHING
-                hi = None if max_items is None else max_items - i
-                return Rep(seq(comma, ws, tail, ws), max(0, min_items - i), hi)
-            more = seq(comma, ws, positions[i], ws, rest(i + 1))
-            return choice(EPSILON, more) if i >= min_items else more
+        def rest(start: int) -> Expr:
+            """Elements ``start..`` after element ``start-1`` (each preceded by a comma).
+
+            Built from the end in a loop, and cut into a named rule every 32
+            positions, so that no expression nests deeper than that (a long
+            ``prefixItems`` used to hit the recursion limit)."""
+            end = max(start, m if max_items is None else min(m, max_items))
+            if max_items is not None and end >= max_items:
+                acc = EPSILON
+            elif tail == NOTHING:
+                acc = EPSILON if end >= min_items else NOTHING
+            else:
+                hi = None if max_items is None else max_items - end
+                acc = Rep(seq(comma, ws, tail, ws), max(0, min_items - end), hi)
+            for i in range(end - 1, start - 1, -1):
+                more = seq(comma, ws, positions[i], ws, acc)
+                acc = choice(EPSILON, more) if i >= min_items else more
+                if (end - i) % 32 == 0:
+                    name = self.new_rule("items")
+                    self.rules[name] = acc
+                    acc = Ref(name)
+            return acc
 
         first_item = positions[0] if m else tail
         if (max_items is not None and max_items == 0) or first_item == NOTHING:
@@ -1037,7 +1048,7 @@ class SchemaCompiler:
 
     def _pattern_matches(self, pattern: str, name: str, part: Sub) -> bool:
         try:
-            return re.fullmatch(to_regex_text(strings.pattern_regex(pattern)), name, re.S) is not None
+            return re.fullmatch(to_regex_text(strings.pattern_regex(pattern)), name) is not None
         except (RegexError, re.error) as exc:
             raise SchemaError(f"invalid pattern {pattern!r}: {exc}", part.pointer + "/patternProperties") from exc
 
