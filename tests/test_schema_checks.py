@@ -21,7 +21,6 @@ import random
 import zlib
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 import pytest
 
@@ -32,7 +31,7 @@ from outform.masking.compiler import Compiler
 from outform.masking.grammar_index import GrammarIndex
 from outform.masking.matcher import Matcher
 from outform.schemas import compile_schema
-from test_schemas import force, serialisations
+from test_schemas import force, serialisations, validator_for
 
 SUITE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "json-schema-test-suite"
 if not SUITE.exists():
@@ -50,11 +49,6 @@ SUITE_FILES = [
 @pytest.fixture(scope="module")
 def compiler(llama3_vocab):
     return Compiler(llama3_vocab)
-
-
-def validator_for(schema):
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 def _remotes() -> dict:

@@ -37,6 +37,7 @@ from outform.grammar.regex_parser import parse_regex
 from outform.masking.compiler import Compiler
 from outform.masking.matcher import Matcher
 from outform.schemas import charfa, compile_schema, strings
+from test_schemas import force, serialisations
 from outform.schemas.compiler import SchemaCompiler
 from outform.schemas.strings import pattern_regex
 
@@ -48,18 +49,6 @@ from outform.schemas.strings import pattern_regex
 @pytest.fixture(scope="module")
 def compiler(llama3_vocab):
     return Compiler(llama3_vocab)
-
-
-def force(index, tokenizer, text: str) -> bool:
-    matcher = Matcher(index)
-    for token in tokenizer.encode(text, add_special_tokens=False):
-        if not matcher.accept_token(token):
-            return False
-    return matcher.accepts_eos()
-
-
-def serialisations(value) -> list[str]:
-    return [json.dumps(value), json.dumps(value, separators=(",", ":"), ensure_ascii=False)]
 
 
 def ranges_of(predicate) -> list[tuple[int, int]]:
