@@ -7,6 +7,9 @@ workers (milliseconds to start); the default ``spawn`` path runs in the slow sui
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -189,3 +192,35 @@ def test_kernel_cache_check(tmp_path):
 def test_bench_without_subcommand_prints_help(capsys):
     assert cli_main(["bench"]) == 2
     assert "schemas" in capsys.readouterr().err
+
+
+PIN_AFTER_NUMBA_STARTED = """
+import numba, numpy
+from outform.bench.common import pin_threads
+
+@numba.njit(parallel=True)
+def total(x):
+    s = 0.0
+    for i in numba.prange(x.size):
+        s += x[i]
+    return s
+
+total(numpy.ones(4))  # Numba's thread pool is running now
+pin_threads(1)
+
+@numba.njit
+def later(x):  # compiling re-reads NUMBA_* from the environment
+    return x + 1
+
+print(later(1), numba.get_num_threads())
+"""
+
+
+def test_pinning_threads_after_numba_started_keeps_compiling():
+    """The benchmark pins threads inside the test process; later Numba compilations must still work."""
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_NUM_THREADS"}
+    env["NUMBA_NUM_THREADS"] = "2"
+    run = subprocess.run([sys.executable, "-c", PIN_AFTER_NUMBA_STARTED], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["2", "1"]

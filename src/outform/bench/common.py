@@ -29,8 +29,14 @@ def thread_environment(threads: int = 1) -> dict[str, str]:
 
 def pin_threads(threads: int = 1) -> dict:
     """Pin this process to ``threads``: the environment (for libraries not imported yet) and, at run
-    time, Numba's and torch's pools (both are imported with outform). Returns what was applied."""
-    os.environ.update(thread_environment(threads))
+    time, Numba's and torch's pools (both are imported with outform). Returns what was applied.
+
+    ``NUMBA_NUM_THREADS`` is left alone once Numba is loaded: Numba re-reads the environment on
+    every compilation and raises if that variable changed after its pool started."""
+    environment = thread_environment(threads)
+    if "numba" in sys.modules:
+        del environment["NUMBA_NUM_THREADS"]
+    os.environ.update(environment)
     applied: dict = {"numba_threads": None, "torch_threads": None}
     if "numba" in sys.modules:
         import numba

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 from outform.bench.common import (bit_set, command_main, fmt, peer_available, percentiles_us, pin_threads,
-                                  thread_environment, version, write_json)
+                                  version, write_json)
 from outform.bench.engines import mask_differences, run_engine, schema_engine, step_index, time_to_first_mask
 from outform.bench.oracle import Judge
 from outform.bench.workers import Worker
@@ -329,7 +329,6 @@ def run_schemas(paths, *, engines=ENGINES, tokenizer: str = "llama3", limit: int
     """Run the benchmark (see the module doc) and return the report as a JSON-ready dict."""
     from outform.integrations import compliance
 
-    os.environ.update(thread_environment(1))
     threads = pin_threads(1)
     started = time.monotonic()
     notes: list[str] = []

@@ -29,7 +29,6 @@ DEFAULT_STARTUP_TIMEOUT_S = 600.0
 def _serve(conn, factory, args: tuple, memory_limit: int | None) -> None:
     """Worker main loop: build ``factory(*args)`` (a callable request -> result dict), then answer requests."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and kills us
-    os.environ.update(thread_environment(1))
     threads = pin_threads(1)
     try:
         handler = factory(*args)
