@@ -1054,3 +1054,29 @@ def test_limit_error_while_interning_leaves_no_broken_parser_state(compilers, to
     m.rollback(m.num_accepted)
     assert force(m, prefix) == len(prefix)
     assert set(m.allowed_token_ids().tolist()) == set(reference.allowed_token_ids().tolist())
+
+
+def test_matchers_share_one_parse_table_and_outlive_its_renewal(compilers, tok, monkeypatch):
+    """Matchers of one compiled grammar share their parse table (work for one request
+    serves the next); past a size the table is renewed for new matchers, and matchers
+    still on the old one go on unchanged.  Oracle: masks of a separately compiled index."""
+    from outform.masking import grammar_index
+
+    text, grammar = "SELECT a, b FROM t WHERE a = 1", grammar_text("sql")
+    ids = tok["llama3"].encode(text)
+    compiled = compilers["llama3"].compile_grammar(grammar + "\n\n")  # its own index and tables
+    first, second = Matcher(compiled), Matcher(compiled)
+    assert first.state.table is second.state.table
+    force(first, ids[:3])
+    monkeypatch.setattr(grammar_index, "_TABLE_STATES_BEFORE_RENEWAL", 0)
+    renewed = Matcher(compiled)
+    assert renewed.state.table is not first.state.table
+    reference = Matcher(compilers["llama3"].compile_grammar(grammar + "\n\n\n"))
+    force(reference, ids[:3])
+    for matcher in (renewed, second):
+        assert force(matcher, ids[:3]) == 3
+    assert compare_masks(first, reference, ids[3:]) == len(ids) - 3
+    for matcher in (renewed, second):
+        fresh = Matcher(compilers["llama3"].compile_grammar(grammar + "\n\n\n"))
+        assert force(fresh, ids[:3]) == 3
+        assert compare_masks(matcher, fresh, ids[3:]) == len(ids) - 3

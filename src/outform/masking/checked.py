@@ -9,12 +9,15 @@ to closes).  It knows nothing about JSON.
 A state is the pair (grammar state, check state).  The mask is the grammar's
 mask minus the tokens whose bytes make the check fail; only tokens containing
 one of the check's *closing bytes* can fail, so only those (and only those the
-grammar allows) are fed to the check.  Masks are cached on the state object.
+grammar allows) are fed to the check.  Masks are cached on the state object and,
+by (grammar position, check state), across the matchers of one constraint.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
+from collections import OrderedDict
 from typing import Hashable
 
 import numpy as np
@@ -23,6 +26,7 @@ from outform.grammar.ir import DocumentCheck
 from outform.kernels import bitmask_words
 from outform.masking.grammar_index import GrammarIndex
 
+_MASK_CACHE_SIZE = 1024  # filtered masks kept per constraint (16 KiB each at 128k tokens)
 
 class CheckedState:
     """An immutable position: the inner grammar state and the check state."""
@@ -45,6 +49,8 @@ class CheckedConstraint:
         self.logits_width = inner.logits_width
         self._token_bytes = inner.vocab.token_bytes
         self._candidates: dict[bytes, np.ndarray] = {}
+        self._masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __getattr__(self, name: str):
         # GrammarIndex-only attributes (grammar, bnf, parser, ...) are the inner index's
@@ -78,7 +84,16 @@ class CheckedConstraint:
 
     def token_mask(self, state: CheckedState) -> np.ndarray:
         if state.mask is None:
-            state.mask = self._filter(self.inner.token_mask(state.inner), state.check)
+            key = (state.inner.table, state.inner.configs, state.check)
+            with self._lock:
+                mask = self._masks.get(key)
+            if mask is None:
+                mask = self._filter(self.inner.token_mask(state.inner), state.check)
+                with self._lock:
+                    self._masks[key] = mask
+                    if len(self._masks) > _MASK_CACHE_SIZE:
+                        self._masks.popitem(last=False)
+            state.mask = mask
         return state.mask
 
     def completion_bytes(self, state: CheckedState) -> float:

@@ -35,14 +35,19 @@ from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.regex_index import token_trie
 from outform.vocabulary import Vocabulary
 
-_MASK_CACHE_SIZE = 256  # masks kept per generation (16 KiB each at 128k tokens)
+_MASK_CACHE_SIZE = 1024  # masks kept per parse table (16 KiB each at 128k tokens)
+_TABLE_STATES_BEFORE_RENEWAL = 20_000
+"""Parser states a shared :class:`ParseTable` may hold before new matchers get a fresh one
+(its ``next`` array costs 4 bytes per state and lexeme)."""
 
 
 class ParseTable:
     r"""Integer ids for the parser states met since one root, with their data as arrays.
 
-    Shared by every matcher state descending from the same root (forks
-    included), so work done for one mask is reused by the next.
+    Shared by every matcher of one compiled grammar (forks included), so work
+    done for one mask is reused by the next, and by the next request with the
+    same constraint: parser transitions and masks depend only on the parser
+    state, never on which sequence reached it.
 
     An id stands for an Earley state *plus* at most one excluded lexeme: after
     an ignored lexeme that is closed under concatenation (``WS: /\s+/``), the
@@ -256,24 +261,35 @@ class GrammarIndex:
         )
         # bounded by (lexer states x distinct allowed-lexeme sets), small in practice
         self._inside_cache: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._root: GrammarState | None = None
+        self._root_lock = threading.Lock()
 
     @property
     def n_words(self) -> int:
         return bitmask_words(self.logits_width)
 
     def initial_state(self) -> GrammarState:
-        table = ParseTable(self.parser, self.lexer, self._self_merging)
-        pid = table.intern(self.parser.initial())
-        return GrammarState(tuple((q, pid) for q in table.starts(pid)), table)
+        """The start position, on the parse table shared by all matchers (renewed past
+        ``_TABLE_STATES_BEFORE_RENEWAL`` states; states on an old table keep working)."""
+        with self._root_lock:
+            if self._root is None or len(self._root.table.states) > _TABLE_STATES_BEFORE_RENEWAL:
+                table = ParseTable(self.parser, self.lexer, self._self_merging)
+                pid = table.intern(self.parser.initial())
+                self._root = GrammarState(tuple((q, pid) for q in table.starts(pid)), table)
+            return self._root
 
     def token_mask(self, state: GrammarState) -> np.ndarray:
         if state.mask is None:
-            cache = state.table.masks
-            state.mask = cache.get(state.configs)
-            if state.mask is None:
-                state.mask = cache[state.configs] = self._walk_mask(state)
-                if len(cache) > _MASK_CACHE_SIZE:
-                    cache.popitem(last=False)
+            table = state.table
+            with table.lock:
+                mask = table.masks.get(state.configs)
+            if mask is None:
+                mask = self._walk_mask(state)
+                with table.lock:
+                    table.masks[state.configs] = mask
+                    if len(table.masks) > _MASK_CACHE_SIZE:
+                        table.masks.popitem(last=False)
+            state.mask = mask
         return state.mask
 
     def budget_mask(self, state: GrammarState, tokens_left: int) -> None:
