@@ -210,15 +210,20 @@ GRAMMAR_PROMPTS = {
 }
 
 
-def sample_grammar(model, name: str, seeds, max_new_tokens: int = 48) -> list[str]:
+def sample_grammar(model, name: str, seeds, max_new_tokens: int = 48, lexing: str = "complete") -> list[str]:
     """Samples at temperature 1; every one must end in a sentence (no budget
-    overrun, no dead end: ``generate`` raising fails the test)."""
+    overrun, no dead end: ``generate`` raising fails the test).  The reference is
+    lark's Earley parser reading every split, or for greedy lexing lark's LALR
+    parser with its contextual (maximal munch) lexer."""
     text = (GRAMMARS / f"{name}.lark").read_text()
-    reference = lark.Lark(text, parser="earley", lexer="dynamic_complete")
+    if lexing == "greedy":
+        reference = lark.Lark(text, parser="lalr", lexer="contextual")
+    else:
+        reference = lark.Lark(text, parser="earley", lexer="dynamic_complete")
     outputs = []
     for seed in seeds:
         out = outform.generate(model, chat(GRAMMAR_PROMPTS[name]), grammar=text, temperature=1.0, seed=seed,
-                               max_new_tokens=max_new_tokens)
+                               max_new_tokens=max_new_tokens, lexing=lexing)
         reference.parse(out)  # raises if the grammar does not accept the output
         outputs.append(out)
     return outputs
@@ -230,6 +235,11 @@ def test_grammar_sampling_ends_in_sentences(model):
     completion are sampled."""
     for name in sorted(GRAMMAR_PROMPTS):
         assert len(sample_grammar(model, name, range(2), max_new_tokens=16)) == 2
+
+
+def test_greedy_grammar_sampling_ends_in_sentences(model):
+    for name in ("json", "sql", "arith"):
+        assert len(sample_grammar(model, name, range(2), max_new_tokens=24, lexing="greedy")) == 2
 
 
 @pytest.mark.slow

@@ -1080,3 +1080,92 @@ def test_matchers_share_one_parse_table_and_outlive_its_renewal(compilers, tok, 
         fresh = Matcher(compilers["llama3"].compile_grammar(grammar + "\n\n\n"))
         assert force(fresh, ids[:3]) == 3
         assert compare_masks(matcher, fresh, ids[3:]) == len(ids) - 3
+
+
+# ---------------------------------------------------------------------------
+# 9. Greedy lexing (maximal munch): lark's contextual lexer as the oracle
+# ---------------------------------------------------------------------------
+
+# Grammars where lark's LALR parser with its contextual lexer is an exact oracle for
+# greedy lexing (no LALR conflicts, no keyword that is also a name where both may come).
+GREEDY_ORACLE_GRAMMARS = ("json", "arith", "sql", "leftrec", "parens", "ambiguous")
+
+
+@functools.cache
+def lark_contextual(name: str) -> lark.Lark:
+    return lark.Lark(grammar_text(name), parser="lalr", lexer="contextual")
+
+
+def lark_greedy_accepts(name: str, text: str) -> bool:
+    try:
+        lark_contextual(name).parse(text)
+    except (UnexpectedInput, lark.exceptions.UnexpectedEOF):
+        return False
+    return True
+
+
+def greedy_matcher(compilers, name: str) -> Matcher:
+    return Matcher(compilers["llama3"].compile_grammar(grammar_text(name), lexing="greedy"))
+
+
+@pytest.mark.parametrize("name", GREEDY_ORACLE_GRAMMARS)
+def test_greedy_lexing_accepts_what_larks_contextual_lexer_accepts(compilers, tok, name):
+    verdicts = Counter()
+    for text in list(samples(name)) + mutations(name, 40, seed=2):
+        expected = lark_greedy_accepts(name, text)
+        verdicts[expected] += 1
+        ids = tok["llama3"].encode(text)
+        m = greedy_matcher(compilers, name)
+        assert (force(m, ids) == len(ids) and m.accepts_eos()) == expected, (name, text, expected)
+    assert verdicts[True] >= 5 and verdicts[False] >= 10, verdicts
+
+
+@pytest.mark.parametrize("name", GREEDY_ORACLE_GRAMMARS)
+def test_greedy_walks_end_in_sentences_of_larks_contextual_lexer(compilers, tok, name, n_walks=4):
+    """Constrained walks never meet an empty mask (``constrained_walk`` asserts it) and
+    every finished text is a sentence for lark; the last state's mask equals brute force."""
+    rng = np.random.default_rng(sum(map(ord, name)))
+    vocab = tok["llama3"].vocab
+    for _ in range(n_walks):
+        m = greedy_matcher(compilers, name)
+        tokens, ended = constrained_walk(m, rng, cap=80, favoured=favoured_tokens(tok["llama3"], name))
+        if ended:
+            assert lark_greedy_accepts(name, vocab.decode_bytes(tokens).decode("utf-8")), vocab.decode_bytes(tokens)
+    probe = greedy_matcher(compilers, name)
+    tokens, _ = constrained_walk(probe, rng, cap=int(rng.integers(1, 30)), eos_prob=0.0)
+    m = greedy_matcher(compilers, name)
+    assert force(m, tokens) == len(tokens)
+    check_brute_force(m)
+
+
+@pytest.mark.parametrize("name", ("clike", "spaced"))
+def test_greedy_mask_equals_brute_force_on_code_grammars(compilers, tok, name):
+    rng = np.random.default_rng(7)
+    probe = greedy_matcher(compilers, name)
+    tokens, _ = constrained_walk(probe, rng, cap=25, eos_prob=0.0, favoured=favoured_tokens(tok["llama3"], name))
+    m = greedy_matcher(compilers, name)
+    assert force(m, tokens) == len(tokens)
+    check_brute_force(m)
+
+
+def test_greedy_lexing_reads_the_longest_lexeme(compilers, tok):
+    """``y--z`` reads ``--`` (then ``z`` cannot follow): a sentence only when every split
+    counts (lark's dynamic_complete).  Lexing is contextual, like lark's contextual lexer
+    and llguidance: where no name may come, ``intx`` reads ``int`` ``x``."""
+    grammar = (Path(__file__).parent.parent / "benchmarks" / "grammars" / "clike.lark").read_text()
+    lark_complete = lark.Lark(grammar, parser="earley", lexer="dynamic_complete")
+    greedy = compilers["llama3"].compile_grammar(grammar, lexing="greedy")
+    complete = compilers["llama3"].compile_grammar(grammar)
+    texts = {"int x;": True, "intx;": True, "int f() { x = y - -z; }": True, "int f() { x = y--z; }": False,
+             "int f() { x = y-- - z; }": True, "int f() { x=y---z; }": True}
+    for text, greedy_accepts in texts.items():
+        lark_complete.parse(text)  # a sentence when any split counts
+        ids = tok["llama3"].encode(text)
+        for compiled, expected in ((complete, True), (greedy, greedy_accepts)):
+            m = Matcher(compiled)
+            assert (force(m, ids) == len(ids) and m.accepts_eos()) == expected, (text, compiled.greedy)
+
+
+def test_unknown_lexing_mode_is_refused(compilers):
+    with pytest.raises(ValueError, match="lexing="):
+        compilers["llama3"].compile_grammar(grammar_text("json"), lexing="lazy")

@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     constraint.add_argument("--regex", help="a regular expression the whole output must match")
     constraint.add_argument("--grammar", metavar="FILE", help="a grammar file: .lark (Lark EBNF) or .gbnf (llama.cpp)")
     constraint.add_argument("--schema", metavar="FILE", help="a JSON Schema file; the output is a JSON document")
+    gen.add_argument("--lexing", choices=("complete", "greedy"), default="complete",
+                     help="with --grammar: a lexeme ends wherever it matches (complete, the default) or only "
+                          "where the next byte cannot continue it (greedy, maximal munch: faster on code)")
     gen.add_argument("--prompt", required=True, help="the prompt (sent as a user chat message unless --raw)")
     gen.add_argument("--model", default=None, help="bundled model name (default: smollm2-135m)")
     gen.add_argument("--max-tokens", type=int, default=256, help="maximum new tokens (default 256)")
@@ -116,7 +119,7 @@ def _constraint(args) -> dict:
         return {"schema": schema, "raw": True}  # raw: print the exact generated text
     syntax = {".lark": "lark", ".gbnf": "gbnf"}.get(Path(args.grammar).suffix)
     grammar: Grammar = parse_grammar_text(_read(args.grammar), syntax)
-    return {"grammar": grammar}
+    return {"grammar": grammar, "lexing": args.lexing}
 
 
 def _read(path: str) -> str:

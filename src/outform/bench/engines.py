@@ -28,17 +28,17 @@ from outform.bench.common import bit_set, llguidance_tokenizer, outlines_core_vo
 class OutformEngine:
     only = None
 
-    def __init__(self, name, vocab, syntax=None):
+    def __init__(self, name, vocab, syntax=None, lexing="complete"):
         from outform import Compiler, Matcher
 
-        self.name, self.syntax = name, syntax
+        self.name, self.syntax, self.lexing = name, syntax, lexing
         self._Compiler, self._Matcher = Compiler, Matcher
         self.vocab = vocab
         self.n_words = (len(vocab) + 31) // 32
         self.extra_eos = list(vocab.eos_token_ids[1:])  # cleared before masks are compared
 
     def compile(self, text):
-        return self._Compiler(self.vocab).compile_grammar(text)
+        return self._Compiler(self.vocab).compile_grammar(text, lexing=self.lexing)
 
     def matcher(self, compiled):
         return self._Matcher(compiled)

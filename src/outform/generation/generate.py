@@ -35,6 +35,7 @@ def generate(
     seed: int | None = None,
     schema_options: dict | None = None,
     raw: bool = False,
+    lexing: str = "complete",
 ):
     """Generate text that fully matches the constraint.
 
@@ -51,7 +52,9 @@ def generate(
     :func:`outform.schemas.compile_schema` (defaults: ``DEFAULT_SCHEMA_OPTIONS``:
     schema key order, absent ``additionalProperties`` read as false, at most 4
     whitespace characters between JSON tokens).  ``raw=True`` returns the
-    generated text instead of the parsed value.
+    generated text instead of the parsed value.  ``lexing`` applies to grammars:
+    ``"complete"`` (a lexeme may end wherever it matches) or ``"greedy"``
+    (maximal munch, like lark's standard lexers; faster on code grammars).
 
     The output always matches: EOS is only possible once the match is complete,
     and near ``max_new_tokens`` only tokens that still allow completing in time
@@ -69,7 +72,8 @@ def generate(
     if schema is not None:
         schema, parse = json_schema_of(schema)
         schema_options = {**DEFAULT_SCHEMA_OPTIONS, **(schema_options or {})}
-    matcher = Matcher(_compile(handle, regex=regex, grammar=grammar, schema=schema, schema_options=schema_options))
+    matcher = Matcher(_compile(handle, regex=regex, grammar=grammar, schema=schema, schema_options=schema_options,
+                               lexing=lexing))
     params = SamplingParams(temperature, top_k, top_p, seed)
     tokens = _decode(handle, handle.encode_prompt(prompt), matcher, params, max_new_tokens)
     text = handle.vocab.decode_bytes(tokens).decode("utf-8", errors="strict")
@@ -100,7 +104,7 @@ def json_schema_of(schema) -> tuple[dict | bool, Callable[[str], object]]:
     return adapter.json_schema(), adapter.validate_json
 
 
-def _compile(handle: Model, schema_options: dict | None = None, **constraints):
+def _compile(handle: Model, schema_options: dict | None = None, lexing: str = "complete", **constraints):
     given = {name: value for name, value in constraints.items() if value is not None}
     if len(given) != 1:
         raise TypeError(f"generate() needs exactly one constraint of {', '.join(constraints)}; got {len(given)}")
@@ -109,7 +113,7 @@ def _compile(handle: Model, schema_options: dict | None = None, **constraints):
         return handle.compiler.compile_regex(value)
     if name == "schema":
         return handle.compiler.compile_schema(value, **schema_options)
-    return handle.compiler.compile_grammar(value)
+    return handle.compiler.compile_grammar(value, lexing=lexing)
 
 
 def _resolve_model(model, args) -> tuple[Model, object]:

@@ -18,6 +18,14 @@ parser id is the union of both Earley sets (``EarleyParser.union``), so the
 number of configurations stays bounded by the lexer states instead of growing
 with the number of ways to split the text.
 
+**Greedy lexing** (``greedy=True``, maximal munch as in lark's standard
+lexers and llguidance): a configuration closes its lexeme on a byte only when
+that byte cannot continue it (no lexeme its parser state allows stays
+reachable), so ``ifx`` is one identifier and ``x--y`` reads ``--``.  Readings
+are then never merged into unions: two readings may decide differently whether
+a byte continues their lexeme, so each keeps its own parser id (greedy lexing
+leaves few readings anyway).
+
 Parser transitions live in a table filled lazily by the Python Earley parser:
 an entry of -2 means "not computed yet", and the kernels then return the
 (parser id, lexeme) pair they need; the caller computes it and calls again with
@@ -36,7 +44,8 @@ import numpy as np
 
 UNKNOWN = -2  # parser transition or union not computed yet
 OVERFLOW = -3  # more configurations than the buffers hold
-UNION = -4  # ``need_lexeme <= UNION`` asks for the union of parser ids ``need_p`` and ``UNION - need_lexeme``
+SUBTREE = -5  # boundary_walks hands a large subtree, with the configurations closed at its root, to the caller
+UNION = -6  # ``need_lexeme <= UNION`` asks for the union of parser ids ``need_p`` and ``UNION - need_lexeme``
 
 
 # The kernels index 2-D arrays as ``a[row, col]`` rather than taking row views in
@@ -67,19 +76,21 @@ def union_lookup(u_keys, u_vals, a, b):
 
 
 @nb.njit(cache=True, nogil=True)
-def _add(cfg_q, cfg_p, row, n, q, p, u_keys, u_vals):
+def _add(cfg_q, cfg_p, row, n, q, p, u_keys, u_vals, greedy):
     """Add configuration ``(q, p)`` to buffer row ``row`` holding ``n``.
 
     A configuration with the same lexer state but another parser id is a second
-    reading of the same text: the two are merged into the union parser id.
-    Returns ``(n, need_a, need_b)``: ``need_a >= 0`` asks for the union of
-    ``need_a`` and ``need_b`` first.
+    reading of the same text: unless lexing is greedy, the two are merged into
+    the union parser id.  Returns ``(n, need_a, need_b)``: ``need_a >= 0`` asks
+    for the union of ``need_a`` and ``need_b`` first.
     """
     for c in range(n):
         if cfg_q[row, c] == q:
             p0 = cfg_p[row, c]
             if p0 == p:
                 return n, -1, -1
+            if greedy:
+                continue
             merged = union_lookup(u_keys, u_vals, p0, p)
             if merged == UNKNOWN:
                 return n, p0, p
@@ -96,7 +107,7 @@ def _add(cfg_q, cfg_p, row, n, q, p, u_keys, u_vals):
 @nb.njit(cache=True, nogil=True)
 def step_configs(
     byte, cfg_q, cfg_p, cfg_n, row_in, row_out, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
-    start_pool, u_keys, u_vals,
+    start_pool, u_keys, u_vals, greedy,
 ):
     """Configurations of buffer row ``row_out`` after ``byte`` from row ``row_in``.
 
@@ -112,14 +123,15 @@ def step_configs(
         q = cfg_q[row_in, c]
         p = cfg_p[row_in, c]
         q2 = lex_trans[q, byte]
-        if q2 >= 0 and _intersects(lex_alive, q2, p_allowed, p):
-            n_out, need_a, need_b = _add(cfg_q, cfg_p, row_out, n_out, q2, p, u_keys, u_vals)
+        continued = q2 >= 0 and _intersects(lex_alive, q2, p_allowed, p)
+        if continued:
+            n_out, need_a, need_b = _add(cfg_q, cfg_p, row_out, n_out, q2, p, u_keys, u_vals, greedy)
             if need_a >= 0:
                 return n_out, need_a, UNION - need_b
-        if n_out >= 0:
+        if n_out >= 0 and not (greedy and continued):
             n_out, need_p, need_lexeme = _close_lexemes(
                 q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool,
-                cfg_q, cfg_p, row_out, n_out, u_keys, u_vals,
+                cfg_q, cfg_p, row_out, n_out, u_keys, u_vals, greedy,
             )
         c += 1
     return n_out, need_p, need_lexeme
@@ -128,7 +140,7 @@ def step_configs(
 @nb.njit(cache=True, nogil=True)
 def _close_lexemes(
     q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, row, n_out,
-    u_keys, u_vals,
+    u_keys, u_vals, greedy,
 ):
     """Close every lexeme ``L`` that lexer state ``q`` accepts and parser state ``p``
     allows: the parser moves to ``p' = next[p, L]`` and the next lexeme starts in
@@ -154,7 +166,8 @@ def _close_lexemes(
                         if need_p < 0 and n_out >= 0 and (
                             byte < 0 or (next_q >= 0 and _intersects(lex_alive, next_q, p_allowed, p2))
                         ):
-                            n_out, need_a, need_b = _add(cfg_q, cfg_p, row, n_out, next_q, p2, u_keys, u_vals)
+                            n_out, need_a, need_b = _add(cfg_q, cfg_p, row, n_out, next_q, p2, u_keys, u_vals,
+                                                         greedy)
                             if need_a >= 0:
                                 need_p, need_lexeme = need_a, UNION - need_b
             bits >>= np.uint64(1)
@@ -166,29 +179,33 @@ def _close_lexemes(
 @nb.njit(cache=True, nogil=True)
 def inside_lexeme_walk(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
-    lex_trans, lex_accepts, lex_alive, q, allowed, out, boundary_nodes, boundary_states,
+    lex_trans, lex_accepts, lex_alive, q, allowed, out, boundary_nodes, boundary_states, root, blocked,
 ):
     """The parser-independent part of a mask: tokens read entirely inside the current lexeme.
 
-    From lexer state ``q``, with ``allowed`` ([1, K]) the lexemes the parser may accept,
-    sets in ``out`` every token whose bytes continue the lexeme without closing
+    From lexer state ``q`` at trie node ``root`` (0: the whole vocabulary), with
+    ``allowed`` ([1, K]) the lexemes the parser may accept, sets in ``out``
+    every token below ``root`` whose bytes continue the lexeme without closing
     it, and records the *boundary nodes*: trie nodes (with children) where an
     allowed lexeme could close, and the lexer state there.  Only the subtrees
     below boundary nodes depend on the parser (:func:`boundary_walks`), which is
     what makes masks inside a long lexeme (a JSON string) cheap: this part is
-    cached per ``(q, allowed)``.  Closing before the first byte (when ``q``
+    cached per ``(root, q, allowed)``.  Children of ``root`` whose byte is set
+    in ``blocked`` (bool[256]) are skipped (greedy lexing: bytes that continue
+    the lexeme closed at ``root``).  Closing before the first byte (when ``q``
     itself accepts) is left to the caller, which can reuse whole cached masks
     for it.  Returns the number of boundary nodes.
     """
     n_boundary = 0
     stack = np.empty(node_depth.max() + 1, dtype=np.int32)
-    stack[0] = q
-    n_nodes = node_byte.shape[0]
-    i = 1
-    while i < n_nodes:
+    root_depth = node_depth[root]
+    stack[root_depth] = q
+    end = subtree_end[root]
+    i = root + 1
+    while i < end:
         d = node_depth[i]
         q2 = lex_trans[stack[d - 1], node_byte[i]]
-        if q2 < 0 or not _intersects(lex_alive, q2, allowed, 0):
+        if q2 < 0 or not _intersects(lex_alive, q2, allowed, 0) or (d == root_depth + 1 and blocked[node_byte[i]]):
             i = subtree_end[i]
             continue
         stack[d] = q2
@@ -217,7 +234,8 @@ def _first_bytes_union(p_first_bytes, cfg_p, row, n, union):
 def boundary_walks(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
     lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, p_first_bytes, child_bytes, pid,
-    boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out, u_keys, u_vals,
+    boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out, u_keys, u_vals, greedy,
+    large_subtree,
 ):
     """The parser-dependent part of a mask: tokens that close a lexeme inside them.
 
@@ -228,6 +246,16 @@ def boundary_walks(
     when ``need_p >= 0`` fill ``p_next[need_p, need_lexeme]`` and call again
     with ``first=k, resume_node=node``.  ``need_lexeme == OVERFLOW`` means the
     configuration buffers were too small.  Done when ``need_p < 0``.
+    With ``greedy``, a lexeme closes at node ``i`` only before a child byte that
+    cannot continue it.
+
+    A boundary node with more than ``large_subtree`` nodes below it is not
+    walked: the call returns ``need_lexeme == SUBTREE`` with the configurations
+    closed there in buffer row ``node_depth[i]`` (``cfg_n`` of that row), and
+    the caller masks that subtree itself (from caches that do not depend on the
+    parser state, see ``GrammarIndex``) before resuming at ``first=k + 1``.
+    Below a whitespace token prefix the same large subtree comes back at every
+    position, with the same next lexemes.
     """
     # Right after a lexeme closes at a boundary node every configuration is a
     # lexer start, so a child byte that cannot begin any allowed lexeme rules out
@@ -253,7 +281,7 @@ def boundary_walks(
             else:
                 n, need_p, need_lexeme = _close_lexemes(
                     q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
-                    start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals,
+                    start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals, greedy,
                 )
                 if need_p >= 0:
                     return k, -1, need_p, need_lexeme
@@ -270,6 +298,8 @@ def boundary_walks(
             ):
                 continue
             cfg_n[bd] = n
+            if subtree_end[i] - i > large_subtree:
+                return k, -1, -1, SUBTREE
             start = i + 1
         else:
             last_q = -1
@@ -281,12 +311,15 @@ def boundary_walks(
         while node < end:
             d = node_depth[node]
             b = node_byte[node]
-            if d == bd + 1 and not (union[b >> 6] >> np.uint64(b & 63)) & np.uint64(1):
+            if d == bd + 1 and (
+                not (union[b >> 6] >> np.uint64(b & 63)) & np.uint64(1)
+                or greedy and _continues(lex_trans, lex_alive, p_allowed, boundary_states[k], pid, b)
+            ):
                 node = subtree_end[node]
                 continue
             n, need_p, need_lexeme = step_configs(
                 b, cfg_q, cfg_p, cfg_n, d - 1, d,
-                lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals,
+                lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals, greedy,
             )
             if need_p >= 0:
                 return k, node, need_p, need_lexeme
@@ -304,9 +337,16 @@ def boundary_walks(
 
 
 @nb.njit(cache=True, nogil=True)
+def _continues(lex_trans, lex_alive, p_allowed, q, p, byte):
+    """Whether ``byte`` continues, in lexer state ``q``, a lexeme parser state ``p`` allows."""
+    q2 = lex_trans[q, byte]
+    return q2 >= 0 and _intersects(lex_alive, q2, p_allowed, p)
+
+
+@nb.njit(cache=True, nogil=True)
 def grammar_advance_walk(
     data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, cfg_n, start_pos,
-    u_keys, u_vals,
+    u_keys, u_vals, greedy,
 ):
     """Configurations after the bytes ``data``, row ``k + 1`` of the buffers after byte ``k``.
 
@@ -316,7 +356,7 @@ def grammar_advance_walk(
     for k in range(start_pos, data.shape[0]):
         n, need_p, need_lexeme = step_configs(
             data[k], cfg_q, cfg_p, cfg_n, k, k + 1,
-            lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals,
+            lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals, greedy,
         )
         if need_p >= 0:
             return k, need_p, need_lexeme

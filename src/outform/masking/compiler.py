@@ -37,22 +37,27 @@ class Compiler:
         return RegexIndex(dfa, self.vocab, self.logits_width, self.limits)
 
     def compile_grammar(
-        self, grammar: "str | Grammar", syntax: str | None = None
+        self, grammar: "str | Grammar", syntax: str | None = None, lexing: str = "complete"
     ) -> "GrammarIndex | CheckedConstraint":
         """A context-free grammar → grammar index (cached for grammar text).
 
         ``grammar`` is Lark EBNF text, llama.cpp GBNF text or a :class:`Grammar`.
         ``syntax`` ("lark" or "gbnf") is detected when omitted: GBNF defines rules
-        with ``::=``, Lark with ``:``.  A :class:`Grammar` with a ``check`` (JSON
-        Schema keywords enforced beside the grammar) gives a
-        :class:`~outform.masking.checked.CheckedConstraint`.
+        with ``::=``, Lark with ``:``.  ``lexing`` is ``"complete"`` (a lexeme
+        may end wherever it matches, as with lark's Earley ``dynamic_complete``
+        lexer) or ``"greedy"`` (maximal munch, as with lark's standard lexers and
+        llguidance; much faster on code-like grammars, see
+        :class:`~outform.masking.grammar_index.GrammarIndex`).  A :class:`Grammar`
+        with a ``check`` (JSON Schema keywords enforced beside the grammar) gives
+        a :class:`~outform.masking.checked.CheckedConstraint`.
         """
         if isinstance(grammar, str):
-            return self._compile_grammar_text(grammar, syntax)
-        return _with_check(GrammarIndex(grammar, self.vocab, self.logits_width, self.limits), grammar)
+            return self._compile_grammar_text(grammar, syntax, lexing)
+        index = GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, lexing=lexing)
+        return _with_check(index, grammar)
 
-    def _compile_grammar_text(self, text: str, syntax: str | None) -> GrammarIndex:
-        return self.compile_grammar(parse_grammar_text(text, syntax))
+    def _compile_grammar_text(self, text: str, syntax: str | None, lexing: str) -> GrammarIndex:
+        return self.compile_grammar(parse_grammar_text(text, syntax), lexing=lexing)
 
     def compile_schema(self, schema: "dict | bool", **options) -> "GrammarIndex | CheckedConstraint":
         """A JSON Schema → grammar index, cached per (schema, options).

@@ -24,6 +24,7 @@ from outform.grammar.passes import collapse_regular_rules, separate_ignored_lexe
 from outform.kernels import bitmask_words
 from outform.kernels.grammar_walk import (
     OVERFLOW,
+    SUBTREE,
     UNION,
     UNKNOWN,
     boundary_walks,
@@ -35,7 +36,13 @@ from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.regex_index import token_trie
 from outform.vocabulary import Vocabulary
 
+LEXING_MODES = ("complete", "greedy")
 _MASK_CACHE_SIZE = 1024  # masks kept per parse table (16 KiB each at 128k tokens)
+_LARGE_SUBTREE = 1024
+"""Trie subtrees above this many nodes are masked from caches that do not depend on the parser
+state (see ``_walk_boundaries``) instead of being walked again at every position."""
+_INSIDE_CACHE_SIZE = 4096  # inside parts kept per compiled grammar (a token mask and boundary nodes each)
+_NOTHING_BLOCKED = np.zeros(256, dtype=np.bool_)
 _TABLE_STATES_BEFORE_RENEWAL = 20_000
 """Parser states a shared :class:`ParseTable` may hold before new matchers get a fresh one
 (its ``next`` array costs 4 bytes per state and lexeme)."""
@@ -240,9 +247,24 @@ class GrammarIndex:
         logits_width: int | None = None,
         limits: Limits = DEFAULT_LIMITS,
         collapse: bool = True,
+        lexing: str = "complete",
     ):
         """``collapse=False`` skips merging regular rules into lexemes, for
-        front-ends that already chose their lexemes (JSON Schema)."""
+        front-ends that already chose their lexemes (JSON Schema).
+
+        ``lexing`` says where a lexeme may end: ``"complete"`` anywhere it
+        matches (every split of the text is a reading, like lark's
+        ``lexer="dynamic_complete"``), ``"greedy"`` only where the next byte
+        cannot continue it (maximal munch, like lark's standard lexers and
+        llguidance: ``intx`` is one name, never ``int x``).  Greedy lexing is
+        much cheaper on grammars whose lexemes run into each other (names,
+        keywords, operators), but a grammar that needs a lexeme to stop early
+        (``A: "a"+`` followed by ``"ab"``) loses those texts, and a matcher can
+        then reach a position with no continuation.
+        """
+        if lexing not in LEXING_MODES:
+            raise ValueError(f"lexing={lexing!r}: use one of {', '.join(LEXING_MODES)}")
+        self.greedy = lexing == "greedy"
         self.vocab = vocab
         self.logits_width = max(len(vocab), logits_width or 0)
         self.limits = limits
@@ -260,7 +282,9 @@ class GrammarIndex:
             lexeme for lexeme in self.bnf.ignore if _closed_under_concatenation(self.bnf.lexeme_patterns[lexeme])
         )
         # bounded by (lexer states x distinct allowed-lexeme sets), small in practice
-        self._inside_cache: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._inside_cache: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._closing_masks: dict[bytes, np.ndarray] = {}  # see _not_continuing
+        self._first_bytes = np.array([data[0] if data else -1 for data in vocab.token_bytes], dtype=np.int16)
         self._root: GrammarState | None = None
         self._root_lock = threading.Lock()
 
@@ -334,7 +358,7 @@ class GrammarIndex:
             position, need_p, need_lexeme = grammar_advance_walk(
                 byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
                 table.allowed, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
-                table.union_keys, table.union_vals,
+                table.union_keys, table.union_vals, self.greedy,
             )
             if need_lexeme == OVERFLOW:
                 raise self._overflow()
@@ -369,33 +393,80 @@ class GrammarIndex:
         cfg_n[0] = len(state.configs)
 
     def _walk_mask(self, state: GrammarState) -> np.ndarray:
-        """Union over configurations (they evolve independently) of inside + boundary parts."""
+        """Union over configurations (they evolve independently) of their walks."""
         out = np.zeros(self.n_words, dtype=np.uint32)
-        t, table = self._trie, state.table
-        cfg_q, cfg_p, cfg_n = self._buffers()
         for q, pid in state.configs:
-            inside, boundary_nodes, boundary_states = self._inside_part(q, table.allowed[pid])
-            out |= inside
-            for lexeme in _set_bits(self.lexer.accepts[q] & table.allowed[pid]):
-                # closing before the first byte: the mask of the next lexeme's start
-                after = table.resolve(pid, lexeme)
-                if after >= 0:
-                    out |= self.token_mask(GrammarState(tuple((q2, after) for q2 in table.starts(after)), table))
-            k, node = 0, -1
-            while True:  # resumable kernel: fill each table entry it asks for, then go on
-                k, node, need_p, need_lexeme = boundary_walks(
-                    t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
-                    self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
-                    table.allowed, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes, pid,
-                    boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, k, node, out,
-                    table.union_keys, table.union_vals,
-                )
-                if need_lexeme == OVERFLOW:
-                    raise self._overflow()
-                if need_p < 0:
-                    break
-                table.answer(need_p, need_lexeme)
+            self._walk_config(q, pid, state.table, out)
         return out
+
+    def _walk_config(self, q: int, pid: int, table: ParseTable, out: np.ndarray, root: int = 0,
+                     blocked: np.ndarray | None = None) -> None:
+        """Tokens below trie node ``root`` allowed from configuration ``(q, pid)``, into ``out``:
+        the inside part (cached), closing before the first byte (at the trie root only: below
+        another node ``q`` is a lexer start, which accepts nothing) and the boundary walks."""
+        allowed = table.allowed[pid]
+        inside, boundary_nodes, boundary_states = self._inside_part(q, allowed, root, blocked)
+        out |= inside
+        if root == 0:
+            for lexeme in _set_bits(self.lexer.accepts[q] & allowed):
+                after = table.resolve(pid, lexeme)
+                if after >= 0:  # the mask of the next lexeme's start
+                    next_mask = self.token_mask(GrammarState(tuple((q2, after) for q2 in table.starts(after)), table))
+                    if self.greedy:  # only before a first byte that cannot continue the lexeme
+                        next_mask = next_mask & self._not_continuing(q, allowed)
+                    out |= next_mask
+        self._walk_boundaries(pid, boundary_nodes, boundary_states, table, out)
+
+    def _walk_boundaries(self, pid: int, boundary_nodes: np.ndarray, boundary_states: np.ndarray,
+                         table: ParseTable, out: np.ndarray) -> None:
+        """The resumable boundary kernel: fill each table entry it asks for and go on; mask
+        each large subtree it hands over with one ``_walk_config`` per configuration closed
+        at its root (their inside parts are cached across positions)."""
+        t = self._trie
+        cfg_q, cfg_p, cfg_n = self._buffers()
+        k, node = 0, -1
+        while True:
+            k, node, need_p, need_lexeme = boundary_walks(
+                t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
+                self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
+                table.allowed, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes, pid,
+                boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, k, node, out,
+                table.union_keys, table.union_vals, self.greedy, _LARGE_SUBTREE,
+            )
+            if need_lexeme == OVERFLOW:
+                raise self._overflow()
+            if need_lexeme == SUBTREE:
+                root = int(boundary_nodes[k])
+                row = t.node_depth[root]
+                closed = list(zip(cfg_q[row, : cfg_n[row]].tolist(), cfg_p[row, : cfg_n[row]].tolist()))
+                blocked = self._continuing(int(boundary_states[k]), table.allowed[pid]) if self.greedy else None
+                for q2, p2 in closed:  # these walks reuse the buffers: resume at the next boundary
+                    self._walk_config(q2, p2, table, out, root, blocked)
+                k, node = k + 1, -1
+                continue
+            if need_p < 0:
+                break
+            table.answer(need_p, need_lexeme)
+
+    def _continuing(self, q: int, parser_allowed: np.ndarray) -> np.ndarray:
+        """bool[256]: the bytes that continue, from lexer state ``q``, a lexeme the parser allows."""
+        targets = self.lexer.transitions[q]
+        continues = targets >= 0
+        continues[continues] = (self.lexer.alive[targets[continues]] & parser_allowed).any(axis=1)
+        return continues
+
+    def _not_continuing(self, q: int, parser_allowed: np.ndarray) -> np.ndarray:
+        """Token mask of the tokens whose first byte cannot continue, from lexer state
+        ``q``, a lexeme the parser allows (greedy lexing closes a lexeme only there)."""
+        continues = self._continuing(q, parser_allowed)
+        key = np.packbits(continues).tobytes()
+        mask = self._closing_masks.get(key)
+        if mask is None:
+            first = self._first_bytes
+            stops = np.zeros(self.n_words * 32, dtype=bool)
+            stops[: len(first)] = (first >= 0) & ~continues[np.maximum(first, 0)]
+            mask = self._closing_masks[key] = np.packbits(stops, bitorder="little").view(np.uint32)
+        return mask
 
     def _buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This thread's configuration buffers for trie walks (rows: trie depth)."""
@@ -405,20 +476,27 @@ class GrammarIndex:
             buffers = self._scratch.buffers = (cfg_q, np.zeros_like(cfg_q), np.zeros(len(cfg_q), dtype=np.int32))
         return buffers
 
-    def _inside_part(self, q: int, parser_allowed: np.ndarray):
-        """Cached per (lexer state, lexemes still possible): see ``inside_lexeme_walk``."""
+    def _inside_part(self, q: int, parser_allowed: np.ndarray, root: int = 0, blocked: np.ndarray | None = None):
+        """Cached per (trie node, lexer state, lexemes still possible, blocked first bytes):
+        see ``inside_lexeme_walk``.  Below a large trie node (a whitespace prefix) the same
+        lexer start and lexemes come back at many positions, so the part is reused there too."""
         relevant = (parser_allowed & self.lexer.alive[q]).reshape(1, -1)
-        key = (q, relevant.tobytes())
+        blocked = _NOTHING_BLOCKED if blocked is None else blocked
+        key = (root, q, relevant.tobytes(), np.packbits(blocked).tobytes())
         part = self._inside_cache.get(key)
         if part is None:
             t = self._trie
             out = np.zeros(self.n_words, dtype=np.uint32)
-            nodes = np.empty(t.n_nodes, dtype=np.int32)
-            states = np.empty(t.n_nodes, dtype=np.int32)
+            size = int(t.subtree_end[root]) - root
+            nodes = np.empty(size, dtype=np.int32)
+            states = np.empty(size, dtype=np.int32)
             n = inside_lexeme_walk(
                 t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
                 self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, relevant, out, nodes, states,
+                root, blocked,
             )
+            if len(self._inside_cache) >= _INSIDE_CACHE_SIZE:
+                self._inside_cache.clear()
             part = self._inside_cache[key] = (out, nodes[:n].copy(), states[:n].copy())
         return part
 
