@@ -116,10 +116,15 @@ def nfa_to_dfa(nfa: ByteNFA, limits: Limits = DEFAULT_LIMITS, pattern: str = "")
 
 def byte_classes(nfa: ByteNFA) -> np.ndarray:
     """``class_of[byte]``: bytes in one class are read identically by every edge."""
+    bounds = np.array([(lo, hi) for edges in nfa.edges for lo, hi, _ in edges], dtype=np.int64).reshape(-1, 2)
+    return range_classes(bounds[:, 0], bounds[:, 1])
+
+
+def range_classes(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``class_of[byte]`` for the byte ranges ``lo[i]..hi[i]`` (as in :func:`byte_classes`)."""
     cuts = np.zeros(257, dtype=bool)
-    for edges in nfa.edges:
-        for lo, hi, _ in edges:
-            cuts[lo] = cuts[hi + 1] = True
+    cuts[lo] = True
+    cuts[np.asarray(hi) + 1] = True
     cuts[0] = False
     return np.cumsum(cuts[:256]).astype(np.int64)
 
@@ -241,11 +246,18 @@ def minimal_partition(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     ``block_of[n] == _SINK_BLOCK`` is the dead block.
     """
     n = table.shape[0]
-    predecessors = _predecessors(table)
     final = set(np.flatnonzero(accepting).tolist())
     blocks = [final, set(range(n + 1)) - final]  # _FINAL_BLOCK, _SINK_BLOCK
     block_of = [_FINAL_BLOCK if s in final else _SINK_BLOCK for s in range(n + 1)]
-    pending, queued = [_FINAL_BLOCK], {_FINAL_BLOCK}
+    return _refine(table, blocks, block_of, [_FINAL_BLOCK])
+
+
+def _refine(table: np.ndarray, blocks: list[set[int]], block_of: list[int], pending: list[int]) -> np.ndarray:
+    """Hopcroft's loop from the initial partition ``blocks``/``block_of`` of
+    ``table``'s states and its sink: split by each pending block until none is
+    left; returns ``block_of`` as an array."""
+    predecessors = _predecessors(table)
+    queued = set(pending)
     while pending:
         block = pending.pop()
         queued.discard(block)

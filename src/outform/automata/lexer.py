@@ -6,19 +6,21 @@ multiply the per-byte work by the number of lexemes, so all patterns are
 compiled into a single automaton whose states carry bitsets of lexeme ids:
 
 1. **Union NFA.**  Each pattern is built with :func:`outform.automata.nfa.build_nfa`
-   and its states are copied, renumbered, into one NFA; a fresh start state
-   has epsilon moves to every pattern's start, and each pattern's accepting
-   state is *tagged* with its lexeme id.
+   and its states are copied, renumbered, into one NFA in CSR arrays; a fresh
+   start state has epsilon moves to every pattern's start, and each pattern's
+   accepting state is *tagged* with its lexeme id.
 
-2. **Subset construction** over byte classes (:func:`outform.automata.dfa.byte_classes`).
-   A DFA state's accepted set is the union of the tags of its NFA states.  The
-   start state is special: it is allocated on its own, never interned under its
-   subset, and accepts nothing.  That excludes the empty match (which the
+2. **Subset construction** over byte classes (:func:`outform.automata.dfa.range_classes`)
+   in the Numba kernel :func:`outform.kernels.subset.tagged_subsets`.  A DFA
+   state's accepted set is the union of the tags of its NFA states.  The
+   start state is special: it is allocated on its own, never interned under
+   its subset, and accepts nothing.  That excludes the empty match (which the
    grammar already makes optional) while a pattern that loops back to its
    start, such as ``a*``, still accepts ``a`` and ``aa`` — those reach a
    *different* DFA state with the same subset that does carry the tag.
 
-3. **Minimisation** by Hopcroft's refinement (the splitting step of
+3. **Minimisation** by Hopcroft's refinement (the kernel
+   :func:`outform.kernels.subset.hopcroft_partition`, the algorithm of
    :mod:`outform.automata.dfa`) whose initial partition groups states by
    their accepted-lexeme set rather than by a single accepting bit.  The
    virtual sink ends in the block of states that can complete no lexeme,
@@ -27,7 +29,8 @@ compiled into a single automaton whose states carry bitsets of lexeme ids:
 4. **Alive sets**: ``alive[s]`` is the set of lexemes whose match can still be
    completed from ``s``, the least fixed point of
    ``alive[s] = accepts[s] | OR(alive[t] for successors t)``, computed by
-   propagating bits backwards over reversed edges.
+   propagating bits backwards over reversed edges
+   (:func:`outform.kernels.subset.alive_rows`).
 """
 
 from __future__ import annotations
@@ -37,21 +40,23 @@ import threading
 
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 from typing import Sequence
 
 import numpy as np
 
-from outform.automata.dfa import (
-    _bfs_order,
-    _predecessors,
-    _sources_by_class,
-    _split,
-    _StepTable,
-    byte_classes,
-)
+from outform.automata.dfa import range_classes
 from outform.automata.nfa import ByteNFA, build_nfa, count_nfa_states
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import RegexNode
+from outform.kernels.subset import (
+    OVER_BUDGET,
+    TOO_MANY_STATES,
+    alive_rows,
+    bfs_order,
+    hopcroft_partition,
+    tagged_subsets,
+)
 from outform.limits import DEFAULT_LIMITS, Limits
 
 _WORK_PER_LEXER_STATE = 500
@@ -99,14 +104,13 @@ class LexerDFA:
         """
         ids = list(range(len(patterns))) if lexeme_ids is None else list(lexeme_ids)
         n_lexemes = len(patterns) if n_lexemes is None else n_lexemes
-        nfa, tags = union_nfa(patterns, limits, ids, nfas)
-        class_of = byte_classes(nfa)
-        table, accept_sets = determinise_tagged(nfa, tags, class_of, limits)
-        block_of = tagged_partition(table, accept_sets)
-        transitions, block_accepts = _quotient(table, accept_sets, block_of, class_of)
+        nfa = union_nfa(patterns, limits, ids, nfas)
+        class_of = range_classes(nfa.edge_lo, nfa.edge_hi)
         words = max(1, -(-n_lexemes // 64))
-        accepts = _bitset_rows(block_accepts, words)
-        alive = _bitset_rows(_alive_sets(transitions, block_accepts), words)
+        table, state_accepts = determinise_tagged(nfa, class_of, limits, words)
+        block_of = tagged_partition(table, state_accepts)
+        transitions, accepts = _quotient(table, state_accepts, block_of, class_of)
+        alive = alive_rows(transitions, accepts)
         for array in (transitions, accepts, alive):
             array.flags.writeable = False
         return cls(transitions, accepts, alive, n_lexemes)
@@ -146,178 +150,161 @@ class LexerDFA:
         return f"LexerDFA(n_states={self.n_states}, n_lexemes={self.n_lexemes})"
 
 
+@dataclass(eq=False)
+class TaggedNFA:
+    """The union NFA of a lexer in CSR form, for :func:`determinise_tagged`.
+
+    State ``s``'s epsilon moves go to ``eps_dst[eps_ptr[s]:eps_ptr[s + 1]]``;
+    its byte edges are ``edge_lo/edge_hi/edge_dst[edge_ptr[s]:edge_ptr[s + 1]]``
+    (byte ranges and targets); ``tags[s]`` is the lexeme id it accepts or -1.
+    State 0, the start, has an epsilon move to every pattern's start and no tag.
+    """
+
+    eps_ptr: np.ndarray  # int64 [n + 1]
+    eps_dst: np.ndarray  # int32
+    edge_ptr: np.ndarray  # int64 [n + 1]
+    edge_lo: np.ndarray  # int32
+    edge_hi: np.ndarray  # int32
+    edge_dst: np.ndarray  # int32
+    tags: np.ndarray  # int32 [n]
+    start: int = 0
+
+    @property
+    def n_states(self) -> int:
+        return int(self.tags.shape[0])
+
+
 def union_nfa(
     patterns: Sequence[RegexNode], limits: Limits, lexeme_ids: Sequence[int] | None = None,
     nfas: Sequence[ByteNFA] | None = None,
-) -> tuple[ByteNFA, list[int]]:
-    """One NFA for all patterns plus ``tags[state]`` (lexeme id or ``-1``).
+) -> TaggedNFA:
+    """One NFA for all patterns, each pattern's states shifted past the ones before.
 
-    State 0 is a fresh start with an epsilon move to each pattern's start.
-    ``ByteNFA.accept`` is set to it: acceptance is read from the tags instead,
-    and keeping state 0 in closures makes the start subset unlike any other.
+    State 0 is a fresh start with an epsilon move to each pattern's start; each
+    pattern's accepting state is tagged with its lexeme id.  State 0 is kept in
+    closures (as the accepting state of a :class:`ByteNFA` would be), which
+    makes the start subset unlike any other.
     """
-    union = ByteNFA(start=0, accept=0, epsilon=[[]], edges=[[]])
-    tags = [-1]
-    ids = range(len(patterns)) if lexeme_ids is None else lexeme_ids
-    for k, (lexeme_id, pattern) in enumerate(zip(ids, patterns)):
+    parts: list[ByteNFA] = []
+    n_states = 1
+    for k, pattern in enumerate(patterns):
         part = build_nfa(pattern, limits) if nfas is None else nfas[k]
-        offset = union.n_states
-        if offset + part.n_states > limits.max_nfa_states:
+        if n_states + part.n_states > limits.max_nfa_states:
             raise ResourceLimitExceeded(
                 f"lexer needs more than {limits.max_nfa_states} NFA states",
                 "max_nfa_states",
                 limits.max_nfa_states,
             )
-        union.epsilon.extend([t + offset for t in targets] for targets in part.epsilon)
-        union.edges.extend([(lo, hi, t + offset) for lo, hi, t in edges] for edges in part.edges)
-        tags.extend([-1] * part.n_states)
-        tags[part.accept + offset] = lexeme_id
-        union.epsilon[0].append(part.start + offset)
-    return union, tags
+        parts.append(part)
+        n_states += part.n_states
+    sizes = np.array([part.n_states for part in parts], dtype=np.int64)
+    offsets = 1 + np.cumsum(sizes) - sizes  # each part's first state in the union
+    shift = np.repeat(offsets, sizes).astype(np.int32)  # per union state but the start
+    epsilon = [part.epsilon for part in parts]
+    eps_ptr, eps_dst = _csr(chain.from_iterable(epsilon), n_states - 1, 1)
+    eps_dst += np.repeat(shift, np.diff(eps_ptr))
+    edge_ptr, edges = _csr(chain.from_iterable(part.edges for part in parts), n_states - 1, 3)
+    edge_lo, edge_hi, edge_dst = edges.reshape(-1, 3).T.copy()
+    edge_dst += np.repeat(shift, np.diff(edge_ptr))
+    starts = (offsets + np.array([part.start for part in parts], dtype=np.int64)).astype(np.int32)
+    tags = np.full(n_states, -1, dtype=np.int32)
+    ids = range(len(parts)) if lexeme_ids is None else lexeme_ids
+    accepts = offsets + np.array([part.accept for part in parts], dtype=np.int64)
+    tags[accepts] = np.fromiter(ids, np.int32, len(parts))
+    return TaggedNFA(
+        np.concatenate([[0], eps_ptr + len(parts)]), np.concatenate([starts, eps_dst]),
+        np.concatenate([[0], edge_ptr]), edge_lo, edge_hi, edge_dst, tags,
+    )
+
+
+def _csr(lists, n: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ptr[n + 1], items)``: the CSR form of ``n`` per-state lists, of ints
+    (``width == 1``) or of ``width``-tuples of ints flattened into ``int32`` items."""
+    lists = list(lists)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, lists), dtype=np.int64, count=n), out=ptr[1:])
+    items = chain.from_iterable(lists)
+    if width > 1:
+        items = chain.from_iterable(items)
+    return ptr, np.fromiter(items, dtype=np.int32, count=int(ptr[-1]) * width)
 
 
 def determinise_tagged(
-    nfa: ByteNFA, tags: list[int], class_of: np.ndarray, limits: Limits
-) -> tuple[np.ndarray, list[int]]:
-    """Subset construction over byte classes for a tagged NFA.
+    nfa: TaggedNFA, class_of: np.ndarray, limits: Limits, words: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subset construction over byte classes for a tagged NFA (the Numba kernel
+    :func:`outform.kernels.subset.tagged_subsets`).
 
-    Returns ``(table[n, k], accept_sets[n])`` where ``accept_sets[s]`` is an
-    int bitmask of the lexeme ids tagged in subset ``s`` (always 0 for the
-    start, state 0), and ``table`` uses ``-1`` for the empty subset.  The work
-    budget and state ceiling mirror :func:`outform.automata.dfa.determinise`,
-    against ``limits.max_lexer_states``.
+    Returns ``(table[n, k], accepts[n, words])`` where ``accepts[s]`` is the
+    ``uint64`` bitset of the lexeme ids tagged in subset ``s`` (empty for the
+    start, state 0), and ``table`` uses ``-1`` for the empty subset.  States
+    are numbered in discovery order, successors visited in increasing class
+    order.  Closures keep the start, the states with byte edges and the tagged
+    states.  The work budget and state ceiling mirror
+    :func:`outform.automata.dfa.determinise`, against ``limits.max_lexer_states``.
     """
+    if words is None:
+        words = max(1, -(-(int(nfa.tags.max(initial=-1)) + 1) // 64))
+    keep = (nfa.edge_ptr[1:] > nfa.edge_ptr[:-1]) | (nfa.tags >= 0)
+    keep[nfa.start] = True
+    status, n, table, accepts = tagged_subsets(
+        nfa.start, nfa.eps_ptr, nfa.eps_dst, nfa.edge_ptr, nfa.edge_lo, nfa.edge_hi, nfa.edge_dst,
+        np.ascontiguousarray(class_of, dtype=np.int64), keep, nfa.tags, words,
+        limits.max_lexer_states, limits.max_lexer_states * _WORK_PER_LEXER_STATE,
+    )
+    if status == OVER_BUDGET:
+        raise _too_many_states(limits, "lexer determinisation work exceeded its budget")
+    if status == TOO_MANY_STATES:
+        raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states")
     n_classes = int(class_of[-1]) + 1
-    steps = _TaggedSteps(nfa, class_of.tolist(), tags)
-    subsets = [steps.closure(nfa.start)]
-    accept_sets = [0]  # the start never accepts: the empty match is excluded
-    index: dict[frozenset[int], int] = {}  # the start is deliberately not interned
-    rows: list[list[int]] = []
-    budget = limits.max_lexer_states * _WORK_PER_LEXER_STATE
-    while len(rows) < len(subsets):
-        subset = subsets[len(rows)]
-        moves = steps.union_of(subset)
-        budget -= len(subset) + len(moves)
-        if budget < 0:
-            raise _too_many_states(limits, "lexer determinisation work exceeded its budget")
-        row = [-1] * n_classes
-        for cls, closed in moves:
-            row[cls] = _intern(closed, index, subsets, accept_sets, tags, limits)
-        rows.append(row)
-    return np.array(rows, dtype=np.int32).reshape(len(rows), n_classes), accept_sets
-
-
-class _TaggedSteps(_StepTable):
-    """The single-pattern step table, with every tagged state kept in closures
-    (the base class keeps byte-edge states and the one accepting state)."""
-
-    def __init__(self, nfa: ByteNFA, classes: list[int], tags: list[int]):
-        super().__init__(nfa, classes)
-        for state, tag in enumerate(tags):
-            if tag >= 0:
-                self.keep[state] = True
-
-
-def _intern(subset, index, subsets, accept_sets, tags, limits: Limits) -> int:
-    """DFA state of ``subset``, allocating it (and its accept mask) if new."""
-    if not subset:
-        return -1
-    state = index.get(subset)
-    if state is None:
-        if len(subsets) >= limits.max_lexer_states:
-            raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states")
-        state = index[subset] = len(subsets)
-        subsets.append(subset)
-        accept_sets.append(sum(1 << tags[s] for s in subset if tags[s] >= 0))
-    return state
+    return table[: n * n_classes].reshape(n, n_classes), accepts[: n * words].reshape(n, words)
 
 
 def _too_many_states(limits: Limits, message: str) -> ResourceLimitExceeded:
     return ResourceLimitExceeded(message, "max_lexer_states", limits.max_lexer_states)
 
 
-def tagged_partition(table: np.ndarray, accept_sets: list[int]) -> np.ndarray:
-    """Hopcroft refinement of the partial DFA ``table`` starting from the
-    partition by accepted-lexeme set, reusing the splitting step of
-    :func:`outform.automata.dfa.minimal_partition`.
+def tagged_partition(table: np.ndarray, accepts: np.ndarray) -> np.ndarray:
+    """Hopcroft refinement (:func:`outform.kernels.subset.hopcroft_partition`)
+    of the partial DFA ``table`` starting from the partition by accepted-lexeme
+    set (the distinct rows of ``accepts``).
 
-    As there, a virtual sink (state ``n``) completes the DFA and sits in block
-    1, the block of the states that accept nothing; every *other* initial
-    block is queued (Hopcroft may leave out any one block, and leaving out the
-    sink's keeps it from ever being a splitter, so only existing transitions
-    are scanned).  Returns ``block_of[n + 1]``; block 1 is the dead block.
+    As in :func:`outform.automata.dfa.minimal_partition`, a virtual sink
+    (state ``n``) completes the DFA and sits in block 1, the block of the
+    states that accept nothing (the start's label); it is never a splitter, so
+    only existing transitions are scanned.  Returns ``block_of[n + 1]``; block
+    1 is the dead block.
     """
-    n = table.shape[0]
-    predecessors = _predecessors(table)
-    label_block = {0: 1}
-    for label in accept_sets:
-        if label not in label_block:
-            label_block[label] = 0 if len(label_block) == 1 else len(label_block)
-    block_of = [label_block[label] for label in accept_sets] + [1]
-    blocks: list[set[int]] = [set() for _ in range(max(len(label_block), 2))]
-    for state, block in enumerate(block_of):
-        blocks[block].add(state)
-    pending = [block for block in range(len(blocks)) if block != 1]
-    queued = set(pending)
-    while pending:
-        block = pending.pop()
-        queued.discard(block)
-        for sources in _sources_by_class(blocks[block], predecessors).values():
-            _split(sources, blocks, block_of, pending, queued)
-    return np.array(block_of)
+    rows = np.ascontiguousarray(accepts)
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, labels = np.unique(keys, return_inverse=True)  # 3x faster than ``unique(axis=0)``
+    labels = labels.reshape(-1).astype(np.int64)
+    empty = labels[0]  # the start accepts nothing
+    others = labels - (labels > empty)  # the other labels, numbered 0, 1, ... -> blocks 0, 2, 3, ...
+    initial = np.where(labels == empty, 1, np.where(others == 0, 0, others + 1))
+    block_of = np.append(initial, 1)  # the sink
+    return hopcroft_partition(table, block_of, max(2, int(labels.max()) + 1))
 
 
 def _quotient(
-    table: np.ndarray, accept_sets: list[int], block_of: np.ndarray, class_of: np.ndarray
-) -> tuple[np.ndarray, list[int]]:
+    table: np.ndarray, accepts: np.ndarray, block_of: np.ndarray, class_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Merge equivalent states, drop the dead block, number blocks in BFS order
     from the start (so ``start == 0``), expand classes to 256 byte columns.
 
-    Returns the contiguous ``int32 [S, 256]`` table and each state's accept mask.
+    Returns the contiguous ``int32 [S, 256]`` table and each state's accept row.
     """
     n = table.shape[0]
     dead = int(block_of[n])
     representative = np.zeros(block_of.max() + 1, dtype=np.int64)
     representative[block_of[:n]] = np.arange(n)
     successors = block_of[table[representative]]  # -1 entries index the sink's block
-    order = _bfs_order(successors.tolist(), int(block_of[0]), dead)
+    order = bfs_order(successors, int(block_of[0]), dead)
     new_id = np.full(len(representative), -1, dtype=np.int32)
     new_id[order] = np.arange(len(order), dtype=np.int32)
     new_id[dead] = -1  # also when the start itself is dead (no lexeme matches anything)
     transitions = np.ascontiguousarray(new_id[successors[order]][:, class_of], dtype=np.int32)
-    return transitions, [accept_sets[representative[block]] for block in order]
-
-
-def _bitset_rows(masks: list[int], words: int) -> np.ndarray:
-    """``uint64 [len(masks), words]`` little-endian word split of int bitmasks."""
-    rows = np.zeros((len(masks), words), dtype=np.uint64)
-    for state, mask in enumerate(masks):
-        for word in range(words):
-            rows[state, word] = (mask >> (64 * word)) & 0xFFFF_FFFF_FFFF_FFFF
-    return rows
-
-
-def _alive_sets(transitions: np.ndarray, accepts: list[int]) -> list[int]:
-    """Least fixed point of ``alive[s] = accepts[s] | OR alive[succ(s)]``.
-
-    A worklist over reversed edges: whenever a state's set grows, each of its
-    predecessors is revisited; sets only grow, so this terminates after at
-    most ``S * n_lexemes`` growths.  Masks are Python ints (arbitrary width).
-    """
-    predecessors: list[set[int]] = [set() for _ in range(transitions.shape[0])]
-    for source, row in enumerate(transitions.tolist()):
-        for target in set(row) - {-1}:
-            predecessors[target].add(source)
-    alive = list(accepts)
-    pending = list(range(len(alive)))
-    while pending:
-        target = pending.pop()
-        for source in predecessors[target]:
-            merged = alive[source] | alive[target]
-            if merged != alive[source]:
-                alive[source] = merged
-                pending.append(source)
-    return alive
+    return transitions, np.ascontiguousarray(accepts[representative[order]])
 
 
 def _has_bit(words: np.ndarray, index: int) -> bool:

@@ -1,0 +1,438 @@
+"""Lexer DFA construction kernels: tagged subset construction, Hopcroft
+minimisation and the alive-set fixed point.
+
+**Subset construction** (:func:`tagged_subsets`).  The union NFA of all
+lexemes comes in CSR form (``eps_ptr``/``eps_dst`` for epsilon moves,
+``edge_ptr``/``edge_lo``/``edge_hi``/``edge_dst`` for byte-range edges) with
+``keep[s]`` (the NFA states that subsets retain: byte edges, acceptance or a
+lexeme tag) and ``tags[s]`` (lexeme id or -1).  DFA states are numbered in
+order of discovery: state 0 is the start's closure, then subsets are processed
+in order and each one's successors are visited class by class, in increasing
+class order.  For one subset and class, the targets of the covering edges are
+expanded by a depth-first search over epsilon moves (a stamp array marks the
+states seen, so overlapping closures are walked once).  The kept states found
+are a run in a growable ``int32`` pool, interned through an open-addressing
+hash table keyed by an order-free 64-bit hash of the set (a sum of mixed
+elements, so runs need no sorting); a candidate with the same hash and size is
+the same set when the search stamped all its states.  A class covered by
+exactly the same edges as the class before it (a wide byte range) reuses that
+class's successor without a search.  The start's run is never inserted, so a
+later identical subset becomes a state of its own (the start accepts nothing,
+its twin does).  Each state's accepted lexemes are a ``uint64`` bitset row of
+the union of its states' tags.  The state ceiling and the work budget (subset
+size plus classes with moves, per state) end the construction with a status
+code, for the caller to raise its typed error.
+
+**Minimisation** (:func:`hopcroft_partition`).  Hopcroft's refinement of a
+partial DFA completed by a virtual sink (state ``n``) that starts in block 1:
+blocks are contiguous segments of one permutation array, a splitter block's
+predecessors are grouped by class (a counting sort), and the sources of each
+class are moved to the front of their blocks, which then split there.  The
+sink's block is never a splitter (the half without it is queued), so only
+existing transitions are scanned, O(m log n).
+
+**Alive sets** (:func:`alive_rows`).  ``alive[s] = accepts[s] | OR alive[t]``
+over successors ``t``, the least fixed point, by a worklist over reversed
+edges: a state whose row grows revisits its predecessors.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+OK = 0
+OVER_BUDGET = 1  # the work budget ran out
+TOO_MANY_STATES = 2  # more than ``max_states`` DFA states
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+
+
+@nb.njit(cache=True, nogil=True)
+def _grow(array, size):
+    """``array``, reallocated to at least ``size`` items by doubling (new items undefined)."""
+    if size <= array.shape[0]:
+        return array
+    grown = np.empty(max(2 * array.shape[0], size), dtype=array.dtype)
+    for i in range(array.shape[0]):
+        grown[i] = array[i]
+    return grown
+
+
+@nb.njit(cache=True, nogil=True)
+def _set_hash(run, m):
+    """Order-free 64-bit hash of the set ``run[:m]``: a sum of mixed elements."""
+    h = np.uint64(m)
+    for i in range(m):
+        x = np.uint64(run[i]) * _GOLDEN
+        x = (x ^ (x >> np.uint64(31))) * _MIX
+        h += x ^ (x >> np.uint64(29))
+    return h ^ (h >> np.uint64(32))
+
+
+@nb.njit(cache=True, nogil=True)
+def _closure(seeds, first, end, eps_ptr, eps_dst, keep, seen, stamp, stack, out):
+    """Kept states epsilon-reachable from ``seeds[first:end]``, into ``out``; returns their count."""
+    m = 0
+    top = 0
+    for i in range(first, end):
+        s = seeds[i]
+        if seen[s] != stamp:
+            seen[s] = stamp
+            stack[top] = s
+            top += 1
+    while top > 0:
+        top -= 1
+        s = stack[top]
+        if keep[s]:
+            out[m] = s
+            m += 1
+        for j in range(eps_ptr[s], eps_ptr[s + 1]):
+            t = eps_dst[j]
+            if seen[t] != stamp:
+                seen[t] = stamp
+                stack[top] = t
+                top += 1
+    return m
+
+
+@nb.njit(cache=True, nogil=True)
+def _same_run(a, start_a, b, start_b, m):
+    for i in range(m):
+        if a[start_a + i] != b[start_b + i]:
+            return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _all_seen(pool, start, end, seen, stamp):
+    for k in range(start, end):
+        if seen[pool[k]] != stamp:
+            return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _insert(slots, hashes, state):
+    mask = slots.shape[0] - 1
+    h = np.int64(hashes[state] & np.uint64(mask))
+    while slots[h] >= 0:
+        h = (h + 1) & mask
+    slots[h] = state
+
+
+@nb.njit(cache=True, nogil=True)
+def tagged_subsets(
+    start, eps_ptr, eps_dst, edge_ptr, edge_lo, edge_hi, edge_dst, class_of, keep, tags, words, max_states, budget
+):
+    """Tagged subset construction over byte classes (see the module docstring).
+
+    Returns ``(status, n_states, rows, accepts)``: the first ``n_states *
+    n_classes`` items of ``rows`` are the transition table by rows (``-1``: the
+    empty subset), the first ``n_states * words`` of ``accepts`` the accept
+    bitsets.  With a status other than ``OK`` they are partial.  (Flat arrays
+    and explicit loops keep the compiled code, and its first compile, small.)
+    """
+    n_nfa = eps_ptr.shape[0] - 1
+    n_classes = class_of[255] + 1
+    seen = np.zeros(n_nfa, dtype=np.int64)
+    stack = np.empty(n_nfa, dtype=np.int32)
+    run = np.empty(n_nfa, dtype=np.int32)
+    counts = np.zeros(n_classes + 1, dtype=np.int64)
+    targets = np.empty(max(64, n_nfa), dtype=np.int32)
+    pool = np.empty(max(1024, n_nfa), dtype=np.int32)
+    offsets = np.zeros(65, dtype=np.int64)
+    hashes = np.zeros(64, dtype=np.uint64)
+    rows = np.empty(64 * n_classes, dtype=np.int32)
+    accepts = np.zeros(64 * words, dtype=np.uint64)
+    slots = np.empty(128, dtype=np.int64)
+    for j in range(slots.shape[0]):
+        slots[j] = -1
+
+    targets[0] = start
+    m = _closure(targets, 0, 1, eps_ptr, eps_dst, keep, seen, 1, stack, pool)
+    stamp = 1
+    offsets[1] = m
+    n_states = 1  # the start: not interned, accepts nothing
+    i = 0
+    while i < n_states:
+        lo, hi = offsets[i], offsets[i + 1]
+        for c in range(n_classes + 1):
+            counts[c] = 0
+        for k in range(lo, hi):
+            s = pool[k]
+            for e in range(edge_ptr[s], edge_ptr[s + 1]):
+                for c in range(class_of[edge_lo[e]], class_of[edge_hi[e]] + 1):
+                    counts[c + 1] += 1
+        moves = 0
+        for c in range(n_classes):
+            if counts[c + 1] > 0:
+                moves += 1
+            counts[c + 1] += counts[c]
+        budget -= (hi - lo) + moves
+        if budget < 0:
+            return OVER_BUDGET, n_states, rows, accepts
+        targets = _grow(targets, counts[n_classes])
+        for k in range(lo, hi):  # counts[c] becomes the fill position of class c
+            s = pool[k]
+            for e in range(edge_ptr[s], edge_ptr[s + 1]):
+                for c in range(class_of[edge_lo[e]], class_of[edge_hi[e]] + 1):
+                    targets[counts[c]] = edge_dst[e]
+                    counts[c] += 1
+        row = i * n_classes
+        first = 0  # class c's targets are targets[first:counts[c]]
+        previous = 0  # and class c - 1's, targets[previous:first]
+        for c in range(n_classes):
+            rows[row + c] = -1
+            if counts[c] == first:
+                previous = first
+                continue
+            size = counts[c] - first
+            if first - previous == size and _same_run(targets, previous, targets, first, size):
+                # the same edges as class c - 1 (a wide byte range): the same successor
+                rows[row + c] = rows[row + c - 1]
+                previous, first = first, counts[c]
+                continue
+            stamp += 1
+            m = _closure(targets, first, counts[c], eps_ptr, eps_dst, keep, seen, stamp, stack, run)
+            previous, first = first, counts[c]
+            if m == 0:
+                continue
+            h = _set_hash(run, m)
+            mask = slots.shape[0] - 1
+            slot = np.int64(h & np.uint64(mask))
+            found = -1
+            while slots[slot] >= 0:
+                other = slots[slot]
+                if (  # the same size, and all its states reached: the same set
+                    hashes[other] == h
+                    and offsets[other + 1] - offsets[other] == m
+                    and _all_seen(pool, offsets[other], offsets[other + 1], seen, stamp)
+                ):
+                    found = other
+                    break
+                slot = (slot + 1) & mask
+            if found < 0:
+                if n_states >= max_states:
+                    return TOO_MANY_STATES, n_states, rows, accepts
+                found = n_states
+                n_states += 1
+                at = offsets[found]
+                pool = _grow(pool, at + m)
+                for k in range(m):
+                    pool[at + k] = run[k]
+                offsets = _grow(offsets, n_states + 1)
+                offsets[n_states] = at + m
+                hashes = _grow(hashes, n_states)
+                hashes[found] = h
+                rows = _grow(rows, n_states * n_classes)
+                accepts = _grow(accepts, n_states * words)
+                for w in range(found * words, n_states * words):
+                    accepts[w] = 0
+                for k in range(m):
+                    tag = tags[run[k]]
+                    if tag >= 0:
+                        accepts[found * words + (tag >> 6)] |= np.uint64(1) << np.uint64(tag & 63)
+                if 2 * n_states > slots.shape[0]:
+                    slots = np.empty(2 * slots.shape[0], dtype=np.int64)
+                    for j in range(slots.shape[0]):
+                        slots[j] = -1
+                    for state in range(1, n_states):
+                        _insert(slots, hashes, state)
+                else:
+                    slots[slot] = found
+            rows[row + c] = found
+        i += 1
+    return OK, n_states, rows, accepts
+
+
+@nb.njit(cache=True, nogil=True)
+def hopcroft_partition(table, block_of, n_blocks):
+    """Coarsest refinement of the initial partition ``block_of[n + 1]`` (ids
+    below ``n_blocks``; the sink, state ``n``, in block 1) that is stable
+    under the partial DFA ``table[n, k]``.  Returns the refined ``block_of``;
+    the sink keeps block 1, which then holds exactly the states equivalent to it.
+    """
+    n, k = table.shape
+    block_of = block_of.copy()
+    pred_ptr = np.zeros(n + 2, dtype=np.int64)
+    for s in range(n):
+        for c in range(k):
+            if table[s, c] >= 0:
+                pred_ptr[table[s, c] + 1] += 1
+    for t in range(n + 1):
+        pred_ptr[t + 1] += pred_ptr[t]
+    fill = pred_ptr.copy()
+    pred_src = np.empty(pred_ptr[n + 1], dtype=np.int32)
+    pred_cls = np.empty(pred_ptr[n + 1], dtype=np.int32)
+    for s in range(n):
+        for c in range(k):
+            t = table[s, c]
+            if t >= 0:
+                pred_src[fill[t]] = s
+                pred_cls[fill[t]] = c
+                fill[t] += 1
+
+    cap = max(n_blocks, n + 1) + 1
+    first = np.zeros(cap, dtype=np.int64)
+    end = np.zeros(cap, dtype=np.int64)
+    marked = np.zeros(cap, dtype=np.int64)
+    queued = np.zeros(cap, dtype=np.bool_)
+    pending = np.empty(cap, dtype=np.int64)
+    touched = np.empty(cap, dtype=np.int64)
+    for s in range(n + 1):
+        end[block_of[s]] += 1
+    for b in range(1, n_blocks):
+        end[b] += end[b - 1]
+    for b in range(n_blocks):
+        first[b] = end[b - 1] if b > 0 else 0
+    elems = np.empty(n + 1, dtype=np.int64)
+    loc = np.empty(n + 1, dtype=np.int64)
+    position = first.copy()
+    for s in range(n + 1):
+        b = block_of[s]
+        elems[position[b]] = s
+        loc[s] = position[b]
+        position[b] += 1
+    n_pending = 0
+    for b in range(n_blocks - 1, -1, -1):
+        if b != 1:
+            pending[n_pending] = b
+            queued[b] = True
+            n_pending += 1
+
+    class_ptr = np.zeros(k + 1, dtype=np.int64)
+    sources = np.empty(pred_src.shape[0], dtype=np.int64)
+    while n_pending > 0:
+        n_pending -= 1
+        splitter = pending[n_pending]
+        queued[splitter] = False
+        for c in range(k + 1):  # the splitter's predecessors, grouped by class
+            class_ptr[c] = 0
+        for p in range(first[splitter], end[splitter]):
+            t = elems[p]
+            for j in range(pred_ptr[t], pred_ptr[t + 1]):
+                class_ptr[pred_cls[j] + 1] += 1
+        for c in range(k):
+            class_ptr[c + 1] += class_ptr[c]
+        position = class_ptr.copy()
+        for p in range(first[splitter], end[splitter]):
+            t = elems[p]
+            for j in range(pred_ptr[t], pred_ptr[t + 1]):
+                c = pred_cls[j]
+                sources[position[c]] = pred_src[j]
+                position[c] += 1
+        for c in range(k):
+            n_touched = 0
+            for i in range(class_ptr[c], class_ptr[c + 1]):
+                s = sources[i]
+                b = block_of[s]
+                if marked[b] == 0:
+                    touched[n_touched] = b
+                    n_touched += 1
+                q = first[b] + marked[b]
+                other = elems[q]
+                elems[q] = s
+                elems[loc[s]] = other
+                loc[other] = loc[s]
+                loc[s] = q
+                marked[b] += 1
+            for i in range(n_touched):
+                b = touched[i]
+                moved = marked[b]
+                marked[b] = 0
+                if moved == end[b] - first[b]:
+                    continue
+                new = n_blocks
+                n_blocks += 1
+                first[new] = first[b]
+                end[new] = first[b] + moved
+                first[b] += moved
+                for p in range(first[new], end[new]):
+                    block_of[elems[p]] = new
+                enqueue = new
+                if not (queued[b] or b == 1 or moved <= end[b] - first[b]):
+                    enqueue = b
+                pending[n_pending] = enqueue
+                queued[enqueue] = True
+                n_pending += 1
+    return block_of
+
+
+@nb.njit(cache=True, nogil=True)
+def alive_rows(transitions, accepts):
+    """Least fixed point of ``alive[s] = accepts[s] | OR alive[t]`` over the
+    successors ``t`` of ``s`` in ``transitions[S, 256]`` (``-1``: none)."""
+    n, width = transitions.shape
+    words = accepts.shape[1]
+    last = np.empty(n, dtype=np.int64)
+    for t in range(n):
+        last[t] = -1
+    pred_ptr = np.zeros(n + 1, dtype=np.int64)
+    for s in range(n):  # distinct (source, target) pairs, counted per target
+        for b in range(width):
+            t = transitions[s, b]
+            if t >= 0 and last[t] != s:
+                last[t] = s
+                pred_ptr[t + 1] += 1
+    for t in range(n):
+        pred_ptr[t + 1] += pred_ptr[t]
+    fill = pred_ptr.copy()
+    pred = np.empty(pred_ptr[n], dtype=np.int64)
+    for t in range(n):
+        last[t] = -1
+    for s in range(n):
+        for b in range(width):
+            t = transitions[s, b]
+            if t >= 0 and last[t] != s:
+                last[t] = s
+                pred[fill[t]] = s
+                fill[t] += 1
+    alive = accepts.copy()
+    stack = np.empty(n, dtype=np.int64)
+    queued = np.ones(n, dtype=np.bool_)
+    for s in range(n):
+        stack[s] = s
+    top = n
+    while top > 0:
+        top -= 1
+        t = stack[top]
+        queued[t] = False
+        for j in range(pred_ptr[t], pred_ptr[t + 1]):
+            s = pred[j]
+            grew = False
+            for w in range(words):
+                merged = alive[s, w] | alive[t, w]
+                if merged != alive[s, w]:
+                    alive[s, w] = merged
+                    grew = True
+            if grew and not queued[s]:
+                queued[s] = True
+                stack[top] = s
+                top += 1
+    return alive
+
+
+@nb.njit(cache=True, nogil=True)
+def bfs_order(successors, start, dead):
+    """States of ``successors[n, k]`` reachable from ``start`` without entering
+    ``dead``, in breadth-first order (successors in column order)."""
+    n = successors.shape[0]
+    seen = np.zeros(n, dtype=np.bool_)
+    order = np.empty(n, dtype=np.int64)
+    order[0] = start
+    seen[start] = True
+    seen[dead] = True
+    size = 1
+    head = 0
+    while head < size:
+        s = order[head]
+        head += 1
+        for c in range(successors.shape[1]):
+            t = successors[s, c]
+            if not seen[t]:
+                seen[t] = True
+                order[size] = t
+                size += 1
+    return order[:size]
