@@ -113,6 +113,13 @@ MASK_SCHEMAS = [
                                                                                           "maxLength": 2}},
                                    "not": {"properties": {"a": {"const": "xy"}}, "required": ["a"]}},
      '{"b": "q", "a": "xy"'),
+    # a check deep inside the document: elsewhere no check can run (tokens skip the check)
+    ("deep-unique-items", {"type": "object", "additionalProperties": False, "required": ["meta", "tags"],
+                           "properties": {"meta": {"type": "object", "additionalProperties": False,
+                                                   "properties": {"a": {"type": "integer"}, "b": {"enum": ["u"]}}},
+                                          "tags": {"type": "array", "uniqueItems": True, "maxItems": 3,
+                                                   "items": {"enum": ["x", "y", "z"]}}}},
+     '{"meta": {"a": 1, "b": "u"}, "tags": ["x", "y"'),
 ]
 
 

@@ -284,7 +284,7 @@ class GrammarIndex:
         # bounded by (lexer states x distinct allowed-lexeme sets), small in practice
         self._inside_cache: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._closing_masks: dict[bytes, np.ndarray] = {}  # see _not_continuing
-        self._first_bytes = np.array([data[0] if data else -1 for data in vocab.token_bytes], dtype=np.int16)
+        self._first_bytes: np.ndarray | None = None  # per token (-1: special), for greedy lexing only
         self._root: GrammarState | None = None
         self._root_lock = threading.Lock()
 
@@ -462,6 +462,9 @@ class GrammarIndex:
         key = np.packbits(continues).tobytes()
         mask = self._closing_masks.get(key)
         if mask is None:
+            if self._first_bytes is None:
+                self._first_bytes = np.array([data[0] if data else -1 for data in self.vocab.token_bytes],
+                                             dtype=np.int16)
             first = self._first_bytes
             stops = np.zeros(self.n_words * 32, dtype=bool)
             stops[: len(first)] = (first >= 0) & ~continues[np.maximum(first, 0)]

@@ -122,6 +122,7 @@ class JsonDocumentCheck:
         self._at: dict[tuple, tuple[int, ...]] = {}
         self._prefix_at: dict[tuple, tuple[int, ...]] = {}
         self._results: dict[tuple[int, bytes], bool] = {}
+        self._may: dict[tuple[tuple, int], bool] = {}  # see _may_run
         self._ran = 0  # checks evaluated so far (see ``failing``)
 
     def __repr__(self) -> str:
@@ -145,15 +146,29 @@ class JsonDocumentCheck:
     def failing(self, state: tuple, tokens: list[bytes]) -> list[int]:
         """Indices of the ``tokens`` for which ``feed(state, token)`` fails, computed in bulk.
 
-        Inside a string, tokens that end it the same way (same bytes from the
-        closing quote on) fare the same when closing that string runs no check;
-        at a value or key position, a token that only opens a string cannot fail.
+        A token can only fail where a check runs on a value it closes; tokens
+        closing too few containers to reach a checked location are skipped
+        (:meth:`_may_run`).  Inside a string, tokens that end it the same way
+        (same bytes from the closing quote on) fare the same when closing that
+        string runs no check; at a value or key position, a token that only
+        opens a string cannot fail.
         """
         mode = state[1]
+        here = state[4] if _STR <= mode <= _ESC or mode >= _NUM else (state[2][-1][2] if state[2] else ())
+        runs: dict[int, bool] = {}  # containers a token closes -> whether a check may run
+        candidates = []
+        for k, data in enumerate(tokens):
+            closes = min(data.count(b"}") + data.count(b"]"), len(here))
+            may = runs.get(closes)
+            if may is None:
+                may = runs[closes] = self._may_run(here, closes)
+            if may:
+                candidates.append(k)
         out = []
         if mode == _STR:
             groups: dict[bytes, list[int]] = {}
-            for k, data in enumerate(tokens):
+            for k in candidates:
+                data = tokens[k]
                 q = data.find(b'"')
                 if q < 0 or b"\\" in data[:q + 1]:
                     if self.feed(state, data) is None:
@@ -169,7 +184,8 @@ class JsonDocumentCheck:
                 out.extend(k for k in members[1:] if self.feed(state, tokens[k]) is None)
             return sorted(out)
         opening = mode == _VALUE or mode == _KEY
-        for k, data in enumerate(tokens):
+        for k in candidates:
+            data = tokens[k]
             if opening:
                 rest = data.lstrip(b" \t\n\r")
                 if rest[:1] == b'"' and rest.count(b'"') == 1:
@@ -177,6 +193,28 @@ class JsonDocumentCheck:
             if self.feed(state, data) is None:
                 out.append(k)
         return out
+
+    def _may_run(self, here: tuple, closes: int) -> bool:
+        """Whether some check may run within a token that closes ``closes`` containers,
+        from the innermost open location ``here``.  The values such a token closes
+        sit at ``here[:j]`` plus steps it opens, with ``j >= len(here) - closes``;
+        a check pattern can match one only if it is that long and agrees with
+        ``here`` on the first ``len(here) - closes`` steps.  Prefix checks run at
+        the closed value's parent: a new container (the same condition) or an
+        open one, ``here[:m]`` with ``len(here) - closes - 1 <= m < len(here)``
+        (memoised)."""
+        key = (here, closes)
+        may = self._may.get(key)
+        if may is None:
+            j = len(here) - closes
+            may = any(_may_match(pattern, here, j) for pattern, _, _ in self.checks) or any(
+                _may_match(pattern, here, j) or (j - 1 <= len(pattern) < len(here)
+                                                 and _may_match(pattern, here, len(pattern)))
+                for pattern, _, _ in self.prefix_checks)
+            if len(self._may) > 100_000:
+                self._may.clear()
+            self._may[key] = may
+        return may
 
     def accepts_end(self, state: tuple) -> bool:
         text, mode, stack, start, loc, _ = state
@@ -342,6 +380,11 @@ class JsonDocumentCheck:
             return bool(self._all[k][1](value))
         except Exception:  # a validator that cannot decide never lets a value through
             return False
+
+
+def _may_match(pattern: tuple, here: tuple, j: int) -> bool:
+    """Whether ``pattern`` can match ``here[:j]`` extended by any steps."""
+    return len(pattern) >= j and all(_segment_matches(s, step) for s, step in zip(pattern, here[:j]))
 
 
 _UNPARSED = object()
