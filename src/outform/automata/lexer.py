@@ -63,6 +63,11 @@ _WORK_PER_LEXER_STATE = 500
 """Work budget of subset construction per permitted lexer state (subset sizes
 plus transitions, summed), as in :mod:`outform.automata.dfa`: huge subsets
 with few states are charged to ``max_lexer_states`` too."""
+_SUBSET_STATES_PER_LEXER_STATE = 8
+"""Subset construction may pass through this many times ``max_lexer_states`` states
+(and work) before minimisation: a string lexeme whose length bound is spelled out as
+alternatives (``maxLength`` with a ``pattern``) determinises to 10x its minimal size.
+The minimal DFA is what must fit ``max_lexer_states``."""
 
 
 @dataclass(eq=False)
@@ -110,6 +115,8 @@ class LexerDFA:
         table, state_accepts = determinise_tagged(nfa, class_of, limits, words)
         block_of = tagged_partition(table, state_accepts)
         transitions, accepts = _quotient(table, state_accepts, block_of, class_of)
+        if len(transitions) > limits.max_lexer_states:
+            raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states")
         alive = alive_rows(transitions, accepts)
         for array in (transitions, accepts, alive):
             array.flags.writeable = False
@@ -241,21 +248,23 @@ def determinise_tagged(
     are numbered in discovery order, successors visited in increasing class
     order.  Closures keep the start, the states with byte edges and the tagged
     states.  The work budget and state ceiling mirror
-    :func:`outform.automata.dfa.determinise`, against ``limits.max_lexer_states``.
+    :func:`outform.automata.dfa.determinise`, against ``limits.max_lexer_states``
+    times ``_SUBSET_STATES_PER_LEXER_STATE`` (the minimal DFA is checked later).
     """
     if words is None:
         words = max(1, -(-(int(nfa.tags.max(initial=-1)) + 1) // 64))
+    ceiling = limits.max_lexer_states * _SUBSET_STATES_PER_LEXER_STATE
     keep = (nfa.edge_ptr[1:] > nfa.edge_ptr[:-1]) | (nfa.tags >= 0)
     keep[nfa.start] = True
     status, n, table, accepts = tagged_subsets(
         nfa.start, nfa.eps_ptr, nfa.eps_dst, nfa.edge_ptr, nfa.edge_lo, nfa.edge_hi, nfa.edge_dst,
         np.ascontiguousarray(class_of, dtype=np.int64), keep, nfa.tags, words,
-        limits.max_lexer_states, limits.max_lexer_states * _WORK_PER_LEXER_STATE,
+        ceiling, ceiling * _WORK_PER_LEXER_STATE,
     )
     if status == OVER_BUDGET:
         raise _too_many_states(limits, "lexer determinisation work exceeded its budget")
     if status == TOO_MANY_STATES:
-        raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states")
+        raise _too_many_states(limits, f"lexer determinisation needs more than {ceiling} intermediate DFA states")
     n_classes = int(class_of[-1]) + 1
     return table[: n * n_classes].reshape(n, n_classes), accepts[: n * words].reshape(n, words)
 
