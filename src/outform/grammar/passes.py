@@ -244,15 +244,25 @@ def _lexeme_refs(expr: Expr) -> Iterator[str]:
     return (node.name for node in _subexprs(expr) if isinstance(node, Lexeme))
 
 
-def _replace_refs(expr: Expr, replace) -> Expr:
-    """``expr`` with every ``Ref``/``Lexeme`` leaf mapped through ``replace``."""
+def _replace_refs(expr: Expr, replace, memo: dict | None = None) -> Expr:
+    """``expr`` with every ``Ref``/``Lexeme`` leaf mapped through ``replace``.
+
+    ``memo`` (by node identity, shared across calls) makes a sub-expression
+    shared by many rules cost once: schema grammars are DAGs of such sharing."""
+    memo = {} if memo is None else memo
+    known = memo.get(id(expr))
+    if known is not None:
+        return known[1]
     if isinstance(expr, Seq):
-        return seq(*(_replace_refs(item, replace) for item in expr.items))
-    if isinstance(expr, Choice):
-        return choice(*(_replace_refs(option, replace) for option in expr.options))
-    if isinstance(expr, Rep):
-        return Rep(_replace_refs(expr.item, replace), expr.min, expr.max)
-    return replace(expr)
+        out = seq(*(_replace_refs(item, replace, memo) for item in expr.items))
+    elif isinstance(expr, Choice):
+        out = choice(*(_replace_refs(option, replace, memo) for option in expr.options))
+    elif isinstance(expr, Rep):
+        out = Rep(_replace_refs(expr.item, replace, memo), expr.min, expr.max)
+    else:
+        out = replace(expr)
+    memo[id(expr)] = (expr, out)  # the node itself is kept so that its id stays unique
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -293,40 +303,65 @@ def _check_references(grammar: Grammar) -> None:
 def _productive_rules(grammar: Grammar) -> dict[str, Expr]:
     """The rules with a finite derivation, pruned of the options that have none.
 
-    Classic fixpoint: a rule becomes productive once one of its expansions
-    uses only productive rules and non-void lexemes.
+    Classic fixpoint with a worklist: a rule becomes productive once one of its
+    expansions uses only productive rules and non-void lexemes, and is looked
+    at again only when a rule it refers to has become productive.
     """
     void = {name for name, node in grammar.lexemes.items() if is_void(node)}
-    productive: dict[str, Expr] = {}
-    changed = True
-    while changed:
-        changed = False
-        for name, expr in grammar.rules.items():
-            if name not in productive:
-                pruned = _prune(expr, productive, void)
-                if pruned is not None:
-                    productive[name] = pruned
-                    changed = True
-    # Prune again: options rejected early may have become productive later.
-    return {name: _prune(expr, productive, void) for name, expr in grammar.rules.items() if name in productive}
+    users: dict[str, list[str]] = {}
+    for name, expr in grammar.rules.items():
+        for ref in set(_rule_refs(expr)):
+            users.setdefault(ref, []).append(name)
+    productive: set[str] = set()
+    pending = list(grammar.rules)
+    while pending:
+        name = pending.pop()
+        if name not in productive and _derives(grammar.rules[name], productive, void, {}):
+            productive.add(name)
+            pending.extend(users.get(name, ()))
+    memo: dict = {}
+    return {name: _prune(expr, productive, void, memo) for name, expr in grammar.rules.items() if name in productive}
 
 
-def _prune(expr: Expr, productive: dict[str, Expr], void: set[str]) -> Expr | None:
-    """``expr`` without its unproductive parts, or ``None`` if it derives nothing."""
+def _derives(expr: Expr, productive: set[str], void: set[str], memo: dict) -> bool:
+    """Whether ``expr`` has a finite derivation, given the rules known to have one."""
+    known = memo.get(id(expr))
+    if known is None:
+        if isinstance(expr, Ref):
+            known = expr.name in productive
+        elif isinstance(expr, Lexeme):
+            known = expr.name not in void
+        elif isinstance(expr, Seq):
+            known = all(_derives(item, productive, void, memo) for item in expr.items)
+        elif isinstance(expr, Choice):
+            known = any(_derives(option, productive, void, memo) for option in expr.options)
+        else:
+            known = expr.min == 0 or _derives(expr.item, productive, void, memo)
+        memo[id(expr)] = known
+    return known
+
+
+def _prune(expr: Expr, productive: set[str], void: set[str], memo: dict) -> Expr | None:
+    """``expr`` without its unproductive parts, or ``None`` if it derives nothing
+    (memoised by node identity, like :func:`_replace_refs`)."""
+    known = memo.get(id(expr))
+    if known is not None:
+        return known[1]
     if isinstance(expr, Ref):
-        return expr if expr.name in productive else None
-    if isinstance(expr, Lexeme):
-        return None if expr.name in void else expr
-    if isinstance(expr, Seq):
-        items = [_prune(item, productive, void) for item in expr.items]
-        return None if None in items else seq(*items)
-    if isinstance(expr, Choice):
-        options = [o for o in (_prune(option, productive, void) for option in expr.options) if o is not None]
-        return choice(*options) if options else None
-    item = _prune(expr.item, productive, void)
-    if item is None:
-        return EPSILON if expr.min == 0 else None
-    return Rep(item, expr.min, expr.max)
+        out = expr if expr.name in productive else None
+    elif isinstance(expr, Lexeme):
+        out = None if expr.name in void else expr
+    elif isinstance(expr, Seq):
+        items = [_prune(item, productive, void, memo) for item in expr.items]
+        out = None if None in items else seq(*items)
+    elif isinstance(expr, Choice):
+        options = [o for o in (_prune(option, productive, void, memo) for option in expr.options) if o is not None]
+        out = choice(*options) if options else None
+    else:
+        item = _prune(expr.item, productive, void, memo)
+        out = (EPSILON if expr.min == 0 else None) if item is None else Rep(item, expr.min, expr.max)
+    memo[id(expr)] = (expr, out)
+    return out
 
 
 def _inline_trivial_rules(rules: dict[str, Expr], start: str) -> dict[str, Expr]:
@@ -343,7 +378,8 @@ def _inline_trivial_rules(rules: dict[str, Expr], start: str) -> dict[str, Expr]
             leaf = trivial[leaf.name]
         return leaf
 
-    return {name: _replace_refs(expr, resolve) for name, expr in rules.items() if name not in trivial}
+    memo: dict = {}
+    return {name: _replace_refs(expr, resolve, memo) for name, expr in rules.items() if name not in trivial}
 
 
 def reachable_part(grammar: Grammar) -> Grammar:
@@ -543,6 +579,10 @@ class _BnfBuilder:
         self.productions: dict[tuple[str, tuple[_Symbol, ...]], None] = {}
         self.helpers: dict[tuple[str, tuple[_Symbol, ...], int], str] = {}
         self.counter = itertools.count(1)
+        # a choice or repetition shared by many rules (schema grammars are DAGs) gets one
+        # set of helper nonterminals: id -> (node, symbols), the node kept so its id stays unique
+        self._shared: dict[int, tuple[Expr, list[_Symbol]]] = {}
+        self._lexeme_uses: dict[str, tuple[bool, bool]] = {}  # name -> (matches non-empty, nullable)
 
     def build(self) -> Bnf:
         for name, expr in self.grammar.rules.items():
@@ -577,12 +617,18 @@ class _BnfBuilder:
             return [("N", expr.name)]
         if isinstance(expr, Lexeme):
             return self.lexeme_use(expr.name, owner)
+        known = self._shared.get(id(expr))
+        if known is not None:
+            return known[1]
         if isinstance(expr, Choice):
             group = self.fresh(owner, "group")
             for option in expr.options:
                 self.add(group, self.sequence(option, owner))
-            return [("N", group)]
-        return self.repetition(expr, owner)
+            symbols = [("N", group)]
+        else:
+            symbols = self.repetition(expr, owner)
+        self._shared[id(expr)] = (expr, symbols)
+        return symbols
 
     def repetition(self, rep: Rep, owner: str) -> list[_Symbol]:
         body = self.sequence(rep.item, owner)
@@ -621,10 +667,14 @@ class _BnfBuilder:
     def lexeme_use(self, name: str, owner: str) -> list[_Symbol]:
         """A lexeme occurrence; the lexer never yields ε, so a nullable lexeme
         becomes optional, and one matching only ε becomes nothing at all."""
-        node = self.grammar.lexemes[name]
-        if not matches_nonempty(node):
-            return [] if nullable(node) else [("N", self.fresh(owner, "nothing"))]
-        if nullable(node):
+        kind = self._lexeme_uses.get(name)
+        if kind is None:
+            node = self.grammar.lexemes[name]
+            kind = self._lexeme_uses[name] = (matches_nonempty(node), nullable(node))
+        nonempty, empty = kind
+        if not nonempty:
+            return [] if empty else [("N", self.fresh(owner, "nothing"))]
+        if empty:
             return [self.helper("opt", [("T", name)], owner)]
         return [("T", name)]
 
