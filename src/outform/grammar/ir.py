@@ -111,7 +111,8 @@ class Grammar:
     ``ignore`` names lexemes that may appear between any two lexemes and are
     discarded (Lark's ``%ignore``, typically whitespace).  ``check``, when set,
     is a :class:`DocumentCheck` the accepted text must also pass (passes carry it
-    through unchanged; the masking layer enforces it).
+    through unchanged; the masking layer enforces it).  Passes build new
+    grammars and never edit one in place; treat a built grammar as read-only.
     """
 
     start: str

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import weakref
 from typing import Iterator
 
 from outform.errors import GrammarError, RegexError, ResourceLimitExceeded
@@ -275,14 +276,24 @@ def simplify(grammar: Grammar) -> Grammar:
     inline rules that are a single reference.
 
     Raises :class:`GrammarError` for a reference to an undefined rule or
-    lexeme, and when the start rule derives no (finite) string.
+    lexeme, and when the start rule derives no (finite) string.  A grammar
+    this function returned is returned as is (schema grammars are simplified
+    by the schema compiler, then handed to the grammar index).
     """
+    done = _SIMPLIFIED.get(id(grammar))
+    if done is not None and done() is grammar:
+        return grammar
     _check_references(grammar)
     rules = _productive_rules(grammar)
     if grammar.start not in rules:
         raise GrammarError(f"grammar matches no string: start rule {grammar.start!r} has no finite derivation")
     rules = _inline_trivial_rules(rules, grammar.start)
-    return reachable_part(dataclasses.replace(grammar, rules=rules))
+    simplified = reachable_part(dataclasses.replace(grammar, rules=rules))
+    _SIMPLIFIED[id(simplified)] = weakref.ref(simplified, lambda _, key=id(simplified): _SIMPLIFIED.pop(key, None))
+    return simplified
+
+
+_SIMPLIFIED: dict[int, weakref.ref] = {}  # id -> a grammar simplify() returned (grammars are not edited in place)
 
 
 def _check_references(grammar: Grammar) -> None:

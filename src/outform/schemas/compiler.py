@@ -264,6 +264,14 @@ class SchemaCompiler:
         self.rules[name] = NOTHING
         return name
 
+    def named(self, hint: str, expr: Expr) -> Expr:
+        """A reference to a new rule whose body is ``expr`` (``expr`` itself when trivial)."""
+        if isinstance(expr, (Ref, Lexeme)) or expr == NOTHING:
+            return expr
+        name = self.new_rule(hint)
+        self.rules[name] = expr
+        return Ref(name)
+
     def any_value(self) -> Expr:
         if "json_value" not in self.rules:
             self.rules["json_value"] = NOTHING
@@ -1150,8 +1158,9 @@ class SchemaCompiler:
                 # counted by the check instead
                 self.approximate_all(parts, ptr, "min/maxProperties above 64 with undeclared keys allowed")
                 counted, min_p, max_p, cap = False, 0, None, 0
-        pairs = [seq(self.lex(m[1], "key"), ws, colon, ws, m[2], ws) for m in members]
-        extra_pairs = [seq(self.lex(k, "key"), ws, colon, ws, v, ws) for k, v in extras]
+        # each member is a rule of its own: the state rules below refer to it, often 2^n times
+        pairs = [self.named("member", seq(self.lex(m[1], "key"), ws, colon, ws, m[2], ws)) for m in members]
+        extra_pairs = [self.named("member", seq(self.lex(k, "key"), ws, colon, ws, v, ws)) for k, v in extras]
         order = self.options.key_order
         if order == "any" and n > self.options.max_any_order_keys:
             # members in any order and any number; duplicates, required keys, dependencies
