@@ -377,3 +377,30 @@ def test_pattern_keys_dot_is_not_dotall(compiler, llama3_tokenizer):
         m = Matcher(index)
         ids = llama3_tokenizer.encode(json.dumps(value), add_special_tokens=False)
         assert (m.accept_tokens(ids) and m.accepts_eos()) == expected, value
+
+
+ANCHORED_GROUPS = ["(^Hpt_|^Int_|_Armour_)", "(^[^5]*$)|7", "(^(?:\\S+\\s+){0,3}\\S+$)", "a|(^b)", "(?:^x|y$)"]
+
+
+@pytest.mark.parametrize("pattern", ANCHORED_GROUPS)
+def test_anchors_inside_a_whole_alternative_group(pattern):
+    """``(^a|^b|c)`` (JSONSchemaBench Github_medium o4180, Github_ultra o21135):
+    the group is opened into its alternatives.  Oracle: ``jsonschema`` on random
+    strings over an alphabet that meets the pattern's pieces (no newlines, where
+    Python's ``$`` and ECMA-262's differ)."""
+    search = re.compile(to_regex_text(strings.pattern_regex(pattern))).fullmatch
+    validator = jsonschema.Draft202012Validator({"type": "string", "pattern": pattern})
+    rng = random.Random(pattern)
+    alphabet = ["H", "pt_", "Int_", "_Armour_", "5", "7", "x", "y", "a", "b", " ", "q"]
+    verdicts = set()
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+        expected = validator.is_valid(text)
+        assert (search(text) is not None) == expected, (pattern, text)
+        verdicts.add(expected)
+    assert verdicts == {True, False}
+
+
+def test_anchor_inside_a_quantified_group_stays_unsupported():
+    with pytest.raises(UnsupportedRegexError, match="only supported at the end"):
+        strings.pattern_regex("(a($|/))*")

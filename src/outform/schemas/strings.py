@@ -226,9 +226,9 @@ def parse_ecma_regex(pattern: str) -> RegexNode:
     return _EcmaParser(pattern).parse()
 
 
-def _split_alternatives(pattern: str) -> list[str]:
-    """Top-level ``|`` alternatives (outside groups, classes and escapes)."""
-    parts, depth, in_class, i, start = [], 0, False, 0, 0
+def _structure(pattern: str):
+    """``(index, char)`` of the characters outside classes and escapes."""
+    in_class, i = False, 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
@@ -243,16 +243,44 @@ def _split_alternatives(pattern: str) -> list[str]:
                 i += 1
             if pattern[i + 1 : i + 2] == "]":  # Python: a leading ']' is literal
                 i += 1
-        elif ch == "(":
+        else:
+            yield i, ch
+        i += 1
+
+
+def _split_alternatives(pattern: str) -> list[tuple[str, int]]:
+    """Top-level ``|`` alternatives (outside groups, classes and escapes), with their offsets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in _structure(pattern):
+        if ch == "(":
             depth += 1
         elif ch == ")":
             depth -= 1
         elif ch == "|" and depth == 0:
-            parts.append(pattern[start:i])
+            parts.append((pattern[start:i], start))
             start = i + 1
-        i += 1
-    parts.append(pattern[start:])
+    parts.append((pattern[start:], start))
     return parts
+
+
+def _anchored_group_body(part: str) -> int | None:
+    """Where the body starts when ``part`` is one group, ``(...)`` or ``(?:...)``, with
+    an anchor inside (``(^a|^b|c)``); ``None`` otherwise.  Unwrapping such a group
+    keeps the language (it has no quantifier) and lets each alternative's anchors
+    sit at its own start and end."""
+    if not part.startswith("(") or part.startswith("(?") and not part.startswith("(?:"):
+        return None
+    depth, anchored = 0, False
+    for i, ch in _structure(part):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return (3 if part.startswith("(?:") else 1) if i == len(part) - 1 and anchored else None
+        elif ch in "^$":
+            anchored = True
+    return None
 
 
 def _ends_with_anchor(text: str) -> bool:
@@ -266,11 +294,21 @@ def pattern_regex(pattern: str) -> RegexNode:
     """Character-level regex of the strings in which ``pattern`` finds a match
     (JSON Schema ``pattern`` is an unanchored search).
 
-    Raises the regex parser's errors (with positions in ``pattern``).
+    The search is spelled per top-level alternative, each anchored at the start
+    (``^``) and end (``$``) or not; a whole-alternative group holding anchors
+    (``(^a|b$)``) is opened up into its alternatives.  Raises the regex parser's
+    errors (with positions in ``pattern``).
     """
+    return alt(*_search_options(pattern, pattern, 0))
+
+
+def _search_options(pattern: str, text: str, offset: int) -> list[RegexNode]:
     options = []
-    offset = 0
-    for part in _split_alternatives(pattern):
+    for part, start in _split_alternatives(text):
+        inner = _anchored_group_body(part)
+        if inner is not None:
+            options.extend(_search_options(pattern, part[inner:-1], offset + start + inner))
+            continue
         body, prefix, suffix = part, ANY_STRING, ANY_STRING
         shift = 0
         if body.startswith("^"):
@@ -281,12 +319,11 @@ def pattern_regex(pattern: str) -> RegexNode:
             node = parse_ecma_regex(body)
         except Exception as exc:  # re-locate the error in the whole pattern
             if getattr(exc, "position", None) is not None:
-                exc.position += offset + shift
+                exc.position += offset + start + shift
                 exc.pattern = pattern
             raise
         options.append(concat(prefix, node, suffix))
-        offset += len(part) + 1
-    return alt(*options)
+    return options
 
 
 def length_regex(min_length: int, max_length: int | None) -> RegexNode:
