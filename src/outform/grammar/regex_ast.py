@@ -85,14 +85,31 @@ class Empty:
     """The empty string (epsilon)."""
 
 
+def _cached_hash(node, key: tuple) -> int:
+    """``hash(key)``, kept on ``node``: composite nodes are dictionary keys (lexeme
+    names, memo tables) and hashing a big tree again on every lookup was measured
+    to dominate some schema compiles."""
+    known = node.__dict__.get("_hash")
+    if known is None:
+        known = hash(key)
+        object.__setattr__(node, "_hash", known)  # not a field: equality ignores it
+    return known
+
+
 @dataclass(frozen=True)
 class Concat:
     items: tuple[RegexNode, ...]
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (Concat, self.items))
 
 
 @dataclass(frozen=True)
 class Alt:
     options: tuple[RegexNode, ...]
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (Alt, self.options))
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,9 @@ class Repeat:
     def __post_init__(self) -> None:
         if self.min < 0 or (self.max is not None and self.max < self.min):
             raise ValueError(f"invalid repeat bounds {{{self.min},{self.max}}}")
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (Repeat, self.item, self.min, self.max))
 
 
 RegexNode = Union[CharSet, Empty, Concat, Alt, Repeat]

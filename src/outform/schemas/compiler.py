@@ -53,6 +53,7 @@ from outform.grammar.ir import EPSILON, Choice, Expr, Grammar, Lexeme, Ref, Rep,
 from outform.grammar.passes import simplify, to_regex_text
 from outform.grammar.regex_ast import CharSet, RegexNode, alt, literal, repeat
 from outform.schemas import charfa, numbers, strings
+from outform.schemas.ecma_syntax import is_ecma_regex
 from outform.schemas.formats import FORMATS, format_regex
 
 NOTHING: Expr = Choice(())
@@ -191,6 +192,8 @@ class SchemaCompiler:
         self._approx: dict[int, tuple[Any, str, str]] = {}
         self._original: dict[int, Any] = {}  # id(combinator-free copy) -> the schema object
         self._format_checker = None
+        self._patterns: dict[str, RegexNode] = {}  # see _pattern
+        self._key_classes: dict[tuple, tuple] = {}  # see _key_class
         # keywords without an assertion (format asserts when formats are enforced)
         self.annotations = ANNOTATIONS - {"format"} if options.enforce_formats else ANNOTATIONS
         self.resources: dict[str, Sub] = {}
@@ -1062,13 +1065,13 @@ class SchemaCompiler:
 
     def _extra_keys(self, conj: list[Sub], names: list[str], name_regex, ptr: str) -> list[tuple[RegexNode, Expr]]:
         """(key regex, value) classes for keys other than the declared ones."""
-        patterns: list[tuple[RegexNode, Sub, int]] = []
+        patterns: list[tuple[RegexNode, Sub, int, str]] = []  # (regex, value, conjunct, pattern text)
         additional: list[Sub | bool | None] = []
         for index, part in enumerate(conj):
             node = part.schema
             for pat in node.get("patternProperties", {}):
                 try:
-                    patterns.append((strings.pattern_regex(pat), part.child("patternProperties", pat), index))
+                    patterns.append((self._pattern(pat), part.child("patternProperties", pat), index, pat))
                 except UnsupportedRegexError as exc:
                     self.unsupported(part.pointer + "/patternProperties", f"pattern not supported: {exc}")
                 except RegexError as exc:
@@ -1099,23 +1102,41 @@ class SchemaCompiler:
             regions.append((inside, outside, subs))
         out = []
         for inside, outside, subs in regions:
-            positive = [p[0] for p in inside]
-            if name_regex is not None:
-                positive.append(name_regex)
-            negative = [p[0] for p in outside] + ([names_node] if names else [])
-            try:
-                key = _set_algebra(positive, negative)
-            except charfa.TooComplex:
-                raise _ObjectTooComplex(ptr + "/patternProperties", "property key classes too complex to separate")
-            if key == charfa.VOID:
-                continue
-            out.append((strings.encode_string_regex(key), subs))
+            key = self._key_class(inside, outside, names, names_node, name_regex, ptr)
+            if key is not None:
+                out.append((key, subs))
         result = []
         for key, subs in out:
             value = self._value_of(subs)
             if value != NOTHING:
                 result.append((key, value))
         return result
+
+    def _pattern(self, pattern: str) -> RegexNode:
+        """``strings.pattern_regex``, memoised: big schemas repeat the same patterns."""
+        node = self._patterns.get(pattern)
+        if node is None:
+            node = self._patterns[pattern] = strings.pattern_regex(pattern)
+        return node
+
+    def _key_class(self, inside, outside, names, names_node, name_regex, ptr: str) -> RegexNode | None:
+        """The encoded key regex of the keys that match the ``inside`` patterns and
+        ``name_regex`` but neither the ``outside`` patterns nor a declared name
+        (``None``: no such key).  Memoised: objects of one schema often share their
+        names and patterns, and the set algebra is a DFA product each time."""
+        memo_key = (tuple(p[3] for p in inside), tuple(p[3] for p in outside), tuple(names), id(name_regex))
+        known = self._key_classes.get(memo_key)
+        if known is not None and known[0] is name_regex:
+            return known[1]
+        positive = [p[0] for p in inside] + ([name_regex] if name_regex is not None else [])
+        negative = [p[0] for p in outside] + ([names_node] if names else [])
+        try:
+            key = _set_algebra(positive, negative)
+        except charfa.TooComplex:
+            raise _ObjectTooComplex(ptr + "/patternProperties", "property key classes too complex to separate")
+        encoded = None if key == charfa.VOID else strings.encode_string_regex(key)
+        self._key_classes[memo_key] = (name_regex, encoded)  # name_regex kept alive: its id stays its own
+        return encoded
 
     def build_object(self, members, extras, min_p, max_p, deps, ptr, parts: list[Sub] = ()) -> Expr:
         """``members``: (name, key regex, value, required) in schema order;
@@ -1295,28 +1316,30 @@ def _idn_hostname(x) -> bool:
 
 
 # formats checked here rather than by jsonschema's own checkers (which read
-# relative-json-pointer digits as Unicode digits and miss parts of idn-hostname)
+# relative-json-pointer digits as Unicode digits, miss parts of idn-hostname, and
+# check regex as Python syntax only; ours is ECMA-262 and Python, see ecma_syntax)
 _EXACT_FORMATS = {
     "json-pointer": (lambda x: not isinstance(x, str) or _JSON_POINTER.fullmatch(x) is not None, ()),
     "relative-json-pointer": (lambda x: not isinstance(x, str) or _RELATIVE_JSON_POINTER.fullmatch(x) is not None, ()),
     "idn-hostname": (_idn_hostname, ()),
+    "regex": (lambda x: not isinstance(x, str) or is_ecma_regex(x), ()),
 }
 
 
 @functools.lru_cache(maxsize=None)
 def _checked_formats() -> frozenset[str]:
     """Formats enforced by a check: ``jsonschema``'s checkers available in this
-    environment (some need optional packages), except ``regex`` (it checks Python
-    syntax, not ECMA-262), and the ones above."""
+    environment (some need optional packages) and the ones above, less the
+    compiled ones (``FORMATS``)."""
     from jsonschema import FormatChecker
 
-    names = set(FormatChecker().checkers) - {"regex"} - set(FORMATS)
+    names = (set(FormatChecker().checkers) | set(_EXACT_FORMATS)) - set(FORMATS)
     if "idn-hostname" in names:
         try:
             import idna.core  # noqa: F401
         except ImportError:
             names.discard("idn-hostname")
-    return frozenset(names | {"json-pointer", "relative-json-pointer"})
+    return frozenset(names)
 
 
 @functools.lru_cache(maxsize=None)

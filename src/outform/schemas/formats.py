@@ -19,6 +19,12 @@ Enforced formats and their references:
   (``::`` compression, embedded IPv4), no zone id.
 * ``uuid``: RFC 4122 hyphenated form, hex digits in either case.
 * ``uri``, ``uri-reference``: RFC 3986 ``URI`` / ``URI-reference`` (ASCII only).
+* ``iri``, ``iri-reference``: RFC 3987 ``IRI`` / ``IRI-reference``: the URI rules
+  with ``ucschar`` (U+00A0-U+D7FF, U+F900-U+FDCF, U+FDF0-U+FFEF, U+x0000-U+xFFFD
+  of planes 1-13 and U+E1000-U+EFFFD) allowed wherever ``unreserved`` is, and
+  ``iprivate`` (U+E000-U+F8FF, planes 15-16 less their last two code points) in
+  the query.  IPv4 octets have no leading zeros, as RFC 3986 says (the ``rfc3987``
+  package accepts ``010`` inside an IPv6 literal's IPv4 tail).
 
 Any other format is an annotation and is ignored (what validators do by default).
 """
@@ -72,30 +78,47 @@ IPV6 = (
 )
 UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 
-# RFC 3986
+# RFC 3986 (URI) and RFC 3987 (IRI): the IRI rules are the URI rules with
+# ``ucschar`` added to ``unreserved`` (so to every i-component) and ``iprivate``
+# to ``query`` only; scheme, port and IP literals stay ASCII.
 _UNRESERVED = r"A-Za-z0-9\-._~"
 _SUB_DELIMS = r"!$&'()*+,;="
 _PCT = r"%[0-9A-Fa-f]{2}"
-_PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"
-_USERINFO = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*"
 _IPVFUTURE = rf"[vV][0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+"
 _IP_LITERAL = rf"\[(?:{IPV6}|{_IPVFUTURE})\]"
-_REG_NAME = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*"
-_HOST = rf"(?:{_IP_LITERAL}|{IPV4}|{_REG_NAME})"
-_AUTHORITY = rf"(?:{_USERINFO}@)?{_HOST}(?::[0-9]*)?"
-_SEGMENT = rf"{_PCHAR}*"
-_SEGMENT_NZ = rf"{_PCHAR}+"
-_SEGMENT_NZ_NC = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}@]|{_PCT})+"
-_PATH_ABEMPTY = rf"(?:/{_SEGMENT})*"
-_PATH_ABSOLUTE = rf"/(?:{_SEGMENT_NZ}(?:/{_SEGMENT})*)?"
-_PATH_ROOTLESS = rf"{_SEGMENT_NZ}(?:/{_SEGMENT})*"
-_PATH_NOSCHEME = rf"{_SEGMENT_NZ_NC}(?:/{_SEGMENT})*"
-_QUERY = rf"(?:{_PCHAR}|[/?])*"
-_HIER_PART = rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_ROOTLESS}|)"
-URI = rf"{_SCHEME}:{_HIER_PART}(?:\?{_QUERY})?(?:#{_QUERY})?"
-_RELATIVE_PART = rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_NOSCHEME}|)"
-URI_REFERENCE = rf"(?:{URI}|{_RELATIVE_PART}(?:\?{_QUERY})?(?:#{_QUERY})?)"
+_UCSCHAR = (
+    r"\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF"
+    + "".join(rf"\U000{plane:X}0000-\U000{plane:X}FFFD" for plane in range(1, 14))
+    + r"\U000E1000-\U000EFFFD"
+)
+_IPRIVATE = r"\uE000-\uF8FF\U000F0000-\U000FFFFD\U00100000-\U0010FFFD"
+
+
+def _references(ucschar: str = "", iprivate: str = "") -> tuple[str, str]:
+    """(``URI``, ``URI-reference``) of RFC 3986, or with RFC 3987's ``ucschar`` and
+    ``iprivate`` ranges, (``IRI``, ``IRI-reference``)."""
+    unreserved = _UNRESERVED + ucschar
+    pchar = rf"(?:[{unreserved}{_SUB_DELIMS}:@]|{_PCT})"
+    userinfo = rf"(?:[{unreserved}{_SUB_DELIMS}:]|{_PCT})*"
+    reg_name = rf"(?:[{unreserved}{_SUB_DELIMS}]|{_PCT})*"
+    host = rf"(?:{_IP_LITERAL}|{IPV4}|{reg_name})"
+    authority = rf"(?:{userinfo}@)?{host}(?::[0-9]*)?"
+    segment_nz_nc = rf"(?:[{unreserved}{_SUB_DELIMS}@]|{_PCT})+"
+    path_abempty = rf"(?:/{pchar}*)*"
+    path_absolute = rf"/(?:{pchar}+(?:/{pchar}*)*)?"
+    path_rootless = rf"{pchar}+(?:/{pchar}*)*"
+    path_noscheme = rf"{segment_nz_nc}(?:/{pchar}*)*"
+    query = rf"(?:{pchar}|[/?{iprivate}])*"
+    fragment = rf"(?:{pchar}|[/?])*"
+    tail = rf"(?:\?{query})?(?:#{fragment})?"
+    absolute = rf"{_SCHEME}:(?://{authority}{path_abempty}|{path_absolute}|{path_rootless}|){tail}"
+    relative = rf"(?://{authority}{path_abempty}|{path_absolute}|{path_noscheme}|){tail}"
+    return absolute, rf"(?:{absolute}|{relative})"
+
+
+URI, URI_REFERENCE = _references()
+IRI, IRI_REFERENCE = _references(_UCSCHAR, _IPRIVATE)
 
 FORMATS = {
     "date": DATE,
@@ -109,6 +132,8 @@ FORMATS = {
     "uuid": UUID,
     "uri": URI,
     "uri-reference": URI_REFERENCE,
+    "iri": IRI,
+    "iri-reference": IRI_REFERENCE,
 }
 
 
