@@ -350,9 +350,9 @@ def test_plain_index_without_checks(compiler):
 
 
 @pytest.mark.parametrize("schema,pointer", [
-    ({"type": "string", "format": "iri"}, "/format"),
+    ({"type": "string", "format": "uri-template"}, "/format"),
     ({"properties": {"a": {"not": {"format": "uri-template"}}}}, "/properties/a/not/format"),
-    ({"not": {"pattern": "(?=a)b"}}, "/not/pattern"),
+    ({"not": {"pattern": "a(?=b)"}}, "/not/pattern"),
     ({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "/$defs/a"),
 ])
 def test_still_unsupported(schema, pointer):
@@ -363,5 +363,5 @@ def test_still_unsupported(schema, pointer):
 
 def test_lenient_format_is_an_annotation():
     with pytest.warns(UserWarning, match="/format"):
-        grammar = compile_schema({"type": "string", "format": "iri"}, strict=False)
+        grammar = compile_schema({"type": "string", "format": "uri-template"}, strict=False)
     assert grammar.check is None

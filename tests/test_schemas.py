@@ -312,8 +312,8 @@ def test_pattern_search_semantics():
     ({"enum": []}, SchemaError, "/enum"),
     ({"$defs": {"a": {"type": "object", "properties": {"x": {"$ref": "#/$defs/a"}}, "required": ["x"]}},
       "$ref": "#/$defs/a"}, SchemaError, ""),
-    ({"properties": {"a": {"type": "string", "format": "iri"}}}, UnsupportedSchema, "/properties/a/format"),
-    ({"type": "string", "pattern": "(?=a)b"}, UnsupportedSchema, "/pattern"),
+    ({"properties": {"a": {"type": "string", "format": "uri-template"}}}, UnsupportedSchema, "/properties/a/format"),
+    ({"type": "string", "pattern": "a(?=b)"}, UnsupportedSchema, "/pattern"),
 ])
 def test_errors_carry_pointers(schema, error, pointer):
     with pytest.raises(error) as info:
@@ -322,12 +322,12 @@ def test_errors_carry_pointers(schema, error, pointer):
 
 
 def test_lenient_mode_warns_and_drops():
-    schema = {"type": "object", "properties": {"a": {"type": "string", "pattern": "(?=a)b"}}}
+    schema = {"type": "object", "properties": {"a": {"type": "string", "pattern": "a(?=b)"}}}
     with pytest.warns(UserWarning, match="/properties/a/pattern"):
         grammar = compile_schema(schema, strict=False)
     assert grammar.rules
     with pytest.warns(UserWarning, match="/format"):
-        compile_schema({"type": "string", "format": "iri-reference"}, strict=False)
+        compile_schema({"type": "string", "format": "uri-template"}, strict=False)
 
 
 @pytest.mark.parametrize("schema", [

@@ -731,14 +731,16 @@ def regex_ops(nodes: list[RegexNode]) -> tuple[Alphabet, list[DFA]]:
     return alphabet, [dfa_from_regex(n, alphabet) for n in nodes]
 
 
-def regex_intersection(nodes: list[RegexNode]) -> RegexNode:
-    """A regex for the intersection of the languages of ``nodes``."""
-    if len(nodes) == 1:
+def regex_intersection(nodes: list[RegexNode], excluded: list[RegexNode] = ()) -> RegexNode:
+    """A regex for the strings in every language of ``nodes`` and in none of
+    ``excluded`` (the intersection minus the union: a complement is
+    ``regex_intersection([ANY*], [x])``)."""
+    if len(nodes) == 1 and not excluded:
         return nodes[0]
-    _, dfas = regex_ops(nodes)
+    _, dfas = regex_ops(list(nodes) + list(excluded))
     acc = dfas[0]
-    for d in dfas[1:]:
-        acc = intersect(acc, d)
+    for i, d in enumerate(dfas[1:], 1):
+        acc = intersect(acc, d) if i < len(nodes) else difference(acc, d)
     return to_regex(acc)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from outform.errors import RegexError, UnsupportedRegexError
 from outform.grammar.regex_ast import (
     MAX_CODE_POINT,
     Alt,
@@ -270,17 +271,9 @@ def _anchored_group_body(part: str) -> int | None:
     sit at its own start and end."""
     if not part.startswith("(") or part.startswith("(?") and not part.startswith("(?:"):
         return None
-    depth, anchored = 0, False
-    for i, ch in _structure(part):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return (3 if part.startswith("(?:") else 1) if i == len(part) - 1 and anchored else None
-        elif ch in "^$":
-            anchored = True
-    return None
+    if _group_end(part) != len(part) - 1 or not any(ch in "^$" for _, ch in _structure(part)):
+        return None
+    return 3 if part.startswith("(?:") else 1
 
 
 def _ends_with_anchor(text: str) -> bool:
@@ -290,40 +283,106 @@ def _ends_with_anchor(text: str) -> bool:
     return backslashes % 2 == 0
 
 
+@lru_cache(maxsize=1024)
 def pattern_regex(pattern: str) -> RegexNode:
     """Character-level regex of the strings in which ``pattern`` finds a match
     (JSON Schema ``pattern`` is an unanchored search).
 
     The search is spelled per top-level alternative, each anchored at the start
     (``^``) and end (``$``) or not; a whole-alternative group holding anchors
-    (``(^a|b$)``) is opened up into its alternatives.  Raises the regex parser's
-    errors (with positions in ``pattern``).
+    (``(^a|b$)``) is opened up into its alternatives.  Lookaheads that start an
+    alternative (after its ``^``), ``^?(?=A)(?!B)...REST$?``, are solved with
+    the automata of :mod:`~outform.schemas.charfa` (:func:`_match_languages`);
+    lookaheads anywhere else, inside a lookahead or quantified stay
+    unsupported.  Raises the regex parser's errors (with positions in
+    ``pattern``), and :class:`UnsupportedRegexError` when the lookahead
+    languages are too big to combine.
     """
-    return alt(*_search_options(pattern, pattern, 0))
-
-
-def _search_options(pattern: str, text: str, offset: int) -> list[RegexNode]:
     options = []
+    for anchored, language in _match_languages(pattern, pattern, 0):
+        options.append(language if anchored else concat(ANY_STRING, language))
+    return alt(*options)
+
+
+_LOOKAHEADS = ("(?=", "(?!")
+
+
+def _match_languages(pattern: str, text: str, offset: int, lookahead_of: bool | None = None):
+    """``(anchored at the start, language)`` of each top-level alternative of
+    ``text`` (found at ``offset`` in ``pattern``).  The language is the set of
+    suffixes ``s[p:]`` of the input such that the alternative matches at
+    position ``p``: with ``$``, what the body matches; without, that followed
+    by anything.
+
+    ``lookahead_of`` is ``None`` for the pattern itself; for a lookahead body
+    it tells whether the alternative holding the lookahead starts with ``^``,
+    in which case a ``^`` in the body is a no-op (the lookahead is at position
+    0); otherwise it is unsupported.  Lookaheads in a lookahead body are left to
+    the parser, which rejects them.
+    """
+    out = []
     for part, start in _split_alternatives(text):
+        at = offset + start
         inner = _anchored_group_body(part)
         if inner is not None:
-            options.extend(_search_options(pattern, part[inner:-1], offset + start + inner))
+            out.extend(_match_languages(pattern, part[inner:-1], at + inner, lookahead_of))
             continue
-        body, prefix, suffix = part, ANY_STRING, ANY_STRING
-        shift = 0
-        if body.startswith("^"):
-            body, prefix, shift = body[1:], Empty(), 1
-        if _ends_with_anchor(body):
-            body, suffix = body[:-1], Empty()
-        try:
-            node = parse_ecma_regex(body)
-        except Exception as exc:  # re-locate the error in the whole pattern
-            if getattr(exc, "position", None) is not None:
-                exc.position += offset + start + shift
-                exc.pattern = pattern
+        anchored = part.startswith("^")
+        if anchored and lookahead_of is False:
+            raise UnsupportedRegexError("'^' in a lookahead is only supported when its alternative starts with '^'",
+                                        pattern, at)
+        body, at = (part[1:], at + 1) if anchored else (part, at)
+        lookaheads = []
+        while lookahead_of is None and body.startswith(_LOOKAHEADS):
+            close = _group_end(body)
+            if close is None or body[close + 1 : close + 2] in ("*", "+", "?", "{"):
+                break  # unterminated or quantified: the parser rejects it
+            lookaheads.append((body[1:3] == "?!", body[3:close], at))
+            body, at = body[close + 1 :], at + close + 1
+        end_anchored = _ends_with_anchor(body)
+        node = _parse_at(pattern, body[:-1] if end_anchored else body, at)
+        language = node if end_anchored else concat(node, ANY_STRING)
+        if lookaheads:
+            language = _with_lookaheads(pattern, language, lookaheads, anchored)
+        out.append((anchored, language))
+    return out
+
+
+def _with_lookaheads(pattern: str, language: RegexNode, lookaheads, anchored: bool) -> RegexNode:
+    """``language`` restricted to the suffixes that start with a match of every
+    positive lookahead and of no negative one (ECMA-262: a lookahead sees the
+    rest of the input, not just the rest of the match)."""
+    positive, negative = [language], []
+    for negate, body, at in lookaheads:
+        options = _match_languages(pattern, body, at + 3, lookahead_of=anchored)
+        (negative if negate else positive).append(alt(*(option for _, option in options)))
+    try:
+        return charfa.regex_intersection(positive, negative)
+    except charfa.TooComplex as exc:
+        raise UnsupportedRegexError(f"lookahead too complex to compile ({exc})", pattern, lookaheads[0][2]) from None
+
+
+def _group_end(text: str) -> int | None:
+    """Index of the ``)`` closing the group that opens ``text``, or ``None``."""
+    depth = 0
+    for i, ch in _structure(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+def _parse_at(pattern: str, body: str, offset: int) -> RegexNode:
+    """``parse_ecma_regex(body)`` with error positions re-located in ``pattern``."""
+    try:
+        return parse_ecma_regex(body)
+    except RegexError as exc:
+        if exc.position is None:
             raise
-        options.append(concat(prefix, node, suffix))
-    return options
+        raise type(exc)(exc.reason, pattern, exc.position + offset) from None
 
 
 def length_regex(min_length: int, max_length: int | None) -> RegexNode:
