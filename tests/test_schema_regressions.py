@@ -404,3 +404,24 @@ def test_anchors_inside_a_whole_alternative_group(pattern):
 def test_anchor_inside_a_quantified_group_stays_unsupported():
     with pytest.raises(UnsupportedRegexError, match="only supported at the end"):
         strings.pattern_regex("(a($|/))*")
+
+
+@pytest.mark.parametrize("pattern", ["(?:^|\\r?\\n)AB(?:$|\\r?\\n)", "(^|x)ab", "ab($|y)", "(?:^|,)a(?:,|$)",
+                                     "(^a|b)c", "(?:^|\\n)x?(?:\\n|$)"])
+def test_anchors_in_a_leading_or_trailing_group(pattern):
+    """``(?:^|\\r?\\n)-----BEGIN CERTIFICATE-----...(?:$|\\r?\\n)`` (JsonSchemaStore
+    gradle-enterprise): the group is distributed over its alternatives.  Oracle: the
+    ``regex`` module with ECMA-262's ``^``/``$`` (input start/end: ``\\A``/``\\z``), on
+    random strings with line breaks."""
+    import regex
+
+    search = re.compile(to_regex_text(strings.pattern_regex(pattern))).fullmatch
+    oracle = regex.compile(pattern.replace("^", "\\A").replace("$", "\\z"))
+    rng = random.Random(pattern)
+    verdicts = set()
+    for _ in range(3000):
+        text = "".join(rng.choice(["A", "B", "a", "b", "c", "x", "y", ",", "\n", "\r"]) for _ in range(rng.randint(0, 6)))
+        expected = oracle.search(text) is not None
+        assert (search(text) is not None) == expected, (pattern, text)
+        verdicts.add(expected)
+    assert verdicts == {True, False}

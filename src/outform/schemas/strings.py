@@ -276,6 +276,37 @@ def _anchored_group_body(part: str) -> int | None:
     return 3 if part.startswith("(?:") else 1
 
 
+def _distributed_anchor_group(part: str) -> list[str] | None:
+    """``part`` with its first or last group, unquantified and holding an anchor
+    (``(?:^|\\n)BEGIN(?:$|\\n)``), distributed over that group's alternatives
+    (``^BEGIN...``, ``\\nBEGIN...``): concatenation distributes over alternation, and
+    each anchor then sits at the start or end of an alternative.  ``None`` when
+    there is no such group (a group spanning ``part`` is :func:`_anchored_group_body`'s)."""
+    groups = []  # (open, close) of the top-level groups
+    depth = 0
+    for i, ch in _structure(part):
+        if ch == "(":
+            if depth == 0:
+                opened = i
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                groups.append((opened, i))
+    for open_, close in (groups[:1] if groups and groups[0][0] == 0 else []) + (
+            groups[-1:] if groups and groups[-1][1] == len(part) - 1 else []):
+        if (open_, close) == (0, len(part) - 1) or part[close + 1 : close + 2] in ("*", "+", "?", "{"):
+            continue
+        head = part[open_:]
+        if head.startswith("(?") and not head.startswith("(?:"):
+            continue
+        body = part[open_ + (3 if head.startswith("(?:") else 1) : close]
+        if not any(ch in "^$" for _, ch in _structure(body)):
+            continue
+        return [part[:open_] + option + part[close + 1 :] for option, _ in _split_alternatives(body)]
+    return None
+
+
 def _ends_with_anchor(text: str) -> bool:
     if not text.endswith("$"):
         return False
@@ -323,6 +354,14 @@ def _match_languages(pattern: str, text: str, offset: int, lookahead_of: bool | 
     out = []
     for part, start in _split_alternatives(text):
         at = offset + start
+        variants = _distributed_anchor_group(part)
+        if variants is not None:
+            try:
+                out.extend(option for variant in variants
+                           for option in _match_languages(pattern, variant, at, lookahead_of))
+                continue
+            except RegexError:
+                pass  # the undistributed part reports the error at its real position
         inner = _anchored_group_body(part)
         if inner is not None:
             out.extend(_match_languages(pattern, part[inner:-1], at + inner, lookahead_of))
