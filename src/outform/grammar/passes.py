@@ -324,31 +324,39 @@ def _productive_rules(grammar: Grammar) -> dict[str, Expr]:
         for ref in set(_rule_refs(expr)):
             users.setdefault(ref, []).append(name)
     productive: set[str] = set()
+    derivable: set[int] = set()  # ids of sub-expressions found derivable: they stay so, rules only gain
     pending = list(grammar.rules)
     while pending:
         name = pending.pop()
-        if name not in productive and _derives(grammar.rules[name], productive, void, {}):
+        if name not in productive and _derives(grammar.rules[name], productive, void, derivable, {}):
             productive.add(name)
             pending.extend(users.get(name, ()))
     memo: dict = {}
     return {name: _prune(expr, productive, void, memo) for name, expr in grammar.rules.items() if name in productive}
 
 
-def _derives(expr: Expr, productive: set[str], void: set[str], memo: dict) -> bool:
-    """Whether ``expr`` has a finite derivation, given the rules known to have one."""
-    known = memo.get(id(expr))
+def _derives(expr: Expr, productive: set[str], void: set[str], derivable: set[int], memo: dict) -> bool:
+    """Whether ``expr`` has a finite derivation, given the rules known to have one.
+    ``derivable`` (kept across calls) holds the sub-expressions already found to
+    have one; ``memo`` (this call) the rest, which later rules may change."""
+    key = id(expr)
+    if key in derivable:
+        return True
+    known = memo.get(key)
     if known is None:
         if isinstance(expr, Ref):
             known = expr.name in productive
         elif isinstance(expr, Lexeme):
             known = expr.name not in void
         elif isinstance(expr, Seq):
-            known = all(_derives(item, productive, void, memo) for item in expr.items)
+            known = all(_derives(item, productive, void, derivable, memo) for item in expr.items)
         elif isinstance(expr, Choice):
-            known = any(_derives(option, productive, void, memo) for option in expr.options)
+            known = any(_derives(option, productive, void, derivable, memo) for option in expr.options)
         else:
-            known = expr.min == 0 or _derives(expr.item, productive, void, memo)
-        memo[id(expr)] = known
+            known = expr.min == 0 or _derives(expr.item, productive, void, derivable, memo)
+        memo[key] = known
+        if known:
+            derivable.add(key)
     return known
 
 
