@@ -401,9 +401,23 @@ def test_anchors_inside_a_whole_alternative_group(pattern):
     assert verdicts == {True, False}
 
 
-def test_anchor_inside_a_quantified_group_stays_unsupported():
-    with pytest.raises(UnsupportedRegexError, match="only supported at the end"):
-        strings.pattern_regex("(a($|/))*")
+@pytest.mark.parametrize("pattern", ["^(a($|/))*$", "^(a($|/))+$", "(x|^y)+z", "^(\\/?((\\.{2})|([a-z0-9\\-]*))($|\\/))*$"])
+def test_anchor_inside_a_quantified_group(pattern):
+    """An anchor in a quantified group (Github_hard o77367) was unsupported; the
+    lookaround fallback compiles it exactly.  Oracle: the ``regex`` module with
+    ECMA-262's ``^``/``$`` (``\\A``/``\\z``), on random strings."""
+    import regex
+
+    search = re.compile(to_regex_text(strings.pattern_regex(pattern))).fullmatch
+    oracle = regex.compile(pattern.replace("^", "\\A").replace("$", "\\z"))
+    rng = random.Random(pattern)
+    verdicts = set()
+    for _ in range(3000):
+        text = "".join(rng.choice(["a", "/", "x", "y", "z", ".", "-", "\n"]) for _ in range(rng.randint(0, 6)))
+        expected = oracle.search(text) is not None
+        assert (search(text) is not None) == expected, (pattern, text)
+        verdicts.add(expected)
+    assert verdicts == {True, False}
 
 
 @pytest.mark.parametrize("pattern", ["(?:^|\\r?\\n)AB(?:$|\\r?\\n)", "(^|x)ab", "ab($|y)", "(?:^|,)a(?:,|$)",

@@ -329,10 +329,29 @@ def pattern_regex(pattern: str) -> RegexNode:
     ``pattern``), and :class:`UnsupportedRegexError` when the lookahead
     languages are too big to combine.
     """
-    options = []
-    for anchored, language in _match_languages(pattern, pattern, 0):
-        options.append(language if anchored else concat(ANY_STRING, language))
-    return alt(*options)
+    try:
+        options = []
+        for anchored, language in _match_languages(pattern, pattern, 0):
+            options.append(language if anchored else concat(ANY_STRING, language))
+        return alt(*options)
+    except UnsupportedRegexError as exc:
+        return _assertion_regex(pattern, exc)
+
+
+def _assertion_regex(pattern: str, exc: UnsupportedRegexError) -> RegexNode:
+    """The general fallback of :func:`pattern_regex` for assertions where its
+    spellings do not reach (a lookahead or lookbehind anywhere, ``^``/``$``
+    inside a quantified group, ``\\b``): the search DFA of
+    :mod:`~outform.schemas.lookaround`, back to a regex.  Raises that parser's
+    error for what stays unsupported (backreferences...), and ``exc``'s kind at
+    its position when the automaton or its regex is too big."""
+    from outform.schemas import lookaround
+
+    try:
+        return lookaround.search_regex(pattern)
+    except charfa.TooComplex as too_big:
+        raise UnsupportedRegexError(f"pattern with assertions too complex to compile ({too_big})", pattern,
+                                    exc.position) from None
 
 
 _LOOKAHEADS = ("(?=", "(?!")
