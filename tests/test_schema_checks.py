@@ -120,6 +120,12 @@ MASK_SCHEMAS = [
                                           "tags": {"type": "array", "uniqueItems": True, "maxItems": 3,
                                                    "items": {"enum": ["x", "y", "z"]}}}},
      '{"meta": {"a": 1, "b": "u"}, "tags": ["x", "y"'),
+    # more declared keys than max_any_order_keys: members in any order, duplicates refused as the key closes
+    ("many-keys-any-order", {"type": "object", "properties": {f"k{i}": {"enum": [1, 22]} for i in range(10)},
+                             "required": ["k9"], "additionalProperties": False}, '{"k0": 1, "k1": 22, "k'),
+    ("duplicates-in-unique-items", {"type": "array", "uniqueItems": True, "maxItems": 2,
+                                    "items": {"type": "object", "additionalProperties": {"enum": [1]}}},
+     '[{"a": 1, "ab": 1, "a'),
 ]
 
 
@@ -151,7 +157,7 @@ def test_uniform_walks_are_valid(name, schema, prefix, compiler, llama3_vocab):
     rng = random.Random(zlib.crc32(name.encode()))
     done = 0
     for _ in range(40):
-        result = uniform_walk(index, llama3_vocab, rng)
+        result = uniform_walk(index, llama3_vocab, rng, max_steps=60)
         if result is None or result[0] == "dead":
             continue
         done += 1
@@ -310,6 +316,19 @@ def test_many_properties_in_any_order(compiler, llama3_tokenizer):
     assert not force(index, llama3_tokenizer, '{"p3": 1, "p3": 2}')  # duplicate
     assert not force(index, llama3_tokenizer, '{"p3": 1, "q": 2}')
     assert not force(index, llama3_tokenizer, '{"p3": "1"}')
+
+
+def test_many_keys_in_any_order_refuse_a_duplicate_as_it_closes(compiler, llama3_tokenizer, llama3_vocab):
+    """A duplicate key used to pass as it closed and doom the object (refused only at
+    its ``}``); its closing quote is now refused, by the mask and by accept_token."""
+    schema = {"type": "object", "properties": {f"k{i}": {"type": "integer"} for i in range(10)}}
+    index = compiler.compile_schema(schema)
+    matcher = Matcher(index)
+    assert matcher.accept_tokens(llama3_tokenizer.encode('{"k0": 1, "k1": 2, "k0', add_special_tokens=False))
+    allowed = {llama3_vocab.token_bytes[t] for t in matcher.allowed_token_ids().tolist()}
+    assert b'"' not in allowed and b'":' not in allowed
+    assert b'x' in allowed  # "k0x" is an undeclared key, still allowed
+    assert not matcher.accept_tokens(llama3_tokenizer.encode('":', add_special_tokens=False))
 
 
 def test_duplicate_keys_inside_checked_values(compiler, llama3_tokenizer):

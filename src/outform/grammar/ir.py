@@ -86,8 +86,9 @@ class DocumentCheck(Protocol):
     it must not accept (JSON Schema keywords that are not context-free, e.g.
     ``uniqueItems``).  The check only ever sees bytes the grammar accepted.
     States are immutable values (so matchers can roll back and fork).  A check
-    may also offer ``failing(state, tokens: list[bytes]) -> list[int]``, the
-    indices of the ``tokens`` whose ``feed`` fails, computed in bulk.
+    may also offer ``failing(state, ids, tokens) -> ids``: of the token ``ids``
+    (a numpy array), those whose ``feed`` fails, computed in bulk with the help
+    of ``tokens``, the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`.
     """
 
     def initial(self) -> Hashable:

@@ -179,7 +179,7 @@ def _close_lexemes(
 @nb.njit(cache=True, nogil=True)
 def inside_lexeme_walk(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
-    lex_trans, lex_accepts, lex_alive, q, allowed, out, boundary_nodes, boundary_states, root, blocked,
+    lex_trans, lex_accepts, lex_alive, q, allowed, out, boundary_nodes, boundary_states, root, blocked, max_depth,
 ):
     """The parser-independent part of a mask: tokens read entirely inside the current lexeme.
 
@@ -197,7 +197,10 @@ def inside_lexeme_walk(
     for it.  Returns the number of boundary nodes.
     """
     n_boundary = 0
-    stack = np.empty(node_depth.max() + 1, dtype=np.int32)
+    stack = np.empty(max_depth + 1, dtype=np.int32)
+    # per lexer state, decided on first visit: 1 alive (for ``allowed``), 3 alive and
+    # accepting, 0 dead; a walk meets few states but each of them at many nodes
+    verdict = np.full(lex_trans.shape[0], -1, dtype=np.int8)
     root_depth = node_depth[root]
     stack[root_depth] = q
     end = subtree_end[root]
@@ -205,14 +208,21 @@ def inside_lexeme_walk(
     while i < end:
         d = node_depth[i]
         q2 = lex_trans[stack[d - 1], node_byte[i]]
-        if q2 < 0 or not _intersects(lex_alive, q2, allowed, 0) or (d == root_depth + 1 and blocked[node_byte[i]]):
+        if q2 < 0:
+            i = subtree_end[i]
+            continue
+        v = verdict[q2]
+        if v < 0:
+            v = verdict[q2] = (1 if _intersects(lex_alive, q2, allowed, 0) else 0) + (
+                2 if _intersects(lex_accepts, q2, allowed, 0) else 0)
+        if v & 1 == 0 or (d == root_depth + 1 and blocked[node_byte[i]]):
             i = subtree_end[i]
             continue
         stack[d] = q2
         for k in range(token_offsets[i], token_offsets[i + 1]):
             token = token_ids[k]
             out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
-        if subtree_end[i] > i + 1 and _intersects(lex_accepts, q2, allowed, 0):
+        if v == 3 and subtree_end[i] > i + 1:
             boundary_nodes[n_boundary] = i
             boundary_states[n_boundary] = q2
             n_boundary += 1
@@ -366,3 +376,39 @@ def grammar_advance_walk(
         if n == 0:
             break
     return data.shape[0], -1, -1
+
+
+@nb.njit(cache=True, nogil=True)
+def lexeme_signature(lex_trans, lex_accepts, lex_alive, q, allowed, rows, accepting, order):
+    """Breadth-first renumbering of what :func:`inside_lexeme_walk` sees from lexer state ``q``:
+    ``rows[k, b]`` the number of the state after byte ``b`` from the ``k``-th state met (-1:
+    dead or not alive for ``allowed``), ``accepting[k]`` whether it accepts an allowed
+    lexeme, ``order[k]`` its lexer state.  Returns the number of states, or -1 when more
+    than ``len(order)`` are reachable."""
+    rank = np.full(lex_trans.shape[0], -1, dtype=np.int32)
+    limit = len(order)
+    order[0] = q
+    rank[q] = 0
+    n = 1
+    k = 0
+    while k < n:
+        state = order[k]
+        accepting[k] = 1 if _intersects(lex_accepts, state, allowed, 0) else 0
+        for b in range(256):
+            target = lex_trans[state, b]
+            if target < 0:
+                rows[k, b] = -1
+                continue
+            r = rank[target]
+            if r < 0:
+                if not _intersects(lex_alive, target, allowed, 0):
+                    rows[k, b] = -1
+                    continue
+                if n == limit:
+                    return -1
+                r = rank[target] = n
+                order[n] = target
+                n += 1
+            rows[k, b] = r
+        k += 1
+    return n

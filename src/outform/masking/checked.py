@@ -16,7 +16,6 @@ by (grammar position, check state), across the matchers of one constraint.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
 from typing import Hashable
 
@@ -25,6 +24,7 @@ import numpy as np
 from outform.grammar.ir import DocumentCheck
 from outform.kernels import bitmask_words
 from outform.masking.grammar_index import GrammarIndex
+from outform.vocabulary.token_index import token_index
 
 _MASK_CACHE_SIZE = 1024  # filtered masks kept per constraint (16 KiB each at 128k tokens)
 
@@ -48,7 +48,7 @@ class CheckedConstraint:
         self.vocab = inner.vocab
         self.logits_width = inner.logits_width
         self._token_bytes = inner.vocab.token_bytes
-        self._candidates: dict[bytes, np.ndarray] = {}
+        self._tokens = token_index(inner.vocab)
         self._masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -113,49 +113,19 @@ class CheckedConstraint:
         closing = self.check.closing_bytes(check_state)
         if not closing:
             return mask
-        ids = self._candidate_ids(closing)
-        if not len(ids):
-            return mask
+        ids = self._tokens.with_any_byte(closing)
         ids = ids[(mask[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1 == 1]
         if not len(ids):
             return mask
-        out = mask.copy()
-        token_bytes = self._token_bytes
-        ids = ids.tolist()
         failing = getattr(self.check, "failing", None)
         if failing is not None:  # optional bulk form of feed
-            refused = [ids[k] for k in failing(check_state, [token_bytes[t] for t in ids])]
+            refused = np.asarray(failing(check_state, ids, self._tokens), dtype=np.int64)
         else:
-            refused = [t for t in ids if self.check.feed(check_state, token_bytes[t]) is None]
-        for token_id in refused:
-            out[token_id >> 5] &= np.uint32(~(1 << (token_id & 31)) & 0xFFFFFFFF)
+            token_bytes = self._token_bytes
+            refused = np.array([t for t in ids.tolist() if self.check.feed(check_state, token_bytes[t]) is None],
+                               dtype=np.int64)
+        if not len(refused):
+            return mask
+        out = mask.copy()
+        np.bitwise_and.at(out, refused >> 5, ~(np.uint32(1) << (refused & 31).astype(np.uint32)))
         return out
-
-    def _candidate_ids(self, closing: bytes) -> np.ndarray:
-        """Sorted ids of the tokens containing at least one byte of ``closing``."""
-        key = bytes(sorted(set(closing)))
-        ids = self._candidates.get(key)
-        if ids is None:
-            parts = [_tokens_with_byte(self.vocab, b) for b in key]
-            ids = self._candidates[key] = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-        return ids
-
-
-_BY_BYTE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _tokens_with_byte(vocab, byte: int) -> np.ndarray:
-    """Sorted ids of the (non-special) tokens whose bytes contain ``byte`` (cached per vocabulary)."""
-    try:
-        table = _BY_BYTE.setdefault(vocab, {})
-    except TypeError:  # not weakly referenceable
-        table = {}
-    if "all" not in table:
-        special = set(vocab.special_ids)
-        spelled = [data if data and t not in special else b"" for t, data in enumerate(vocab.token_bytes)]
-        table["all"] = np.frombuffer(b"".join(spelled), dtype=np.uint8)
-        table["owner"] = np.repeat(np.arange(len(spelled), dtype=np.int64), [len(d) for d in spelled])
-    ids = table.get(byte)
-    if ids is None:
-        ids = table[byte] = np.unique(table["owner"][table["all"] == byte])
-    return ids

@@ -11,6 +11,7 @@ state, lexeme), through a lazily filled transition table.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -30,6 +31,7 @@ from outform.kernels.grammar_walk import (
     boundary_walks,
     grammar_advance_walk,
     inside_lexeme_walk,
+    lexeme_signature,
     union_lookup,
 )
 from outform.limits import DEFAULT_LIMITS, Limits
@@ -488,20 +490,50 @@ class GrammarIndex:
         key = (root, q, relevant.tobytes(), np.packbits(blocked).tobytes())
         part = self._inside_cache.get(key)
         if part is None:
-            t = self._trie
-            out = np.zeros(self.n_words, dtype=np.uint32)
-            size = int(t.subtree_end[root]) - root
-            nodes = np.empty(size, dtype=np.int32)
-            states = np.empty(size, dtype=np.int32)
-            n = inside_lexeme_walk(
-                t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
-                self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, relevant, out, nodes, states,
-                root, blocked,
-            )
+            part = self._shared_inside_part(q, relevant, root, blocked)
             if len(self._inside_cache) >= _INSIDE_CACHE_SIZE:
                 self._inside_cache.clear()
-            part = self._inside_cache[key] = (out, nodes[:n].copy(), states[:n].copy())
+            self._inside_cache[key] = part
         return part
+
+    def _shared_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray):
+        """The inside part, from the cache shared by every grammar on this vocabulary when the
+        lexer's behaviour from ``q`` is small enough to name (:func:`_lexeme_signature`): a
+        JSON string, a number, a key from a fixed set look the same in every schema, and each
+        such walk of the whole vocabulary costs milliseconds."""
+        named = _lexeme_signature(self.lexer, q, relevant)
+        if named is None:
+            return self._walk_inside(q, relevant, root, blocked)
+        signature, order = named
+        shared = _SHARED_INSIDE.setdefault(self.vocab, OrderedDict())
+        key = (signature, root, np.packbits(blocked).tobytes(), self.n_words)
+        with _SHARED_LOCK:
+            found = shared.get(key)
+            if found is not None:
+                shared.move_to_end(key)
+        if found is None:
+            out, nodes, states = self._walk_inside(q, relevant, root, blocked)
+            rank = {state: k for k, state in enumerate(order.tolist())}
+            found = (out, nodes, np.array([rank[state] for state in states.tolist()], dtype=np.int32))
+            with _SHARED_LOCK:
+                shared[key] = found
+                if len(shared) > _SHARED_INSIDE_SIZE:
+                    shared.popitem(last=False)
+        out, nodes, ranks = found
+        return out, nodes, order[ranks]
+
+    def _walk_inside(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray):
+        t = self._trie
+        out = np.zeros(self.n_words, dtype=np.uint32)
+        size = int(t.subtree_end[root]) - root
+        nodes = np.empty(size, dtype=np.int32)
+        states = np.empty(size, dtype=np.int32)
+        n = inside_lexeme_walk(
+            t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
+            self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, relevant, out, nodes, states,
+            root, blocked, t.max_depth,
+        )
+        return out, nodes[:n].copy(), states[:n].copy()
 
     def _overflow(self) -> ResourceLimitExceeded:
         return ResourceLimitExceeded(
@@ -509,6 +541,30 @@ class GrammarIndex:
             "candidate token; ambiguous lexeme splits like '-' '-' vs '--' multiply them",
             "max_parse_configs", self.limits.max_parse_configs,
         )
+
+
+_SHARED_INSIDE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # vocabulary -> signature-keyed parts
+_SHARED_INSIDE_SIZE = 256  # per vocabulary: a token mask and boundary arrays each
+_SHARED_LOCK = threading.Lock()
+_SIGNATURE_STATES = 64
+"""Lexer states a lexeme may reach from ``q`` for its walks to be shared across grammars
+(beyond that, naming the behaviour costs more than the cache saves)."""
+
+
+def _lexeme_signature(lexer: LexerBank, q: int, relevant: np.ndarray) -> tuple[bytes, np.ndarray] | None:
+    """What ``inside_lexeme_walk`` sees from lexer state ``q``, as bytes, and the states in
+    the order the bytes number them; None past ``_SIGNATURE_STATES`` states.
+
+    The walk only follows transitions into states alive for ``relevant`` and asks of each
+    state whether it accepts a relevant lexeme, so two (lexer, state, lexemes) with the same
+    breadth-first renumbering of those facts walk the trie identically."""
+    rows = np.empty((_SIGNATURE_STATES, 256), dtype=np.int32)
+    accepting = np.empty(_SIGNATURE_STATES, dtype=np.uint8)
+    order = np.empty(_SIGNATURE_STATES, dtype=np.int32)
+    n = lexeme_signature(lexer.transitions, lexer.accepts, lexer.alive, q, relevant, rows, accepting, order)
+    if n < 0:
+        return None
+    return rows[:n].tobytes() + accepting[:n].tobytes(), order[:n].copy()
 
 
 def _closed_under_concatenation(pattern) -> bool:

@@ -39,6 +39,8 @@ import json
 import re
 from typing import Any, Callable, Iterator
 
+import numpy as np
+
 from outform.errors import RegexError, UnsupportedRegexError
 
 # ---------------------------------------------------------------------------
@@ -88,6 +90,7 @@ _WS = frozenset(b" \t\n\r")
 _NUMBER_BYTES = frozenset(b"0123456789+-.eE")
 _CLOSING_ANYWHERE = b'"}], \t\n\rel'
 _CLOSING_IN_STRING = b'"'
+_NO_KEYS: frozenset = frozenset()  # an object's keys seen so far, tracked where duplicates are refused
 
 
 class _Duplicate(Exception):
@@ -123,6 +126,7 @@ class JsonDocumentCheck:
         self._prefix_at: dict[tuple, tuple[int, ...]] = {}
         self._results: dict[tuple[int, bytes], bool] = {}
         self._may: dict[tuple[tuple, int], bool] = {}  # see _may_run
+        self._guarded: dict[tuple, bool] = {}  # see _guards
         self._ran = 0  # checks evaluated so far (see ``failing``)
 
     def __repr__(self) -> str:
@@ -143,60 +147,117 @@ class JsonDocumentCheck:
             return _CLOSING_IN_STRING
         return _CLOSING_ANYWHERE
 
-    def failing(self, state: tuple, tokens: list[bytes]) -> list[int]:
-        """Indices of the ``tokens`` for which ``feed(state, token)`` fails, computed in bulk.
+    def failing(self, state: tuple, ids: np.ndarray, tokens) -> list[int]:
+        """The token ``ids`` for which ``feed(state, token)`` fails, computed in bulk
+        (``tokens``: the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`).
 
-        A token can only fail where a check runs on a value it closes; tokens
+        A token can only fail where a check runs on a value it closes, or where it
+        closes a key already seen in its object (see :meth:`_guards`).  Tokens
         closing too few containers to reach a checked location are skipped
-        (:meth:`_may_run`).  Inside a string, tokens that end it the same way
-        (same bytes from the closing quote on) fare the same when closing that
-        string runs no check; at a value or key position, a token that only
-        opens a string cannot fail.
+        (:meth:`_may_run`, on per-token bracket counts); key duplicates are found by
+        prefix lookup (:meth:`_duplicate_risks`).  Inside a string, tokens that end
+        it the same way (same bytes from the closing quote on) fare the same when
+        closing that string runs no check; at a value or key position, a token that
+        only opens a string cannot fail.
         """
         mode = state[1]
-        here = state[4] if _STR <= mode <= _ESC or mode >= _NUM else (state[2][-1][2] if state[2] else ())
-        runs: dict[int, bool] = {}  # containers a token closes -> whether a check may run
-        candidates = []
-        for k, data in enumerate(tokens):
-            closes = min(data.count(b"}") + data.count(b"]"), len(here))
-            may = runs.get(closes)
-            if may is None:
-                may = runs[closes] = self._may_run(here, closes)
-            if may:
-                candidates.append(k)
-        out = []
+        if _STR <= mode <= _ESC or mode >= _NUM or not state[2]:
+            here = state[4]  # the scalar's location (or the root, before any value)
+        else:  # between members: values may close in the current or next member
+            here = state[2][-1][2] + (_member_step(state),)
+        closes = np.minimum(tokens.counts(b"}]")[ids], len(here))
+        keep = np.zeros(len(ids), dtype=bool)
+        for c in np.unique(closes).tolist():
+            if self._may_run(here, c):
+                keep |= closes == c
+        if mode <= _COLON or mode == _LIT:  # whitespace alone closes nothing here
+            keep &= tokens.counts(b" \t\n\r")[ids] < tokens.lengths[ids]
+        out, risky = self._duplicate_risks(state, ids, tokens)
+        keep |= risky
+        token_bytes = tokens.token_bytes
+        candidates = ids[keep].tolist()
+        if mode == _KSTR:  # tokens that close the key and at most begin its value cannot fail
+            fed = set(ids[risky].tolist())
+            candidates = [t for t in candidates if t in fed or _may_close_after_key(token_bytes[t])]
         if mode == _STR:
             groups: dict[bytes, list[int]] = {}
-            for k in candidates:
-                data = tokens[k]
+            for t in candidates:
+                data = token_bytes[t]
                 q = data.find(b'"')
                 if q < 0 or b"\\" in data[:q + 1]:
                     if self.feed(state, data) is None:
-                        out.append(k)
+                        out.append(t)
                 else:
-                    groups.setdefault(data[q:], []).append(k)
+                    groups.setdefault(data[q:], []).append(t)
             for members in groups.values():
                 ran = self._ran
-                if self.feed(state, tokens[members[0]]) is None:
+                if self.feed(state, token_bytes[members[0]]) is None:
                     out.append(members[0])
                 elif self._ran == ran:
                     continue  # no check looked at the string: all members pass
-                out.extend(k for k in members[1:] if self.feed(state, tokens[k]) is None)
-            return sorted(out)
+                out.extend(t for t in members[1:] if self.feed(state, token_bytes[t]) is None)
+            return out
         opening = mode == _VALUE or mode == _KEY
-        for k in candidates:
-            data = tokens[k]
+        for t in candidates:
+            data = token_bytes[t]
             if opening:
                 rest = data.lstrip(b" \t\n\r")
                 if rest[:1] == b'"' and rest.count(b'"') == 1:
                     continue  # opens a string and stays inside it
             if self.feed(state, data) is None:
-                out.append(k)
+                out.append(t)
         return out
+
+    def _duplicate_risks(self, state: tuple, ids: np.ndarray, tokens) -> tuple[list[int], np.ndarray]:
+        """(ids refused for closing the current key as a duplicate, bool array over ``ids``
+        of the tokens that may close some key as a duplicate and must be fed).
+
+        Only inside a guarded object (:meth:`_guards`).  In a key string, a token
+        without a backslash before its first quote closes the key as the key so far
+        plus the token's bytes up to that quote, so the duplicates are the tokens
+        starting with the rest of a seen key and a quote; tokens that can close a
+        further key (3 quotes or more), or spell the key with escapes, are fed.  At
+        any other position a token needs two quotes to write a whole key."""
+        text, mode, stack, start = state[0], state[1], state[2], state[3]
+        risky = np.zeros(len(ids), dtype=bool)
+        if not stack or not self._guards(stack[-1][2]):
+            return [], risky
+        quotes = tokens.counts(b'"')[ids]
+        if mode != _KSTR and mode != _KESC:
+            return [], quotes >= 2
+        seen = stack[-1][3]
+        typed = text[start + 1:]
+        if mode == _KESC or b"\\" in typed:
+            return [], quotes >= 1
+        risky = quotes >= 3
+        escaped = np.isin(ids, tokens.with_byte(0x5C))
+        risky |= escaped & (quotes >= 1)
+        refused = []
+        for key in seen:
+            spelled = key.encode("utf-8", "surrogatepass")
+            if spelled.startswith(typed) and json.dumps(key, ensure_ascii=False).encode("utf-8", "surrogatepass") == \
+                    b'"' + spelled + b'"':
+                hits = np.intersect1d(tokens.with_prefix(spelled[len(typed):] + b'"'), ids)
+                refused.extend(hits.tolist())
+        if refused:
+            risky &= ~np.isin(ids, refused)
+        return refused, risky
+
+    def _guards(self, loc: tuple) -> bool:
+        """Whether duplicate keys are refused in the object at ``loc``: it lies inside a
+        checked location, whose value the check parses (refusing duplicates) when it
+        closes; refusing them as the key closes keeps that from becoming a dead end."""
+        guarded = self._guarded.get(loc)
+        if guarded is None:
+            guarded = self._guarded[loc] = any(
+                len(pattern) <= len(loc) and all(_segment_matches(s, step) for s, step in zip(pattern, loc))
+                for pattern, _, _ in self._all)
+        return guarded
 
     def _may_run(self, here: tuple, closes: int) -> bool:
         """Whether some check may run within a token that closes ``closes`` containers,
-        from the innermost open location ``here``.  The values such a token closes
+        from ``here``: the location of the scalar being read or, between the members of
+        a container, of its next member (last step ``_ANY_STEP``).  The values such a token closes
         sit at ``here[:j]`` plus steps it opens, with ``j >= len(here) - closes``;
         a check pattern can match one only if it is that long and agrees with
         ``here`` on the first ``len(here) - closes`` steps.  Prefix checks run at
@@ -246,7 +307,12 @@ class JsonDocumentCheck:
                     mode = _AFTER
                 else:
                     top = stack[-1]
-                    stack = stack[:-1] + ((True, top[1], top[2], top[3], json.loads(text[start:pos + 1])),)
+                    key, seen = json.loads(text[start:pos + 1]), top[3]
+                    if self._guards(top[2]):
+                        if key in seen:
+                            return None
+                        seen = seen | {key}
+                    stack = stack[:-1] + ((True, top[1], top[2], seen, key),)
                     mode = _COLON
                 continue
             if mode == _ESC or mode == _KESC:
@@ -281,7 +347,7 @@ class JsonDocumentCheck:
                 else:
                     loc = ()
                 if b == 0x7B:  # {
-                    stack += ((True, pos, loc, 0, None),)
+                    stack += ((True, pos, loc, _NO_KEYS, None),)
                     mode = _KEY
                 elif b == 0x5B:  # [
                     stack += ((False, pos, loc, 0, None),)
@@ -384,7 +450,49 @@ class JsonDocumentCheck:
 
 def _may_match(pattern: tuple, here: tuple, j: int) -> bool:
     """Whether ``pattern`` can match ``here[:j]`` extended by any steps."""
-    return len(pattern) >= j and all(_segment_matches(s, step) for s, step in zip(pattern, here[:j]))
+    return len(pattern) >= j and all(_step_may_match(s, step) for s, step in zip(pattern, here[:j]))
+
+
+def _may_close_after_key(data: bytes) -> bool:
+    """Whether ``data``, read in a key string, might close a value besides the key: not when
+    all it has after the key's closing quote is the colon and the opening of a string."""
+    q = data.find(b'"')
+    if q < 0 or b"\\" in data[:q]:
+        return True
+    rest = data[q + 1:].lstrip(b" \t\n\r")
+    if rest[:1] == b":":
+        rest = rest[1:].lstrip(b" \t\n\r")
+    return not (rest == b"" or (rest[:1] == b'"' and rest.count(b'"') == 1))
+
+
+class _KeyPrefix(str):
+    """The location step of a member whose key is being read: a key starting with this."""
+
+
+_ANY_STEP = object()  # the location step of a member not begun: any key or index
+
+
+def _step_may_match(segment: tuple, step) -> bool:
+    if step is _ANY_STEP:
+        return True
+    if isinstance(step, _KeyPrefix):  # only a named member can be ruled out from a key prefix
+        return segment[0] != "i" and segment[0] != "f" and (segment[0] != "k" or segment[1].startswith(step))
+    return _segment_matches(segment, step)
+
+
+def _member_step(state: tuple):
+    """The step, below the innermost open container, of the member a token continues:
+    the known key or index once the member began, a key prefix while its key is
+    read, anything before it begins."""
+    text, mode, stack, start = state[0], state[1], state[2], state[3]
+    top = stack[-1]
+    if mode == _VALUE or mode == _COLON:
+        return top[4] if top[0] else top[3]
+    if mode == _KSTR:
+        typed = text[start + 1:]
+        if b"\\" not in typed:
+            return _KeyPrefix(typed.decode("utf-8", "ignore"))
+    return _ANY_STEP
 
 
 _UNPARSED = object()

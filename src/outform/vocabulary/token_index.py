@@ -1,0 +1,79 @@
+"""Vectorised questions about a vocabulary's token bytes, answered once per vocabulary.
+
+Context-sensitive checks (see :class:`outform.grammar.ir.DocumentCheck`) filter
+masks of thousands of tokens; asking "which tokens contain ``"``", "how many
+``}`` does each token hold" or "which tokens start with ``name"``" of every
+token in Python per mask would dominate the mask time, so the answers are
+arrays built once per vocabulary and reused.
+"""
+
+from __future__ import annotations
+
+import bisect
+import weakref
+
+import numpy as np
+
+from outform.vocabulary.vocabulary import Vocabulary
+
+
+class TokenIndex:
+    """Per-vocabulary arrays over token bytes (special tokens spell nothing here)."""
+
+    def __init__(self, vocab: Vocabulary):
+        self.token_bytes = vocab.token_bytes
+        special = vocab.special_ids
+        spelled = [data if data and t not in special else b"" for t, data in enumerate(vocab.token_bytes)]
+        self._all = np.frombuffer(b"".join(spelled), dtype=np.uint8)
+        self._owner = np.repeat(np.arange(len(spelled), dtype=np.int64), [len(d) for d in spelled])
+        self._n = len(spelled)
+        self.lengths = np.array([len(d) for d in spelled], dtype=np.int32)
+        order = sorted((data, t) for t, data in enumerate(spelled) if data)
+        self._sorted = [data for data, _ in order]
+        self._sorted_ids = np.array([t for _, t in order], dtype=np.int64)
+        self._with_byte: dict[int, np.ndarray] = {}
+        self._with_any: dict[bytes, np.ndarray] = {}
+        self._counts: dict[bytes, np.ndarray] = {}
+
+    def with_byte(self, byte: int) -> np.ndarray:
+        """Sorted ids of the tokens whose bytes contain ``byte``."""
+        ids = self._with_byte.get(byte)
+        if ids is None:
+            ids = self._with_byte[byte] = np.unique(self._owner[self._all == byte])
+        return ids
+
+    def with_any_byte(self, data: bytes) -> np.ndarray:
+        """Sorted ids of the tokens containing at least one byte of ``data``."""
+        key = bytes(sorted(set(data)))
+        ids = self._with_any.get(key)
+        if ids is None:
+            parts = [self.with_byte(b) for b in key]
+            ids = self._with_any[key] = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        return ids
+
+    def counts(self, data: bytes) -> np.ndarray:
+        """Per token id, how many of its bytes are in ``data`` (int32)."""
+        key = bytes(sorted(set(data)))
+        out = self._counts.get(key)
+        if out is None:
+            hits = np.isin(self._all, np.frombuffer(key, dtype=np.uint8))
+            out = self._counts[key] = np.bincount(self._owner[hits], minlength=self._n).astype(np.int32)
+        return out
+
+    def with_prefix(self, prefix: bytes) -> np.ndarray:
+        """Ids of the tokens whose bytes start with ``prefix`` (unsorted), by binary search."""
+        lo = bisect.bisect_left(self._sorted, prefix)
+        stem = prefix.rstrip(b"\xff")  # the first byte string after all extensions of prefix
+        hi = len(self._sorted) if not stem else bisect.bisect_left(self._sorted, stem[:-1] + bytes([stem[-1] + 1]), lo)
+        return self._sorted_ids[lo:hi]
+
+
+_INDEXES: "weakref.WeakKeyDictionary[Vocabulary, TokenIndex]" = weakref.WeakKeyDictionary()
+
+
+def token_index(vocab: Vocabulary) -> TokenIndex:
+    """The :class:`TokenIndex` of ``vocab``, built on first use."""
+    index = _INDEXES.get(vocab)
+    if index is None:
+        index = _INDEXES[vocab] = TokenIndex(vocab)
+    return index
