@@ -388,10 +388,16 @@ class LexerBank:
         return starts
 
     def _nfa(self, lexeme_id: int) -> ByteNFA:
-        """Lexeme ``lexeme_id``'s NFA, built once: every DFA build over a set containing it reuses it."""
+        """Lexeme ``lexeme_id``'s NFA, built once: every DFA build over a set containing it reuses it.
+
+        Built with shared suffixes (see :mod:`outform.automata.nfa`): a string
+        lexeme for an unanchored ``pattern`` with k alternatives is k copies of
+        ``X* keyword X*``, whose k trailing loops would otherwise be remembered
+        independently by subset construction (2^k subsets, past any limit, that
+        minimise to a few states)."""
         nfa = self._nfas.get(lexeme_id)
         if nfa is None:
-            nfa = self._nfas[lexeme_id] = build_nfa(self.patterns[lexeme_id], self.limits)
+            nfa = self._nfas[lexeme_id] = build_nfa(self.patterns[lexeme_id], self.limits, shared_suffixes=True)
         return nfa
 
     def _covering(self, lexeme_ids: tuple[int, ...]) -> tuple[int, ...] | None:

@@ -15,6 +15,17 @@ optionals, so a subset of NFA states stays small during determinisation.
 The number of states is computed exactly from the AST *before* building
 (:func:`count_nfa_states`), so an oversized pattern such as ``a{100000000}``
 is rejected instantly rather than after allocating up to the limit.
+
+``shared_suffixes=True`` builds concatenations back to front and reuses the
+states of an item already built towards the same end state (hash-consing of
+common suffixes): ``x*A1x*|x*A2x*|...`` then has one trailing ``x*`` loop
+instead of one per alternative.  Each copy would stay alive in the subsets of
+determinisation independently of the others, so which copies have been reached
+is remembered: 2^k subsets for k alternatives that minimise to a handful of
+states.  Sharing is exact: a shared state only ever gets the out-edges of the
+item built from it (the bounded-repeat chain, whose intermediate states get
+exit edges, is never shared), so every path from it spells the same language
+for every user.  The state count is then at most :func:`count_nfa_states`.
 """
 
 from __future__ import annotations
@@ -42,15 +53,16 @@ class ByteNFA:
         return len(self.edges)
 
 
-def build_nfa(node: RegexNode, limits: Limits = DEFAULT_LIMITS) -> ByteNFA:
+def build_nfa(node: RegexNode, limits: Limits = DEFAULT_LIMITS, shared_suffixes: bool = False) -> ByteNFA:
     """Thompson NFA of ``node``; raises :class:`ResourceLimitExceeded` when it
-    would exceed ``limits.max_nfa_states``."""
+    would exceed ``limits.max_nfa_states``.  ``shared_suffixes``: see the module
+    docstring (fewer states, smaller subsets; the count is then an upper bound)."""
     needed = count_nfa_states(node)
     if needed > limits.max_nfa_states:
         raise ResourceLimitExceeded(
             f"regex needs {needed} NFA states", "max_nfa_states", limits.max_nfa_states
         )
-    builder = _Builder()
+    builder = _Builder(shared_suffixes)
     start, accept = builder.new_state(), builder.new_state()
     builder.build(node, start, accept)
     return builder.nfa
@@ -58,28 +70,38 @@ def build_nfa(node: RegexNode, limits: Limits = DEFAULT_LIMITS) -> ByteNFA:
 
 def count_nfa_states(node: RegexNode) -> int:
     """Exact number of states :func:`build_nfa` will create for ``node``."""
-    return 2 + _inner_states(node)
+    return 2 + _inner_states(node, {})
 
 
-def _inner_states(node: RegexNode) -> int:
-    """States created by ``_Builder.build`` besides the two endpoints."""
+def _inner_states(node: RegexNode, memo: dict) -> int:
+    """States created by ``_Builder.build`` besides the two endpoints (``memo``:
+    by node identity, for sub-trees shared within a pattern)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known[1]
     if isinstance(node, CharSet):
-        return len(utf8_automaton(node.ranges)[1]) - 1  # all nodes but the root
-    if isinstance(node, Empty):
-        return 0
-    if isinstance(node, Concat):
-        return len(node.items) - 1 + sum(_inner_states(item) for item in node.items)
-    if isinstance(node, Alt):
-        return sum(_inner_states(option) for option in node.options)
-    item = _inner_states(node.item)
-    if node.max is None:
-        return max(node.min - 1, 0) + 2 + max(node.min, 1) * item
-    return max(node.max - 1, 0) + node.max * item
+        count = len(utf8_automaton(node.ranges)[1]) - 1  # all nodes but the root
+    elif isinstance(node, Empty):
+        count = 0
+    elif isinstance(node, Concat):
+        count = len(node.items) - 1 + sum(_inner_states(item, memo) for item in node.items)
+    elif isinstance(node, Alt):
+        count = sum(_inner_states(option, memo) for option in node.options)
+    else:
+        item = _inner_states(node.item, memo)
+        if node.max is None:
+            count = max(node.min - 1, 0) + 2 + max(node.min, 1) * item
+        else:
+            count = max(node.max - 1, 0) + node.max * item
+    memo[id(node)] = (node, count)  # the node kept alive: its id stays its own
+    return count
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, shared_suffixes: bool = False) -> None:
         self.nfa = ByteNFA()
+        # (item, end state) -> a state from which only ``item`` was built to ``end``
+        self.suffixes: dict[tuple[RegexNode, int], int] | None = {} if shared_suffixes else None
 
     def new_state(self) -> int:
         self.nfa.epsilon.append([])
@@ -92,7 +114,10 @@ class _Builder:
         elif isinstance(node, Empty):
             self.nfa.epsilon[s].append(e)
         elif isinstance(node, Concat):
-            self.chain(node.items, s, e)
+            if self.suffixes is None:
+                self.chain(node.items, s, e)
+            else:
+                self.shared_chain(node.items, s, e)
         elif isinstance(node, Alt):
             for option in node.options:
                 self.build(option, s, e)
@@ -109,6 +134,22 @@ class _Builder:
             reached.append(nxt)
             s = nxt
         return reached
+
+    def shared_chain(self, items: tuple[RegexNode, ...], s: int, e: int) -> None:
+        """``chain`` built back to front, reusing the start state of an item
+        already built towards the same end (same number of fresh states when
+        nothing is shared).  The states it creates get no out-edges but the
+        item's own, which is what makes them shareable."""
+        end = e
+        for item in reversed(items[1:]):
+            key = (item, end)
+            known = self.suffixes.get(key)
+            if known is None:
+                known = self.new_state()
+                self.build(item, known, end)
+                self.suffixes[key] = known
+            end = known
+        self.build(items[0], s, end)
 
     def repeat(self, node: Repeat, s: int, e: int) -> None:
         if node.max is None:

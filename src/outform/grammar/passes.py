@@ -255,15 +255,24 @@ def _replace_refs(expr: Expr, replace, memo: dict | None = None) -> Expr:
     if known is not None:
         return known[1]
     if isinstance(expr, Seq):
-        out = seq(*(_replace_refs(item, replace, memo) for item in expr.items))
+        items = [_replace_refs(item, replace, memo) for item in expr.items]
+        out = expr if _same(items, expr.items) else seq(*items)
     elif isinstance(expr, Choice):
-        out = choice(*(_replace_refs(option, replace, memo) for option in expr.options))
+        options = [_replace_refs(option, replace, memo) for option in expr.options]
+        out = expr if _same(options, expr.options) else choice(*options)
     elif isinstance(expr, Rep):
-        out = Rep(_replace_refs(expr.item, replace, memo), expr.min, expr.max)
+        item = _replace_refs(expr.item, replace, memo)
+        out = expr if item is expr.item else Rep(item, expr.min, expr.max)
     else:
         out = replace(expr)
     memo[id(expr)] = (expr, out)  # the node itself is kept so that its id stays unique
     return out
+
+
+def _same(new: list[Expr], old: tuple[Expr, ...]) -> bool:
+    """Whether a rebuilt node's children are its old ones (then the node is kept as is:
+    rebuilding would only hash the children again)."""
+    return len(new) == len(old) and all(a is b for a, b in zip(new, old))
 
 
 # ---------------------------------------------------------------------------
@@ -314,50 +323,73 @@ def _check_references(grammar: Grammar) -> None:
 def _productive_rules(grammar: Grammar) -> dict[str, Expr]:
     """The rules with a finite derivation, pruned of the options that have none.
 
-    Classic fixpoint with a worklist: a rule becomes productive once one of its
-    expansions uses only productive rules and non-void lexemes, and is looked
-    at again only when a rule it refers to has become productive.
+    Linear and-or propagation over the expression DAG (nodes by identity, so a
+    sub-expression shared by many rules is looked at once): a lexeme that
+    matches something, ``ε`` and ``x{0,n}`` derive; a sequence derives once
+    all its distinct items do (a counter per sequence), a choice once one
+    option does, a rule once its body does, and then every reference to it.
     """
     void = {name for name, node in grammar.lexemes.items() if is_void(node)}
-    users: dict[str, list[str]] = {}
-    for name, expr in grammar.rules.items():
-        for ref in set(_rule_refs(expr)):
-            users.setdefault(ref, []).append(name)
+    waiting: dict[int, int] = {}  # node id -> items still to be found derivable
+    parents: dict[int, list[int]] = {}  # node id -> ids of the nodes it is an item of
+    refs: dict[str, list[int]] = {}  # rule name -> ids of the Ref nodes naming it
+    roots: dict[int, list[str]] = {}  # node id -> rules whose body it is
+    keep: list[Expr] = []  # every visited node, alive so that ids stay unique
+    derivable: set[int] = set()
+    ready: list[int] = []
+
+    def found(key: int) -> None:
+        if key not in derivable:
+            derivable.add(key)
+            ready.append(key)
+
+    visited: set[int] = set()
+    for name, body in grammar.rules.items():
+        roots.setdefault(id(body), []).append(name)
+        stack = [body]
+        while stack:
+            node = stack.pop()
+            key = id(node)
+            if key in visited:
+                continue
+            visited.add(key)
+            keep.append(node)
+            if isinstance(node, Ref):
+                refs.setdefault(node.name, []).append(key)
+                continue
+            if isinstance(node, Lexeme):
+                if node.name not in void:
+                    found(key)
+                continue
+            if isinstance(node, Seq):
+                items = {id(item): item for item in node.items}
+                waiting[key] = len(items)
+            elif isinstance(node, Choice):
+                items = {id(option): option for option in node.options}
+                waiting[key] = 1
+            else:
+                items = {id(node.item): node.item}
+                waiting[key] = 0 if node.min == 0 else 1
+            if waiting[key] == 0:
+                found(key)
+            for child_key, child in items.items():
+                parents.setdefault(child_key, []).append(key)
+                stack.append(child)
     productive: set[str] = set()
-    derivable: set[int] = set()  # ids of sub-expressions found derivable: they stay so, rules only gain
-    pending = list(grammar.rules)
-    while pending:
-        name = pending.pop()
-        if name not in productive and _derives(grammar.rules[name], productive, void, derivable, {}):
-            productive.add(name)
-            pending.extend(users.get(name, ()))
+    while ready:
+        key = ready.pop()
+        for parent in parents.get(key, ()):
+            if parent not in derivable:
+                waiting[parent] -= 1
+                if waiting[parent] <= 0:
+                    found(parent)
+        for name in roots.get(key, ()):
+            if name not in productive:
+                productive.add(name)
+                for ref in refs.get(name, ()):
+                    found(ref)
     memo: dict = {}
     return {name: _prune(expr, productive, void, memo) for name, expr in grammar.rules.items() if name in productive}
-
-
-def _derives(expr: Expr, productive: set[str], void: set[str], derivable: set[int], memo: dict) -> bool:
-    """Whether ``expr`` has a finite derivation, given the rules known to have one.
-    ``derivable`` (kept across calls) holds the sub-expressions already found to
-    have one; ``memo`` (this call) the rest, which later rules may change."""
-    key = id(expr)
-    if key in derivable:
-        return True
-    known = memo.get(key)
-    if known is None:
-        if isinstance(expr, Ref):
-            known = expr.name in productive
-        elif isinstance(expr, Lexeme):
-            known = expr.name not in void
-        elif isinstance(expr, Seq):
-            known = all(_derives(item, productive, void, derivable, memo) for item in expr.items)
-        elif isinstance(expr, Choice):
-            known = any(_derives(option, productive, void, derivable, memo) for option in expr.options)
-        else:
-            known = expr.min == 0 or _derives(expr.item, productive, void, derivable, memo)
-        memo[key] = known
-        if known:
-            derivable.add(key)
-    return known
 
 
 def _prune(expr: Expr, productive: set[str], void: set[str], memo: dict) -> Expr | None:
@@ -372,10 +404,10 @@ def _prune(expr: Expr, productive: set[str], void: set[str], memo: dict) -> Expr
         out = None if expr.name in void else expr
     elif isinstance(expr, Seq):
         items = [_prune(item, productive, void, memo) for item in expr.items]
-        out = None if None in items else seq(*items)
+        out = None if None in items else expr if _same(items, expr.items) else seq(*items)
     elif isinstance(expr, Choice):
         options = [o for o in (_prune(option, productive, void, memo) for option in expr.options) if o is not None]
-        out = choice(*options) if options else None
+        out = (expr if _same(options, expr.options) else choice(*options)) if options else None
     else:
         item = _prune(expr.item, productive, void, memo)
         out = (EPSILON if expr.min == 0 else None) if item is None else Rep(item, expr.min, expr.max)

@@ -51,7 +51,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 from outform.errors import GrammarError, RegexError, SchemaError, UnsupportedRegexError, UnsupportedSchema
 from outform.grammar.ir import EPSILON, Choice, Expr, Grammar, Lexeme, Ref, Rep, choice, seq
 from outform.grammar.passes import simplify, to_regex_text
-from outform.grammar.regex_ast import CharSet, RegexNode, alt, literal, repeat
+from outform.grammar.regex_ast import CharSet, Empty, RegexNode, alt, concat, literal, repeat
 from outform.schemas import charfa, numbers, strings
 from outform.schemas.ecma_syntax import is_ecma_regex
 from outform.schemas.formats import FORMATS, format_regex
@@ -183,6 +183,7 @@ class SchemaCompiler:
         self.lexemes: dict[str, RegexNode] = {}
         self._lexeme_names: dict[RegexNode, str] = {}
         self._memo: dict[tuple, str] = {}
+        self._flat_memo: dict[tuple, str] = {}  # flattened alternatives -> their rule (see compile_subs)
         self._plain: dict[int, tuple[Any, dict]] = {}
         self._flattening: set[tuple] = set()
         self._counter = itertools.count()
@@ -194,6 +195,9 @@ class SchemaCompiler:
         self._format_checker = None
         self._patterns: dict[str, RegexNode] = {}  # see _pattern
         self._key_classes: dict[tuple, tuple] = {}  # see _key_class
+        self._member_rules: dict[Expr, Expr] = {}  # see _member_rule
+        self._literal_strings: dict[str, RegexNode] = {}  # property name -> its key regex
+        self._object_states: dict[tuple, Ref] = {}  # see _object_state
         # keywords without an assertion (format asserts when formats are enforced)
         self.annotations = ANNOTATIONS - {"format"} if options.enforce_formats else ANNOTATIONS
         self.resources: dict[str, Sub] = {}
@@ -658,7 +662,19 @@ class SchemaCompiler:
                     self.approximate(s, s.pointer, f"combinators expand to more than {MAX_ALTERNATIVES} alternatives")
                     continue
                 alternatives = [a + b for a in alternatives for b in alts]
-            self.rules[name] = choice(*(self.compile_conj(conj) for conj in alternatives)) if alternatives else NOTHING
+            # subschemas that flatten alike (a $ref'd definition used in many places, with
+            # nothing beside the $ref but annotations) share one rule
+            annotations = self.annotations
+            flat_key = tuple(
+                tuple(s.key for s in conj if not (isinstance(s.schema, dict) and s.schema.keys() <= annotations))
+                for conj in alternatives)
+            same = self._flat_memo.get(flat_key)
+            if same is not None:
+                del self.rules[name]  # nothing refers to it yet: flattening compiles nothing
+                name = self._memo[key] = same
+            else:
+                self._flat_memo[flat_key] = name
+                self.rules[name] = choice(*(self.compile_conj(conj) for conj in alternatives)) if alternatives else NOTHING
         return Ref(name)
 
     def check_keywords(self, part: Sub) -> None:
@@ -1012,7 +1028,10 @@ class SchemaCompiler:
                     self._contradictions.append((ptr, f"required property {name!r} is not allowed"))
                     return NOTHING
                 continue
-            members.append((name, strings.literal_string(name), self._value_of(subs), name in required))
+            key = self._literal_strings.get(name)
+            if key is None:
+                key = self._literal_strings[name] = strings.literal_string(name)
+            members.append((name, key, self._value_of(subs), name in required))
         try:
             extras = self._extra_keys(conj, list(names), name_regex, ptr)
         except _ObjectTooComplex as exc:
@@ -1131,24 +1150,74 @@ class SchemaCompiler:
         positive = [p[0] for p in inside] + ([name_regex] if name_regex is not None else [])
         negative = [p[0] for p in outside] + ([names_node] if names else [])
         try:
-            key = _set_algebra(positive, negative)
+            key = _all_strings_but(names) if not positive and not outside and names else None
+            if key is None:  # (``None``: too many names for the trie, as before)
+                key = _set_algebra(positive, negative)
         except charfa.TooComplex:
             raise _ObjectTooComplex(ptr + "/patternProperties", "property key classes too complex to separate")
         encoded = None if key == charfa.VOID else strings.encode_string_regex(key)
         self._key_classes[memo_key] = (name_regex, encoded)  # name_regex kept alive: its id stays its own
         return encoded
 
+    def _member_rule(self, key: RegexNode, value: Expr) -> Expr:
+        """The rule ``key ws : ws value ws``, one per distinct (key, value): objects
+        that share a member share its rule, and so can share state rules."""
+        body = seq(self.lex(key, "key"), self.ws, self.tok[":"], self.ws, value, self.ws)
+        known = self._member_rules.get(body)
+        if known is None:
+            known = self._member_rules[body] = self.named("member", body)
+        return known
+
+    def _object_state(self, state: "_ObjectState", first: bool) -> Expr:
+        """The rule for the rest of an object in any key order from ``state``:
+        ``[,] member next-state`` for each member still allowed, ``ε`` where the
+        object may end (``first``: no comma before the first member).
+
+        A state says only what the rest of the object needs (the members not
+        seen yet, which of them are now required, the dependencies still
+        pending, the counts left), never which object it belongs to, so objects
+        with the same members (a ``$ref`` used under many ``anyOf`` branches)
+        or the same remaining members share their rules.  Rules are made once
+        per state, from a work list (no recursion).
+        """
+        memo = self._object_states
+        known = memo.get((state, first))
+        if known is not None:
+            return known
+        comma, ws = self.tok[","], self.ws
+        pending: list[tuple[_ObjectState, bool]] = []
+
+        def rule(st: _ObjectState, head: bool) -> Expr:
+            ref = memo.get((st, head))
+            if ref is None:
+                ref = memo[(st, head)] = Ref(self.new_rule("obj"))
+                pending.append((st, head))
+            return ref
+
+        top = rule(state, first)
+        while pending:
+            st, head = pending.pop()
+            options = []
+            for pair, nxt in st.moves():
+                options.append(seq(pair, rule(nxt, False)) if head else seq(comma, ws, pair, rule(nxt, False)))
+            if st.accepting():
+                options.append(EPSILON)
+            self.rules[memo[(st, head)].name] = choice(*options)
+        return top
+
     def build_object(self, members, extras, min_p, max_p, deps, ptr, parts: list[Sub] = ()) -> Expr:
         """``members``: (name, key regex, value, required) in schema order;
         ``extras``: (key regex, value) classes of other keys (any number of each).
 
-        The object is a finite-state machine over members.  Its state is
-        (next schema position, or -1 in any order; set of declared members seen,
-        when tracked; whether only undeclared keys may follow; undeclared keys
-        counted, when min/maxProperties need it), and each state is a rule
-        ``, member next-state | ε``.  In ``key_order="any"`` the seen set makes
-        every declared key appear at most once (exponential in the number of
-        declared keys, hence ``max_any_order_keys``).
+        The object is a finite-state machine over members, each state a rule
+        ``, member next-state | ε``.  In ``key_order="any"`` the states are
+        :class:`_ObjectState` (see :meth:`_object_state`): the declared members not
+        seen yet, so that every declared key appears at most once (exponential in
+        the number of declared keys, hence ``max_any_order_keys``), and undeclared
+        keys any number of times.  In schema order a state is (next schema
+        position; set of declared members seen, when dependencies or counts need
+        it; whether only undeclared keys may follow; undeclared keys counted,
+        when min/maxProperties need it).
         """
         ws, comma, colon = self.ws, self.tok[","], self.tok[":"]
         members = [m for m in members if m[2] != NOTHING or m[3]]
@@ -1180,8 +1249,8 @@ class SchemaCompiler:
                 self.approximate_all(parts, ptr, "min/maxProperties above 64 with undeclared keys allowed")
                 counted, min_p, max_p, cap = False, 0, None, 0
         # each member is a rule of its own: the state rules below refer to it, often 2^n times
-        pairs = [self.named("member", seq(self.lex(m[1], "key"), ws, colon, ws, m[2], ws)) for m in members]
-        extra_pairs = [self.named("member", seq(self.lex(k, "key"), ws, colon, ws, v, ws)) for k, v in extras]
+        pairs = [self._member_rule(m[1], m[2]) for m in members]
+        extra_pairs = [self._member_rule(k, v) for k, v in extras]
         order = self.options.key_order
         if order == "any" and n > self.options.max_any_order_keys:
             # members in any order and any number; duplicates, required keys, dependencies
@@ -1191,8 +1260,14 @@ class SchemaCompiler:
             member = choice(*pairs, *extra_pairs)
             body = seq(member, Rep(seq(comma, ws, member), 0, None))
             return seq(self.tok["{"], ws, body if required else choice(EPSILON, body), self.tok["}"])
-        track = order == "any" or bool(dep_sets) or counted
-        if track and order != "any" and n > self.options.max_any_order_keys:
+        if order == "any":
+            start = _ObjectState(
+                tuple(sorted(pairs, key=lambda p: p.name)), frozenset(pairs[i] for i in required),
+                frozenset((pairs[k], frozenset(pairs[x] for x in d)) for k, d in dep_sets.items() if d),
+                min_p if counted else 0, max_p if counted else None, tuple(extra_pairs))
+            return seq(self.tok["{"], ws, self._object_state(start, True), self.tok["}"])
+        track = bool(dep_sets) or counted
+        if track and n > self.options.max_any_order_keys:
             self.approximate_all(parts, ptr, "dependentRequired/min/maxProperties over many properties")
             track, dep_sets, counted, cap = False, {}, False, 0
 
@@ -1225,25 +1300,19 @@ class SchemaCompiler:
             pos, seen, in_extras, count = state
             out = []
             if not in_extras and room(seen, count):
-                if order == "any":
-                    for i in range(n):
-                        if i not in seen:
-                            out.append((pairs[i], (-1, seen | {i}, False, count)))
-                else:
-                    for i in range(pos, n):
-                        if set(range(pos, i)) & required:
-                            break
-                        out.append((pairs[i], (i + 1, (seen | {i}) if track else None, False, count)))
-            # in schema order, undeclared keys come after the declared ones, so
-            # only once no required key is left
-            required_left = order != "any" and bool(set(range(pos, n)) & required)
+                for i in range(pos, n):
+                    if set(range(pos, i)) & required:
+                        break
+                    out.append((pairs[i], (i + 1, (seen | {i}) if track else None, False, count)))
+            # undeclared keys come after the declared ones, so only once no required key is left
+            required_left = bool(set(range(pos, n)) & required)
             if extra_pairs and room(seen, count) and not required_left:
                 ncount = min(count + 1, cap) if counted else 0
                 for p in extra_pairs:
-                    out.append((p, (pos, seen, order != "any", ncount)))
+                    out.append((p, (pos, seen, True, ncount)))
             return out, not required_left and accepting(seen, count)
 
-        start = (-1 if order == "any" else 0, frozenset() if track else None, False, 0)
+        start = (0, frozenset() if track else None, False, 0)
         first_opts, first_end = transitions(start)
         body_opts = [seq(p, state_rule(nxt)) for p, nxt in first_opts]
         while pending:
@@ -1276,6 +1345,55 @@ def _set_algebra(positive: list[RegexNode], negative: list[RegexNode]) -> RegexN
     for d in dfas[k:]:
         acc = charfa.difference(acc, d)
     return charfa.to_regex(acc)
+
+
+_MAX_TRIE_DEPTH = 60  # the regex nests two levels per character (charfa.MAX_REGEX_DEPTH is 120)
+_MAX_TRIE_NODES = 3_000  # (charfa.MAX_DFA_STATES is 4000)
+
+
+def _all_strings_but(names: list[str]) -> RegexNode | None:
+    """Every string except ``names`` (what ``_set_algebra([], [names])`` computes
+    with a DFA product), written directly on the names' trie, linear in the
+    names' total length: a string leaves the trie (a trie path, then a character
+    no name continues with, then anything) or stops inside it where no name
+    ends.  The tail ``anything`` is written once, not once per trie node.
+    ``None`` past ``_MAX_TRIE_DEPTH`` characters in a name or ``_MAX_TRIE_NODES``
+    trie nodes (the DFA product decides then, as it always did)."""
+    if max(map(len, names)) > _MAX_TRIE_DEPTH:
+        return None
+    trie: dict = {}
+    size = 0
+    for name in names:
+        node = trie
+        for ch in name:
+            child = node.get(ch)
+            if child is None:
+                child = node[ch] = {}
+                size += 1
+            node = child
+        node[None] = None  # a name ends here
+    if size > _MAX_TRIE_NODES:
+        return None
+
+    def walk(node: dict) -> tuple[RegexNode, RegexNode]:
+        """(paths leaving the trie from ``node``, paths stopping inside it where no name ends)."""
+        chars = sorted(ord(ch) for ch in node if ch is not None)
+        others = CharSet(tuple((c, c) for c in chars)).complement()
+        leave = [others] if not others.is_empty() else []
+        stop = [] if None in node else [Empty()]
+        for ch, child in node.items():
+            if ch is not None:
+                child_leave, child_stop = walk(child)
+                if child_leave != charfa.VOID:
+                    leave.append(concat(CharSet.char(ord(ch)), child_leave))
+                if child_stop != charfa.VOID:
+                    stop.append(concat(CharSet.char(ord(ch)), child_stop))
+        return (alt(*leave) if leave else charfa.VOID), (alt(*stop) if stop else charfa.VOID)
+
+    leave, stop = walk(trie)
+    options = ([concat(leave, strings.ANY_STRING)] if leave != charfa.VOID else []) + \
+        ([stop] if stop != charfa.VOID else [])
+    return alt(*options) if options else charfa.VOID
 
 
 def _location_text(loc: tuple) -> str:
@@ -1388,6 +1506,55 @@ def _ecma_validator_class(cls):
 
         extra["dependencies"] = dependencies_draft4_draft6_draft7
     return validators.extend(cls, extra)
+
+
+@dataclass(frozen=True)
+class _ObjectState:
+    """What the rest of an object in any key order needs (see
+    :meth:`SchemaCompiler._object_state`): the member rules not seen yet
+    (``left``, by rule name, so that objects listing the same members in
+    another order share states), those of them that must still come
+    (``required``: the required members, and the dependencies of the members
+    seen), the dependencies of members not seen yet (``pending``: member ->
+    the members it needs that are not seen yet), how many more members at
+    least and at most (``min_more``; ``max_more``, ``None``: no bound), and the
+    member rules of undeclared keys (``extras``, any number of each)."""
+
+    left: tuple
+    required: frozenset
+    pending: frozenset
+    min_more: int
+    max_more: int | None
+    extras: tuple
+
+    def accepting(self) -> bool:
+        return not self.required and self.min_more == 0
+
+    def _after(self, left: tuple, required: frozenset, pending: frozenset) -> "_ObjectState | None":
+        max_more = None if self.max_more is None else self.max_more - 1
+        if max_more is not None and len(required) > max_more:
+            return None  # cannot end any more
+        return _ObjectState(left, required, pending, max(self.min_more - 1, 0), max_more, self.extras)
+
+    def moves(self) -> list[tuple[Expr, "_ObjectState"]]:
+        """(member rule, next state) for each member that may come next."""
+        if self.max_more is not None and self.max_more < 1:
+            return []
+        out = []
+        needs = dict(self.pending)
+        for pair in self.left:
+            left = tuple(p for p in self.left if p != pair)
+            rest = frozenset(left)
+            required = (self.required | needs.get(pair, frozenset())) & rest
+            pending = frozenset((k, d & rest) for k, d in self.pending if k != pair and d & rest)
+            nxt = self._after(left, required, pending)
+            if nxt is not None:
+                out.append((pair, nxt))
+        if self.extras:
+            nxt = self._after(self.left, self.required, self.pending)
+            if nxt is not None:
+                out.extend((pair, nxt) for pair in self.extras)
+        return out
 
 
 class _ObjectTooComplex(Exception):
