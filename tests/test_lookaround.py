@@ -99,11 +99,13 @@ def _check_against_regex_module(pattern: str, texts: list[str]) -> None:
     oracle = regex.compile(pattern)
     d = lookaround.search_dfa(pattern)
     compiled = re.compile(to_regex_text(pattern_regex(pattern))).fullmatch
+    backtracking = lookaround.backtracking_search(pattern)
     verdicts = set()
     for text in texts:
         expected = oracle.search(text) is not None
         assert _member(d, text) == expected, (pattern, text, expected)
         assert (compiled(text) is not None) == expected, (pattern, text, expected)
+        assert (backtracking(text) is not None) == expected, (pattern, text, expected)
         verdicts.add(expected)
     return verdicts
 
@@ -121,6 +123,9 @@ def test_exhaustive_against_node():
         d = lookaround.search_dfa(pattern)
         wrong = [(t, v) for t, v in zip(texts, verdicts) if _member(d, t) != v]
         assert not wrong, f"{pattern!r}: (string, node verdict) {wrong[:5]}"
+        search = lookaround.backtracking_search(pattern)
+        wrong = [(t, v) for t, v in zip(texts, verdicts) if (search(t) is not None) != v]
+        assert not wrong, f"{pattern!r} respelled: (string, node verdict) {wrong[:5]}"
 
 
 # ---------------------------------------------------------------------------
@@ -167,6 +172,9 @@ def test_random_patterns_against_node():
         d = lookaround.search_dfa(pattern)
         wrong = [(t, v) for t, v in zip(texts, verdicts) if _member(d, t) != v]
         assert not wrong, f"{pattern!r}: (string, node verdict) {wrong[:5]}"
+        search = lookaround.backtracking_search(pattern)
+        wrong = [(t, v) for t, v in zip(texts, verdicts) if (search(t) is not None) != v]
+        assert not wrong, f"{pattern!r} respelled: (string, node verdict) {wrong[:5]}"
 
 
 # ---------------------------------------------------------------------------
@@ -195,12 +203,41 @@ def test_plain_patterns_keep_their_spelling():
         charfa.regex_intersection([pattern_regex("^[a-z]+$")], [pattern_regex("^x")]))
 
 
+AERLEON_FQDN = r"^(?!.*://)(?=.{1,255}$)((.{1,63}\.){1,127}(?![0-9]*$)[a-z0-9-]+\.?)$"
+
+
 def test_too_complex_is_a_typed_error():
-    pattern = r"^(?!.*://)(?=.{1,255}$)((.{1,63}\.){1,127}(?![0-9]*$)[a-z0-9-]+\.?)$"  # aerleon fqdn
-    with pytest.raises(UnsupportedSchema) as info:
-        compile_schema({"type": "object", "properties": {"host": {"type": "string", "pattern": pattern}}})
-    assert info.value.pointer == "/properties/host/pattern"
-    assert "too complex" in str(info.value)
+    with pytest.raises(UnsupportedRegexError) as info:
+        pattern_regex(AERLEON_FQDN)
+    assert "too complex" in info.value.reason
+
+
+def _fqdn_like(rng: random.Random) -> str:
+    labels = [rng.choice(["a", "b1", "-", "9", "x" * rng.choice([1, 62, 63, 64]), "7" * rng.randint(1, 3)])
+              for _ in range(rng.choice([1, 2, 3, 4, 60, 90]))]
+    text = ".".join(labels) + rng.choice(["", ".", "://"])  # no line breaks: the oracle's $ differs there
+    return rng.choice(["", "ftp://"]) + text
+
+
+def test_backtracking_search_on_a_pattern_too_big_to_compile():
+    """The respelled pattern decides what no DFA here can hold (lengths up to 255 times
+    labels up to 63), against the ``regex`` module on the original text."""
+    search = lookaround.backtracking_search(AERLEON_FQDN)
+    rng = random.Random(5)
+    texts = [_fqdn_like(rng) for _ in range(400)] + ["a.com", "x" * 63 + ".c", "x" * 64 + ".c", "1.2", "a." * 127 + "b"]
+    verdicts = [regex.search(AERLEON_FQDN, t) is not None for t in texts]
+    assert [search(t) is not None for t in texts] == verdicts
+    assert 15 < sum(verdicts) < len(texts) - 15  # both kinds represented
+
+
+def test_pattern_too_big_to_compile_is_checked(compiler, llama3_tokenizer):
+    schema = {"type": "object", "properties": {"host": {"type": "string", "pattern": AERLEON_FQDN}}}
+    grammar = compile_schema(schema)
+    assert grammar.check is not None and "/host" in grammar.check.labels()[0]
+    index = compiler.compile_grammar(grammar)
+    for host in ["a.com", "b1.x-y.org.", "x" * 63 + ".c", "ftp://a.b", "a.123", "x" * 64 + ".c", "a" * 300 + ".b"]:
+        valid = regex.search(AERLEON_FQDN, host) is not None
+        assert force(index, llama3_tokenizer, json.dumps({"host": host})) == valid, host
 
 
 def test_lookbehind_with_assertions_stays_unsupported():

@@ -44,6 +44,7 @@ from outform.grammar.regex_ast import (
     Concat,
     Empty,
     RegexNode,
+    Repeat,
     alt,
     concat,
     repeat,
@@ -116,18 +117,23 @@ _DOT = CharSet.char(0x0A).complement()
 _ANY_TEXT = "[\\x00-\\U0010ffff]"
 
 
-def to_regex_text(node: RegexNode) -> str:
+def to_regex_text(node: RegexNode, other=None) -> str:
     """Regex text (the syntax of :func:`~outform.grammar.regex_parser.parse_regex`
-    and Python ``re``) denoting the same language as ``node``."""
+    and Python ``re``) denoting the same language as ``node``.  ``other(node, text)``
+    spells nodes that are not regex AST nodes (assertions of an extended AST),
+    given this function for their children."""
     if isinstance(node, Empty):
         return "(?:)"
     if isinstance(node, CharSet):
         return _charset_text(node)
+    text = lambda child: to_regex_text(child, other)  # noqa: E731
     if isinstance(node, Concat):
-        return "".join(f"(?:{to_regex_text(i)})" if isinstance(i, Alt) else to_regex_text(i) for i in node.items)
+        return "".join(f"(?:{text(i)})" if isinstance(i, Alt) else text(i) for i in node.items)
     if isinstance(node, Alt):
-        return "|".join(to_regex_text(option) for option in node.options)
-    item = to_regex_text(node.item)
+        return "|".join(text(option) for option in node.options)
+    if not isinstance(node, Repeat):
+        return other(node, text)
+    item = text(node.item)
     if not isinstance(node.item, (CharSet, Empty)):
         item = f"(?:{item})"
     return item + _quantifier_text(node.min, node.max)

@@ -35,6 +35,7 @@ This module has the two halves:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Callable, Iterator
@@ -670,12 +671,23 @@ class CheckPlanner:
             self.c.format_status(node["format"], sub.pointer + "/format")
 
 
+@functools.lru_cache(maxsize=4096)
 def ecma_search(pattern: str):
-    """``text -> match`` with JSON Schema ``pattern`` semantics (ECMA-262, unanchored), or None."""
+    """``text -> match`` with JSON Schema ``pattern`` semantics (ECMA-262, unanchored), or
+    None when the pattern is not supported: a Python regex of the compiled language, or a
+    backtracking search (:func:`~outform.schemas.lookaround.backtracking_search`) when that
+    language is too big to compile."""
     from outform.grammar.passes import to_regex_text
+    from outform.schemas.lookaround import backtracking_search
     from outform.schemas.strings import pattern_regex
 
     try:
         return re.compile(to_regex_text(pattern_regex(pattern))).fullmatch
-    except (RegexError, UnsupportedRegexError, re.error, RecursionError, ValueError):
+    except UnsupportedRegexError:
+        pass
+    except (RegexError, re.error, RecursionError, ValueError):
+        return None
+    try:
+        return backtracking_search(pattern)
+    except (RegexError, RecursionError, ValueError):
         return None

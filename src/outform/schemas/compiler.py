@@ -53,6 +53,7 @@ from outform.grammar.ir import EPSILON, Choice, Expr, Grammar, Lexeme, Ref, Rep,
 from outform.grammar.passes import simplify, to_regex_text
 from outform.grammar.regex_ast import CharSet, Empty, RegexNode, alt, concat, literal, repeat
 from outform.schemas import charfa, numbers, strings
+from outform.schemas.checks import ecma_search
 from outform.schemas.ecma_syntax import is_ecma_regex
 from outform.schemas.formats import FORMATS, format_regex
 
@@ -856,7 +857,10 @@ class SchemaCompiler:
                 try:
                     nodes.append(strings.pattern_regex(node["pattern"]))
                 except UnsupportedRegexError as exc:
-                    self.unsupported(part.pointer + "/pattern", f"pattern not supported: {exc}")
+                    if ecma_search(node["pattern"]) is None:
+                        self.unsupported(part.pointer + "/pattern", f"pattern not supported: {exc}")
+                    else:  # too big for a lexer, not for a check: any string here, the check decides
+                        self.approximate(part, part.pointer + "/pattern", f"pattern too complex to compile ({exc})")
                 except RegexError as exc:
                     raise SchemaError(f"invalid pattern: {exc}", part.pointer + "/pattern") from exc
             fmt = node.get("format")

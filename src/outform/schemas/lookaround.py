@@ -49,6 +49,7 @@ parser's :class:`~outform.errors.UnsupportedRegexError` at its position.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from outform.grammar.regex_ast import Alt, CharSet, Concat, Empty, RegexNode, Repeat, concat, repeat
@@ -216,6 +217,7 @@ class _Builder:
         self.deriv_memo: dict = {}
         self.left_memo: dict = {}
         self.steps = 0
+        self.max_dnf = MAX_DNF
         self.head_ids: dict[int, frozenset[int]] = {}
 
     def tracker(self, body) -> charfa.DFA:
@@ -251,7 +253,7 @@ class _Builder:
             if any(k <= conj for k in kept):
                 continue
             kept.append(conj)
-        if len(kept) > MAX_DNF:
+        if len(kept) > self.max_dnf:
             raise charfa.TooComplex("lookaround formula too large")
         return frozenset(kept)
 
@@ -265,7 +267,7 @@ class _Builder:
             return b
         if b == TRUE:
             return a
-        if len(a) * len(b) > MAX_DNF * 4:
+        if len(a) * len(b) > self.max_dnf * 4:
             raise charfa.TooComplex("lookaround formula too large")
         return self.simplify(x | y for x in a for y in b)
 
@@ -472,3 +474,35 @@ def search_regex(pattern: str) -> RegexNode:
     """A regex (no assertions) of the strings in which ECMA-262 ``pattern``
     finds a match; raises like :func:`search_dfa`."""
     return charfa.to_regex(search_dfa(pattern))
+
+
+_WORD_TEXT = "[0-9A-Z_a-z]"  # ECMA-262's word characters, ASCII whatever the flags
+
+
+def _assertion_text(node, text) -> str:
+    """``regex``-module spelling of an :class:`Anchor` or :class:`Look` (ECMA-262 meaning)."""
+    if isinstance(node, Look):
+        opener = ("(?<" if node.behind else "(?") + ("!" if node.negate else "=")
+        return opener + text(node.body) + ")"
+    if node.kind == "^":
+        return r"\A"
+    if node.kind == "$":
+        return r"\Z"  # Python's $ also matches before a final line break
+    boundary = f"(?:(?<={_WORD_TEXT})(?!{_WORD_TEXT})|(?<!{_WORD_TEXT})(?={_WORD_TEXT}))"
+    return boundary if node.kind == "b" else f"(?!{boundary})"
+
+
+def backtracking_search(pattern: str):
+    """``text -> match or None``: ECMA-262 ``pattern`` searched by the ``regex`` module
+    (variable-width lookbehind) on an exact respelling of its AST: character sets as
+    code-point ranges, ``^``/``$`` as input edges, ``\\b`` on ASCII words.
+
+    For checks on patterns whose automaton is too big to build (a length bound
+    times a label bound, as in ``^(?=.{1,255}$)((.{1,63}\\.){1,127}…)$``): a
+    backtracking matcher needs no states, at the price of time that can grow
+    fast on adversarial patterns.  Raises the parser's errors."""
+    import regex
+
+    from outform.grammar.passes import to_regex_text
+
+    return regex.compile(to_regex_text(parse(pattern), _assertion_text)).search

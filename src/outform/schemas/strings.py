@@ -329,6 +329,9 @@ def pattern_regex(pattern: str) -> RegexNode:
     ``pattern``), and :class:`UnsupportedRegexError` when the lookahead
     languages are too big to combine.
     """
+    known = _TOO_COMPLEX.get(pattern)
+    if known is not None:  # seconds to find out: big schemas and checks ask again
+        raise known
     try:
         options = []
         for anchored, language in _match_languages(pattern, pattern, 0):
@@ -336,6 +339,9 @@ def pattern_regex(pattern: str) -> RegexNode:
         return alt(*options)
     except UnsupportedRegexError as exc:
         return _assertion_regex(pattern, exc)
+
+
+_TOO_COMPLEX: dict[str, UnsupportedRegexError] = {}  # patterns whose automata outgrew the caps
 
 
 def _assertion_regex(pattern: str, exc: UnsupportedRegexError) -> RegexNode:
@@ -350,8 +356,11 @@ def _assertion_regex(pattern: str, exc: UnsupportedRegexError) -> RegexNode:
     try:
         return lookaround.search_regex(pattern)
     except charfa.TooComplex as too_big:
-        raise UnsupportedRegexError(f"pattern with assertions too complex to compile ({too_big})", pattern,
-                                    exc.position) from None
+        error = UnsupportedRegexError(f"pattern with assertions too complex to compile ({too_big})", pattern,
+                                      exc.position)
+        if len(_TOO_COMPLEX) < 1024:
+            _TOO_COMPLEX[pattern] = error
+        raise error from None
 
 
 _LOOKAHEADS = ("(?=", "(?!")
