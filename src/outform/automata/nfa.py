@@ -30,6 +30,7 @@ for every user.  The state count is then at most :func:`count_nfa_states`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from outform.automata.utf8 import ACCEPT, utf8_automaton
@@ -68,6 +69,7 @@ def build_nfa(node: RegexNode, limits: Limits = DEFAULT_LIMITS, shared_suffixes:
     return builder.nfa
 
 
+@functools.lru_cache(maxsize=4096)  # the lexer bank counts a lexeme, then builds it: twice per lexeme
 def count_nfa_states(node: RegexNode) -> int:
     """Exact number of states :func:`build_nfa` will create for ``node``."""
     return 2 + _inner_states(node, {})
@@ -174,6 +176,9 @@ class _Builder:
 
     def char_set(self, chars: CharSet, s: int, e: int) -> None:
         """Instantiate the set's minimal UTF-8 automaton between ``s`` and ``e``."""
+        if chars.ranges and chars.ranges[-1][1] < 0x80:  # ASCII (key and keyword letters): one edge per range
+            self.nfa.edges[s].extend((lo, hi, e) for lo, hi in chars.ranges)
+            return
         root, nodes = utf8_automaton(chars.ranges)
         state_of = {root: s, ACCEPT: e}
         for node in range(len(nodes)):

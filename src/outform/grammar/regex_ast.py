@@ -12,6 +12,8 @@ drop neutral elements, which keeps the NFA (and therefore compile time) small.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import Iterable, Union
 
@@ -197,6 +199,7 @@ def literal(text: str) -> RegexNode:
     return concat(*(CharSet.char(ord(ch)) for ch in text))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # lexemes share sub-trees (a JSON string's character class, keys)
 def shortest_lengths(node: RegexNode) -> tuple[float, float]:
     """(fewest UTF-8 bytes of a match, fewest bytes of a non-empty match); ``inf`` when none.
 

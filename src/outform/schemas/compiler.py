@@ -193,7 +193,6 @@ class SchemaCompiler:
         # keywords compiled to a superset, to be checked: id(schema object) -> (object, pointer, reason)
         self._approx: dict[int, tuple[Any, str, str]] = {}
         self._original: dict[int, Any] = {}  # id(combinator-free copy) -> the schema object
-        self._format_checker = None
         self._patterns: dict[str, RegexNode] = {}  # see _pattern
         self._key_classes: dict[tuple, tuple] = {}  # see _key_class
         self._member_rules: dict[Expr, Expr] = {}  # see _member_rule
@@ -616,20 +615,7 @@ class SchemaCompiler:
     def format_checker(self):
         """Formats as the grammar enforces them: the compiled ones by their regex,
         others by ``jsonschema``'s checkers; None when formats are annotations."""
-        if not self.options.enforce_formats:
-            return None
-        if self._format_checker is None:
-            from jsonschema import FormatChecker
-
-            checker = FormatChecker(formats=())
-            base = FormatChecker()
-            for name in _checked_formats():
-                checker.checkers[name] = _EXACT_FORMATS.get(name) or base.checkers[name]
-            for name in FORMATS:
-                match = re.compile(to_regex_text(format_regex(name))).fullmatch
-                checker.checkers[name] = (lambda x, match=match: not isinstance(x, str) or match(x) is not None, ())
-            self._format_checker = checker
-        return self._format_checker
+        return _enforcing_format_checker() if self.options.enforce_formats else None
 
     def _validates(self, value: Any, part: Sub) -> bool:
         try:
@@ -1462,6 +1448,21 @@ def _checked_formats() -> frozenset[str]:
         except ImportError:
             names.discard("idn-hostname")
     return frozenset(names)
+
+
+@functools.lru_cache(maxsize=None)
+def _enforcing_format_checker():
+    """See :meth:`SchemaCompiler.format_checker` (built once: milliseconds per schema otherwise)."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    base = FormatChecker()
+    for name in _checked_formats():
+        checker.checkers[name] = _EXACT_FORMATS.get(name) or base.checkers[name]
+    for name in FORMATS:
+        match = re.compile(to_regex_text(format_regex(name))).fullmatch
+        checker.checkers[name] = (lambda x, match=match: not isinstance(x, str) or match(x) is not None, ())
+    return checker
 
 
 @functools.lru_cache(maxsize=None)
