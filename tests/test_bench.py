@@ -180,6 +180,24 @@ def test_judge_does_not_trust_what_jsonschema_cannot_check():
 # --------------------------------------------------------------------------- cold start
 
 
+@pytest.mark.parametrize("pattern,text,valid", [
+    # ECMA-262 facts where Python's re differs (spec 22.2.2.9 character class escapes, 22.2.2.6 $ and .)
+    (r"^[\w\s-]+$", "ab\x85c", False),  # U+0085 is no ECMA white space
+    (r"^\s$", "\ufeff", True),  # U+FEFF is
+    (r"^\d$", "\u0663", False),  # \d is ASCII
+    (r"^\w+$", "caf\u00e9", False),  # \w is ASCII
+    (r"^a.b$", "a\rb", False),  # . stops at every line terminator
+    (r"^ab$", "ab\n", False),  # $ only at the end of the input
+    (r"^a\\$", "a\\", True),  # an escaped backslash before $
+    (r"[\S]", " ", False),
+])
+def test_judge_reads_patterns_as_ecma(pattern, text, valid):
+    judge = Judge({"type": "string", "pattern": pattern})
+    assert judge.validator.is_valid(text) == valid
+    keys = Judge({"type": "object", "patternProperties": {pattern: {"type": "integer"}}})
+    assert keys.validator.is_valid({text: "x"}) == (not valid)
+
+
 def test_kernel_cache_check(tmp_path):
     found = coldstart.kernel_cache_check()
     assert found["kernels"] and found["without_cache"] == []

@@ -19,63 +19,8 @@ import pytest
 from outform import Compiler, Matcher
 from outform.errors import OutformError, ResourceLimitExceeded
 from outform.masking.checked import CheckedConstraint
-from test_schemas import validator_for
+from outform.bench.oracle import ecma_validator
 
-# ECMA-262 class escapes and $ spelled for Python's re (the oracle must not inherit
-# Python's meaning: Unicode \d and \w, \s without U+FEFF, $ before a final newline)
-_ECMA_WHITESPACE = "\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-_ECMA_CLASSES = {"s": _ECMA_WHITESPACE, "d": "0-9", "w": "A-Za-z0-9_"}
-
-
-def ecma_to_python(pattern: str) -> str:
-    """A Python ``re`` pattern with ECMA-262's meaning for ``\\s \\d \\w`` (and their
-    negations outside classes), ``.`` (no line terminator) and ``$`` (end of input only)."""
-    out, i, in_class = [], 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            nxt = pattern[i + 1]
-            if nxt.lower() in _ECMA_CLASSES and (nxt.islower() or not in_class):
-                chars = _ECMA_CLASSES[nxt.lower()]
-                out.append(chars if in_class else ("[" if nxt.islower() else "[^") + chars + "]")
-            else:
-                out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if ch == "[" and not in_class:
-            in_class = True
-        elif ch == "]" and in_class:
-            in_class = False
-        elif ch == "$" and not in_class:
-            ch = "\\Z"
-        elif ch == "." and not in_class:
-            ch = "[^\\n\\r\\u2028\\u2029]"
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def ecma_validator_for(schema):
-    """``validator_for`` with ``pattern`` and ``patternProperties`` read as ECMA-262."""
-    import re
-
-    from jsonschema import ValidationError, validators
-
-    base = validator_for(schema)
-
-    def pattern(validator, patrn, instance, subschema):
-        if validator.is_type(instance, "string") and not re.search(ecma_to_python(patrn), instance):
-            yield ValidationError(f"{instance!r} does not match {patrn!r}")
-
-    def pattern_properties(validator, patterns, instance, subschema):
-        if validator.is_type(instance, "object"):
-            for patrn, sub in patterns.items():
-                for key, value in instance.items():
-                    if re.search(ecma_to_python(patrn), key):
-                        yield from validator.descend(value, sub, path=key, schema_path=patrn)
-
-    cls = validators.extend(type(base), {"pattern": pattern, "patternProperties": pattern_properties})
-    return cls(schema, format_checker=base.format_checker)
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsonschemabench"
 CLOSING = set(b'}]"')
@@ -137,7 +82,7 @@ def fuzz(paths, vocab, weights, key_order: str):
         except OutformError:
             continue  # unsupported or malformed: the compliance runner counts these
         stats["compiled"] += 1
-        check = ecma_validator_for(schema)
+        check = ecma_validator(schema)
         rng = np.random.default_rng(zlib.crc32(str(path).encode()))
         for _ in range(2):
             try:

@@ -22,10 +22,11 @@ EOS is judged exactly: it is allowed iff ``prefix`` is itself a valid document.
 
 Limits of the judge: ``jsonschema`` checks only some formats (those of its
 ``FORMAT_CHECKER`` here; a witness is not trusted for a schema that uses another
-one), and it reads ``pattern`` with Python's ``re``, not ECMA-262 (``.`` matches
-``\r``, ``$`` matches before a final ``\n``): a witness whose strings hold a line
-terminator is not trusted for a schema with patterns.  A failed validation stays
-conclusive in both cases.
+one).  ``pattern`` and ``patternProperties`` are read as ECMA-262 through a
+translation of the pattern text (:func:`ecma_to_python`: class escapes, ``.``,
+``$``), but ``additionalProperties`` still matches ``patternProperties`` keys with
+Python's ``re``, so a witness whose strings hold a line terminator is not trusted
+for a schema with patterns.  A failed validation stays conclusive in both cases.
 """
 
 from __future__ import annotations
@@ -199,10 +200,9 @@ class Judge:
         try:
             import jsonschema
 
-            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-            self.validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+            self.validator = ecma_validator(schema)
             formats, self.patterns = _formats_and_patterns(schema)
-            self.unchecked_formats = formats - set(cls.FORMAT_CHECKER.checkers)
+            self.unchecked_formats = formats - set(self.validator.FORMAT_CHECKER.checkers)
         except Exception:  # noqa: BLE001 - an unusable schema: every witness stays unproven
             self.validator = None
 
@@ -333,3 +333,65 @@ def _unique_keys(pairs):
     if len(set(keys)) != len(keys):
         raise ValueError("repeated key")
     return dict(pairs)
+
+
+# ---------------------------------------------------------------------------
+# ECMA-262 patterns for jsonschema: the judge must not inherit Python's meaning
+# (Unicode \d and \w, \s with U+0085 and without U+FEFF, . matching \r, $ before
+# a final newline); a translation of the pattern text, independent of the engines.
+
+_ECMA_WHITESPACE = "\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_ECMA_CLASSES = {"s": _ECMA_WHITESPACE, "d": "0-9", "w": "A-Za-z0-9_"}
+
+
+def ecma_to_python(pattern: str) -> str:
+    """A Python ``re`` pattern with ECMA-262's meaning for ``\\s \\d \\w`` (and their
+    negations outside classes), ``.`` (no line terminator) and ``$`` (end of input only)."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt.lower() in _ECMA_CLASSES and (nxt.islower() or not in_class):
+                chars = _ECMA_CLASSES[nxt.lower()]
+                out.append(chars if in_class else ("[" if nxt.islower() else "[^") + chars + "]")
+            else:
+                out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        elif ch == "$" and not in_class:
+            ch = "\\Z"
+        elif ch == "." and not in_class:
+            ch = "[^\\n\\r\\u2028\\u2029]"
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def ecma_validator(schema):
+    """A ``jsonschema`` validator for ``schema`` (its draft, formats asserted) that reads
+    ``pattern`` and ``patternProperties`` as ECMA-262 (:func:`ecma_to_python`)."""
+    import re
+
+    import jsonschema
+    from jsonschema import ValidationError, validators
+
+    base = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+
+    def pattern(validator, patrn, instance, subschema):
+        if validator.is_type(instance, "string") and not re.search(ecma_to_python(patrn), instance):
+            yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    def pattern_properties(validator, patterns, instance, subschema):
+        if validator.is_type(instance, "object"):
+            for patrn, sub in patterns.items():
+                for key, value in instance.items():
+                    if re.search(ecma_to_python(patrn), key):
+                        yield from validator.descend(value, sub, path=key, schema_path=patrn)
+
+    cls = validators.extend(base, {"pattern": pattern, "patternProperties": pattern_properties})
+    return cls(schema, format_checker=base.FORMAT_CHECKER)
