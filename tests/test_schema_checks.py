@@ -331,6 +331,32 @@ def test_many_keys_in_any_order_refuse_a_duplicate_as_it_closes(compiler, llama3
     assert not matcher.accept_tokens(llama3_tokenizer.encode('":', add_special_tokens=False))
 
 
+@pytest.mark.parametrize("draft", ["https://json-schema.org/draft/2020-12/schema", "http://json-schema.org/draft-07/schema#"])
+def test_many_keys_in_any_order_checked_by_key_set(draft, compiler, llama3_tokenizer):
+    """Only the key-set keywords are left to the check (no jsonschema run); random
+    documents in any order, with repeats, against jsonschema."""
+    deps = {"dependentRequired": {"k3": ["k4"]}} if "2020" in draft else {"dependencies": {"k3": ["k4"]}}
+    schema = {"$schema": draft, "type": "object", "properties": {f"k{i}": {"type": "integer"} for i in range(10)},
+              "required": ["k1", "k2"], "minProperties": 3, "maxProperties": 5, **deps}
+    grammar = compile_schema(schema)
+    assert [label.endswith("(keys)") for label in grammar.check.labels()] == [True]
+    index = compiler.compile_grammar(grammar)
+    check = validator_for(schema)
+    rng = random.Random(3)
+    verdicts = set()
+    for _ in range(60):
+        keys = [k for k in ("k1", "k2") if rng.random() < 0.85] + rng.sample([f"k{i}" for i in (0, 3, 4, 5, 6, 7, 8, 9)],
+                                                                            rng.randint(0, 4))
+        if rng.random() < 0.15:
+            keys.append(rng.choice(keys or ["k0"]))  # a repeated key
+        rng.shuffle(keys)
+        text = "{" + ", ".join(f'"{k}": {rng.randint(0, 9)}' for k in keys) + "}"
+        valid = len(set(keys)) == len(keys) and check.is_valid(json.loads(text))
+        assert force(index, llama3_tokenizer, text) == valid, text
+        verdicts.add(valid)
+    assert verdicts == {True, False}
+
+
 def test_duplicate_keys_inside_checked_values(compiler, llama3_tokenizer):
     index = compiler.compile_schema({"type": "array", "uniqueItems": True})
     assert force(index, llama3_tokenizer, '[{"a": 1, "b": 1}]')

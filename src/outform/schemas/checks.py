@@ -591,8 +591,10 @@ class CheckPlanner:
 
     # planning ------------------------------------------------------------------
 
-    def plan(self) -> list[tuple[tuple, Any]]:
-        """(location pattern, Sub) pairs: validate the Sub at every matching location."""
+    def plan(self) -> list[tuple[tuple, Any, bool]]:
+        """(location pattern, Sub, covers) triples: validate the Sub at every matching
+        location; ``covers``: the Sub stands in for approximations below it (a conditional
+        applicator or a recursion hoisted them), so its whole subschema must be validated."""
         c = self.c
         marked = c._approx
         if not marked:
@@ -616,7 +618,7 @@ class CheckPlanner:
                     nodes[id(child.schema)] = child
                     stack.append(child)
         if any(key not in nodes for key in marked) or dynamic:
-            return [((), root)]
+            return [((), root, True)]
         needs = set(marked)
         frontier = list(marked)
         while frontier:
@@ -624,11 +626,13 @@ class CheckPlanner:
                 if parent not in needs:
                     needs.add(parent)
                     frontier.append(parent)
-        plan: dict[tuple, tuple[tuple, Any]] = {}
+        plan: dict[tuple, tuple[tuple, Any, bool]] = {}
         visits = 0
 
-        def register(loc: tuple, sub) -> None:
-            plan.setdefault((tuple(_segment_key(s) for s in loc), id(sub.schema), sub.uri), (loc, sub))
+        def register(loc: tuple, sub, covers: bool = True) -> None:
+            key = (tuple(_segment_key(s) for s in loc), id(sub.schema), sub.uri)
+            known = plan.get(key)
+            plan[key] = (loc, sub, covers or (known is not None and known[2]))
 
         # depth-first walk along unconditional edges; path: schema id -> (loc, sub) of its first visit
         work = [(root, (), {})]
@@ -636,10 +640,10 @@ class CheckPlanner:
             sub, loc, path = work.pop()
             visits += 1
             if visits > MAX_VISITS:
-                return [((), root)]
+                return [((), root, True)]
             key = id(sub.schema)
             if key in marked:
-                register(loc, sub)
+                register(loc, sub, covers=False)
             path = {**path, key: (loc, sub)}
             for how, child in edges.get(key) or list(self.edges(sub)):
                 ckey = id(child.schema)

@@ -191,7 +191,7 @@ class SchemaCompiler:
         self._contradictions: list[tuple[str, str]] = []
         self._validators: dict = {}
         # keywords compiled to a superset, to be checked: id(schema object) -> (object, pointer, reason)
-        self._approx: dict[int, tuple[Any, str, str]] = {}
+        self._approx: dict[int, tuple[Any, str, set[str]]] = {}  # id(schema) -> (schema, pointer, reasons)
         self._original: dict[int, Any] = {}  # id(combinator-free copy) -> the schema object
         self._patterns: dict[str, RegexNode] = {}  # see _pattern
         self._key_classes: dict[tuple, tuple] = {}  # see _key_class
@@ -227,7 +227,7 @@ class SchemaCompiler:
         """``part`` was compiled to a superset of its values: a check enforces it exactly
         (placed by :class:`~outform.schemas.checks.CheckPlanner`)."""
         node = self._original.get(id(part.schema), part.schema)
-        self._approx.setdefault(id(node), (node, pointer, reason))
+        self._approx.setdefault(id(node), (node, pointer, set()))[2].add(reason)
 
     def approximate_all(self, parts: list[Sub], pointer: str, reason: str) -> None:
         if not parts:
@@ -595,9 +595,12 @@ class SchemaCompiler:
         if not plan:
             return None
         checks, prefix_checks = [], []
-        for loc, sub in plan:
+        for loc, sub, covers in plan:
             where = f"{_location_text(loc)} against {sub.pointer or '/'}"
-            checks.append((loc, self._validator(sub).is_valid, where))
+            if not covers and self._approx[id(sub.schema)][2] == {_MANY_KEYS_ANY_ORDER}:
+                checks.append((loc, _key_set_check(sub.schema, sub.draft), where + " (keys)"))
+            else:
+                checks.append((loc, self._validator(sub).is_valid, where))
             node = sub.schema
             if not isinstance(node, dict) or ("$ref" in node and sub.draft <= 7):
                 continue
@@ -1245,8 +1248,7 @@ class SchemaCompiler:
         if order == "any" and n > self.options.max_any_order_keys:
             # members in any order and any number; duplicates, required keys, dependencies
             # and counts are left to the check
-            self.approximate_all(parts, ptr + "/properties",
-                                 f"more than {self.options.max_any_order_keys} properties in any order")
+            self.approximate_all(parts, ptr + "/properties", _MANY_KEYS_ANY_ORDER)
             member = choice(*pairs, *extra_pairs)
             body = seq(member, Rep(seq(comma, ws, member), 0, None))
             return seq(self.tok["{"], ws, body if required else choice(EPSILON, body), self.tok["}"])
@@ -1448,6 +1450,31 @@ def _checked_formats() -> frozenset[str]:
         except ImportError:
             names.discard("idn-hostname")
     return frozenset(names)
+
+
+_MANY_KEYS_ANY_ORDER = "more than max_any_order_keys properties in any order"
+
+
+def _key_set_check(node: dict, draft: int):
+    """The check of an object whose members the grammar takes in any order and number,
+    everything else exact: only what depends on the set of keys is left (required,
+    dependentRequired or array ``dependencies``, min/maxProperties; duplicate keys are
+    refused by the tracker).  Set operations instead of a ``jsonschema`` validation of
+    the whole object at every token that could close it."""
+    required = frozenset(node.get("required", ())) if isinstance(node.get("required"), list) else frozenset()
+    deps = {k: frozenset(v) for k, v in (node.get("dependentRequired") or {}).items() if isinstance(v, list)}
+    if draft <= 7:
+        deps.update((k, frozenset(v)) for k, v in (node.get("dependencies") or {}).items() if isinstance(v, list))
+    low, high = _count(node, "minProperties") or 0, _count(node, "maxProperties")
+
+    def check(value) -> bool:
+        if not isinstance(value, dict):
+            return True  # not an object: the grammar decided what this location holds
+        keys = value.keys()
+        return (required <= keys and all(d <= keys for k, d in deps.items() if k in keys)
+                and low <= len(keys) and (high is None or len(keys) <= high))
+
+    return check
 
 
 @functools.lru_cache(maxsize=None)
