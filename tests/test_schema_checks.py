@@ -357,6 +357,22 @@ def test_many_keys_in_any_order_checked_by_key_set(draft, compiler, llama3_token
     assert verdicts == {True, False}
 
 
+def test_many_closed_keys_in_any_order_never_dead_end(compiler, llama3_vocab):
+    """Uniform walks (escaped key spellings included) over an object with more declared
+    keys than max_any_order_keys and no others: a key prefix only used keys complete,
+    and a comma after the last unused key, are refused as they are typed."""
+    schema = {"type": "object", "properties": {c: {"enum": [1]} for c in "abcdefghij"},
+              "additionalProperties": False, "required": ["j"]}
+    index = compiler.compile_schema(schema, max_whitespace=0)
+    rng = random.Random(7)
+    results = [uniform_walk(index, llama3_vocab, rng, max_steps=120) for _ in range(40)]
+    assert not [r for r in results if r is not None and r[0] == "dead"]
+    finished = [r for r in results if r is not None]
+    assert len(finished) >= 30
+    check = validator_for(schema)
+    assert all(check.is_valid(json.loads(r[1])) for r in finished)
+
+
 def test_duplicate_keys_inside_checked_values(compiler, llama3_tokenizer):
     index = compiler.compile_schema({"type": "array", "uniqueItems": True})
     assert force(index, llama3_tokenizer, '[{"a": 1, "b": 1}]')

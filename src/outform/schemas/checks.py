@@ -91,6 +91,7 @@ _WS = frozenset(b" \t\n\r")
 _NUMBER_BYTES = frozenset(b"0123456789+-.eE")
 _CLOSING_ANYWHERE = b'"}], \t\n\rel'
 _CLOSING_IN_STRING = b'"'
+_ALL_BYTES = bytes(range(256))
 _NO_KEYS: frozenset = frozenset()  # an object's keys seen so far, tracked where duplicates are refused
 
 
@@ -117,8 +118,15 @@ class JsonDocumentCheck:
     """
 
     def __init__(self, checks: list[tuple[tuple, Callable[[Any], bool], str]],
-                 prefix_checks: list[tuple[tuple, Callable[[Any], bool], str]] = ()):
+                 prefix_checks: list[tuple[tuple, Callable[[Any], bool], str]] = (),
+                 closed_keys: list[tuple[tuple, frozenset]] = ()):
+        """``closed_keys``: (location pattern, names) for objects whose keys can only be
+        ``names`` and whose repeats the grammar does not prevent (members in any order
+        and number): a key prefix that only keys already used there complete is refused
+        as it is typed, not left to become a dead end at its closing quote."""
         self.checks = list(checks)
+        self.closed_keys = list(closed_keys)
+        self._viable: dict[tuple, frozenset | None] = {}
         self.prefix_checks = list(prefix_checks)
         self._all = self.checks + self.prefix_checks
         self._depths = frozenset(len(p) for p, _, _ in self.checks)
@@ -144,6 +152,12 @@ class JsonDocumentCheck:
 
     def closing_bytes(self, state: tuple) -> bytes:
         mode = state[1]
+        if (mode == _KSTR or mode == _KESC) and self._typing_may_die(state[2]):
+            if mode == _KESC or b"\\" in state[0][state[3] + 1:]:
+                return _ALL_BYTES  # an escape being typed: any byte may complete a used key
+            # typing a used key's rest (or an escape spelling it) may fail too (see _dead_prefixes)
+            return _CLOSING_IN_STRING + b"\\" + bytes(set(b"".join(k.encode("utf-8", "surrogatepass")
+                                                                for k in state[2][-1][3])))
         if mode == _STR or mode == _ESC or mode == _KSTR or mode == _KESC:
             return _CLOSING_IN_STRING
         return _CLOSING_ANYWHERE
@@ -198,7 +212,7 @@ class JsonDocumentCheck:
                     continue  # no check looked at the string: all members pass
                 out.extend(t for t in members[1:] if self.feed(state, token_bytes[t]) is None)
             return out
-        opening = mode == _VALUE or mode == _KEY
+        opening = (mode == _VALUE or mode == _KEY) and not self._typing_may_die(state[2])
         for t in candidates:
             data = token_bytes[t]
             if opening:
@@ -224,15 +238,17 @@ class JsonDocumentCheck:
         if not stack or not self._guards(stack[-1][2]):
             return [], risky
         quotes = tokens.counts(b'"')[ids]
-        if mode != _KSTR and mode != _KESC:
-            return [], quotes >= 2
+        if mode != _KSTR and mode != _KESC:  # a token needs two quotes to write a whole key, one to
+            if not self._typing_may_die(stack):  # start a dead prefix, a comma to go past the last key
+                return [], quotes >= 2
+            return [], (quotes >= 1) | (np.isin(ids, tokens.with_byte(0x2C)) & self._exhausted(stack[-1]))
         seen = stack[-1][3]
         typed = text[start + 1:]
         if mode == _KESC or b"\\" in typed:
-            return [], quotes >= 1
+            return [], quotes >= 1 if not self._typing_may_die(stack) else np.ones(len(ids), dtype=bool)
         risky = quotes >= 3
         escaped = np.isin(ids, tokens.with_byte(0x5C))
-        risky |= escaped & (quotes >= 1)
+        risky |= escaped & ((quotes >= 0) if self._typing_may_die(stack) else (quotes >= 1))
         refused = []
         for key in seen:
             spelled = key.encode("utf-8", "surrogatepass")
@@ -240,9 +256,49 @@ class JsonDocumentCheck:
                     b'"' + spelled + b'"':
                 hits = np.intersect1d(tokens.with_prefix(spelled[len(typed):] + b'"'), ids)
                 refused.extend(hits.tolist())
+        refused.extend(self._dead_prefixes(stack[-1], typed, ids, tokens))
         if refused:
             risky &= ~np.isin(ids, refused)
         return refused, risky
+
+    def _exhausted(self, top: tuple) -> bool:
+        names = self._viable_keys(top[2])
+        return names is not None and names <= top[3]
+
+    def _typing_may_die(self, stack: tuple) -> bool:
+        """Whether a key begun in the innermost open object may type a dead prefix (see
+        ``closed_keys``): it is an object with closed keys and some already used."""
+        top = stack[-1] if stack else None
+        return bool(top and top[0] and top[3] and self.closed_keys and self._viable_keys(top[2]) is not None)
+
+    def _dead_prefixes(self, top: tuple, typed: bytes, ids: np.ndarray, tokens) -> list[int]:
+        """Of ``ids``, the tokens without a quote after which the key typed so far in the
+        object ``top`` is a prefix of used keys only, in an object with closed keys: the
+        rests of the used keys cut short, each checked against the keys still unused."""
+        names = self._viable_keys(top[2]) if self.closed_keys else None
+        if names is None:
+            return []
+        unused = [k.encode("utf-8", "surrogatepass") for k in names - top[3]]
+        dead = []
+        for key in top[3]:
+            spelled = key.encode("utf-8", "surrogatepass")
+            if not spelled.startswith(typed):
+                continue
+            rest = spelled[len(typed):]
+            for j in range(1, len(rest) + 1):
+                if not any(u.startswith(typed + rest[:j]) for u in unused):
+                    hits = tokens.with_prefix(rest[:j])
+                    dead.extend(hits[tokens.lengths[hits] == j].tolist())
+        return np.intersect1d(np.array(dead, dtype=np.int64), ids).tolist() if dead else []
+
+    def _viable_keys(self, loc: tuple) -> frozenset | None:
+        """The keys an object at ``loc`` may have, when some ``closed_keys`` entry says (the
+        intersection of those that match), else None."""
+        if loc not in self._viable:
+            sets = [names for pattern, names in self.closed_keys
+                    if len(pattern) == len(loc) and all(_segment_matches(s, step) for s, step in zip(pattern, loc))]
+            self._viable[loc] = frozenset.intersection(*sets) if sets else None
+        return self._viable[loc]
 
     def _guards(self, loc: tuple) -> bool:
         """Whether duplicate keys are refused in the object at ``loc``: it lies inside a
@@ -370,6 +426,8 @@ class JsonDocumentCheck:
                 if b == 0x2C:  # ,
                     top = stack[-1]
                     if top[0]:
+                        if top[3] and self.closed_keys and self._exhausted(top):
+                            return None  # every key the object may have is used
                         mode = _KEY
                     else:
                         stack = stack[:-1] + ((False, top[1], top[2], top[3] + 1, None),)
@@ -390,7 +448,25 @@ class JsonDocumentCheck:
                     mode = _AFTER
             else:  # _COLON
                 mode = _VALUE
+        if mode == _KSTR and stack[-1][3] and self.closed_keys and self._dead_key(stack[-1], text[start + 1:]):
+            return None
         return (text, mode, stack, start, loc, left)
+
+    def _dead_key(self, top: tuple, typed: bytes) -> bool:
+        """Whether the key typed so far (no escapes) can only become a key already used in
+        the object ``top``, whose keys are closed (see ``closed_keys``)."""
+        names = self._viable_keys(top[2])
+        if names is None:
+            return False
+        if b"\\" in typed:  # escapes: compare decoded text, once the last escape is complete
+            try:
+                key = json.loads(b'"' + typed + b'"')
+            except ValueError:
+                return False
+            return any(k.startswith(key) for k in top[3]) and not any(k.startswith(key) for k in names - top[3])
+        used = (k.encode("utf-8", "surrogatepass") for k in top[3])
+        unused = (k.encode("utf-8", "surrogatepass") for k in names - top[3])
+        return any(k.startswith(typed) for k in used) and not any(k.startswith(typed) for k in unused)
 
     # checks ----------------------------------------------------------------
 

@@ -594,11 +594,15 @@ class SchemaCompiler:
         plan = CheckPlanner(self).plan()
         if not plan:
             return None
-        checks, prefix_checks = [], []
+        checks, prefix_checks, closed_keys = [], [], []
         for loc, sub, covers in plan:
             where = f"{_location_text(loc)} against {sub.pointer or '/'}"
             if not covers and self._approx[id(sub.schema)][2] == {_MANY_KEYS_ANY_ORDER}:
                 checks.append((loc, _key_set_check(sub.schema, sub.draft), where + " (keys)"))
+                node = sub.schema
+                if node.get("additionalProperties") is False and not node.get("patternProperties") and \
+                        isinstance(node.get("properties"), dict):
+                    closed_keys.append((loc, frozenset(node["properties"])))
             else:
                 checks.append((loc, self._validator(sub).is_valid, where))
             node = sub.schema
@@ -613,7 +617,7 @@ class SchemaCompiler:
             if prefix:
                 part = Sub(prefix, sub.uri, sub.frag, sub.pointer, sub.draft)
                 prefix_checks.append((loc, self._validator(part).is_valid, where))
-        return JsonDocumentCheck(checks, prefix_checks)
+        return JsonDocumentCheck(checks, prefix_checks, closed_keys)
 
     def format_checker(self):
         """Formats as the grammar enforces them: the compiled ones by their regex,
