@@ -155,9 +155,12 @@ class JsonDocumentCheck:
         if (mode == _KSTR or mode == _KESC) and self._typing_may_die(state[2]):
             if mode == _KESC or b"\\" in state[0][state[3] + 1:]:
                 return _ALL_BYTES  # an escape being typed: any byte may complete a used key
-            # typing a used key's rest (or an escape spelling it) may fail too (see _dead_prefixes)
-            return _CLOSING_IN_STRING + b"\\" + bytes(set(b"".join(k.encode("utf-8", "surrogatepass")
-                                                                for k in state[2][-1][3])))
+            # typing a used key's rest (or an escape spelling it) may fail too (see _dead_prefixes):
+            # such a token starts with the next byte of a used key that extends what is typed
+            typed = state[0][state[3] + 1:]
+            starts = {k[len(typed)] for k in (u.encode("utf-8", "surrogatepass") for u in state[2][-1][3])
+                      if len(k) > len(typed) and k.startswith(typed)}
+            return _CLOSING_IN_STRING + b"\\" + bytes(sorted(starts))
         if mode == _STR or mode == _ESC or mode == _KSTR or mode == _KESC:
             return _CLOSING_IN_STRING
         return _CLOSING_ANYWHERE

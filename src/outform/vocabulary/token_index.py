@@ -47,8 +47,10 @@ class TokenIndex:
         key = bytes(sorted(set(data)))
         ids = self._with_any.get(key)
         if ids is None:
-            parts = [self.with_byte(b) for b in key]
-            ids = self._with_any[key] = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+            hit = np.zeros(self._n, dtype=bool)  # a union by marking: no sort of the concatenation
+            for b in key:
+                hit[self.with_byte(b)] = True
+            ids = self._with_any[key] = np.flatnonzero(hit)
         return ids
 
     def counts(self, data: bytes) -> np.ndarray:
