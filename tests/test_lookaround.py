@@ -116,16 +116,21 @@ def test_exhaustive_against_regex_module(pattern, alphabet, n):
     assert verdicts == {True, False}
 
 
+def _assert_agrees_with_node(pattern: str, texts: list[str], verdicts: list[bool]) -> None:
+    """The search DFA and the respelled backtracking search both give node's verdicts."""
+    d = lookaround.search_dfa(pattern)
+    wrong = [(t, v) for t, v in zip(texts, verdicts) if _member(d, t) != v]
+    assert not wrong, f"{pattern!r}: (string, node verdict) {wrong[:5]}"
+    search = lookaround.backtracking_search(pattern)
+    wrong = [(t, v) for t, v in zip(texts, verdicts) if (search(t) is not None) != v]
+    assert not wrong, f"{pattern!r} respelled: (string, node verdict) {wrong[:5]}"
+
+
 @pytest.mark.skipif(not HAS_NODE, reason="node is not installed")
 def test_exhaustive_against_node():
     cases = [(p, _strings(a + "\n", min(n, 5))) for p, a, n in BENCH + SHAPES]
     for (pattern, texts), verdicts in zip(cases, _node([[p, t] for p, t in cases])):
-        d = lookaround.search_dfa(pattern)
-        wrong = [(t, v) for t, v in zip(texts, verdicts) if _member(d, t) != v]
-        assert not wrong, f"{pattern!r}: (string, node verdict) {wrong[:5]}"
-        search = lookaround.backtracking_search(pattern)
-        wrong = [(t, v) for t, v in zip(texts, verdicts) if (search(t) is not None) != v]
-        assert not wrong, f"{pattern!r} respelled: (string, node verdict) {wrong[:5]}"
+        _assert_agrees_with_node(pattern, texts, verdicts)
 
 
 # ---------------------------------------------------------------------------
@@ -169,12 +174,7 @@ def test_random_patterns_against_node():
     texts = _strings("ab\n", 4) + ["a b", " a\n", "ab c", "c\nb"]
     cases = RANDOM[:200]
     for pattern, verdicts in zip(cases, _node([[p, texts] for p in cases])):
-        d = lookaround.search_dfa(pattern)
-        wrong = [(t, v) for t, v in zip(texts, verdicts) if _member(d, t) != v]
-        assert not wrong, f"{pattern!r}: (string, node verdict) {wrong[:5]}"
-        search = lookaround.backtracking_search(pattern)
-        wrong = [(t, v) for t, v in zip(texts, verdicts) if (search(t) is not None) != v]
-        assert not wrong, f"{pattern!r} respelled: (string, node verdict) {wrong[:5]}"
+        _assert_agrees_with_node(pattern, texts, verdicts)
 
 
 # ---------------------------------------------------------------------------

@@ -49,7 +49,6 @@ parser's :class:`~outform.errors.UnsupportedRegexError` at its position.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 from outform.grammar.regex_ast import Alt, CharSet, Concat, Empty, RegexNode, Repeat, concat, repeat
@@ -217,7 +216,6 @@ class _Builder:
         self.deriv_memo: dict = {}
         self.left_memo: dict = {}
         self.steps = 0
-        self.max_dnf = MAX_DNF
         self.head_ids: dict[int, frozenset[int]] = {}
 
     def tracker(self, body) -> charfa.DFA:
@@ -253,7 +251,7 @@ class _Builder:
             if any(k <= conj for k in kept):
                 continue
             kept.append(conj)
-        if len(kept) > self.max_dnf:
+        if len(kept) > MAX_DNF:
             raise charfa.TooComplex("lookaround formula too large")
         return frozenset(kept)
 
@@ -267,7 +265,7 @@ class _Builder:
             return b
         if b == TRUE:
             return a
-        if len(a) * len(b) > self.max_dnf * 4:
+        if len(a) * len(b) > MAX_DNF * 4:
             raise charfa.TooComplex("lookaround formula too large")
         return self.simplify(x | y for x in a for y in b)
 
