@@ -11,7 +11,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-_BIT_INDEX = np.arange(32, dtype=np.uint32)
 
 
 def bitmask_words(width: int) -> int:
@@ -21,8 +20,29 @@ def bitmask_words(width: int) -> int:
 
 def bitmask_to_ids(words: np.ndarray) -> np.ndarray:
     """Token ids whose bit is set, ascending."""
-    bits = (words.view(np.uint32)[:, None] >> _BIT_INDEX) & 1
-    return np.flatnonzero(bits.reshape(-1)).astype(np.int64)
+    return _set_bits(words.view(np.uint32))
+
+
+@nb.njit(cache=True, nogil=True)
+def _set_bits(words):
+    """Positions of the set bits, skipping empty words: masks filtered by checks are
+    sparse, and unpacking all 128k bits would cost more than the filter itself."""
+    total = 0
+    for w in range(words.shape[0]):
+        x = np.int64(words[w])
+        while x:
+            x &= x - 1
+            total += 1
+    out = np.empty(total, dtype=np.int64)
+    k = 0
+    for w in range(words.shape[0]):
+        x = np.int64(words[w])
+        if x:
+            for bit in range(32):
+                if (x >> bit) & 1:
+                    out[k] = w * 32 + bit
+                    k += 1
+    return out
 
 
 @nb.njit(cache=True, nogil=True)

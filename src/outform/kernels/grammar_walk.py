@@ -231,6 +231,56 @@ def inside_lexeme_walk(
 
 
 @nb.njit(cache=True, nogil=True)
+def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, good):
+    """Whether from lexer state ``q`` every *body* text (``body``: the automaton of
+    :mod:`outform.vocabulary.string_body`) keeps some lexeme of ``allowed`` ([1, K], the
+    parser's) completable and completes none.  Then every body token lies inside the
+    current lexeme and no trie node on its path is a boundary node, so
+    ``inside_lexeme_walk`` may take the body tokens as a block and walk only the rest.
+
+    A depth-first search over pairs (lexer state, body-automaton state), stopping at
+    the first failure.  ``good`` (int8 per lexer state, 1: known to pass) memoises
+    successes for this ``allowed``: every state between characters that the search
+    met passes too (what it can reach was searched), which makes the next key prefix
+    of a long key trie free.  Using ``allowed`` rather than the lexemes still alive
+    at ``q`` changes nothing: a state reachable from ``q`` keeps alive only lexemes
+    ``q`` keeps alive.
+    """
+    if good[q] == 1:
+        return True
+    n = lex_trans.shape[0]
+    m = body.shape[0]
+    seen = np.zeros((n, m), dtype=np.bool_)
+    stack_p = np.empty(n * m, dtype=np.int32)
+    stack_u = np.empty(n * m, dtype=np.int8)
+    seen[q, 0] = True
+    stack_p[0], stack_u[0] = q, 0
+    top = 1
+    while top > 0:
+        top -= 1
+        p, u = stack_p[top], stack_u[top]
+        if u == 0 and good[p] == 1 and p != q:
+            continue
+        for b in range(256):
+            u2 = body[u, b]
+            if u2 < 0:
+                continue
+            p2 = lex_trans[p, b]
+            if p2 < 0:
+                return False
+            if not seen[p2, u2]:
+                if not _intersects(lex_alive, p2, allowed, 0) or _intersects(lex_accepts, p2, allowed, 0):
+                    return False
+                seen[p2, u2] = True
+                stack_p[top], stack_u[top] = p2, u2
+                top += 1
+    for p in range(n):
+        if seen[p, 0]:
+            good[p] = 1
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
 def _first_bytes_union(p_first_bytes, cfg_p, row, n, union):
     """Into ``union`` (uint64[4]): the bytes that can begin a lexeme for one of the row's parser states."""
     for w in range(4):

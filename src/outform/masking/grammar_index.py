@@ -28,6 +28,7 @@ from outform.kernels.grammar_walk import (
     SUBTREE,
     UNION,
     UNKNOWN,
+    body_closure,
     boundary_walks,
     grammar_advance_walk,
     inside_lexeme_walk,
@@ -36,7 +37,8 @@ from outform.kernels.grammar_walk import (
 )
 from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.regex_index import token_trie
-from outform.vocabulary import Vocabulary
+from outform.vocabulary import TokenTrie, Vocabulary
+from outform.vocabulary.string_body import UTF8_BODY, split_string_body
 
 LEXING_MODES = ("complete", "greedy")
 _MASK_CACHE_SIZE = 1024  # masks kept per parse table (16 KiB each at 128k tokens)
@@ -279,6 +281,8 @@ class GrammarIndex:
         self.parser.set_lexeme_costs([shortest_lengths(p)[1] for p in self.bnf.lexeme_patterns])
         self._distances: dict[int, np.ndarray] = {}
         self._trie = token_trie(vocab)
+        self._body = split_string_body(vocab)
+        self._body_good: dict[bytes, np.ndarray] = {}  # parser-allowed lexemes -> body_closure memo
         self._scratch = threading.local()  # per-thread walk buffers: batches fill masks in parallel
         self._self_merging = frozenset(
             lexeme for lexeme in self.bnf.ignore if _closed_under_concatenation(self.bnf.lexeme_patterns[lexeme])
@@ -402,12 +406,13 @@ class GrammarIndex:
         return out
 
     def _walk_config(self, q: int, pid: int, table: ParseTable, out: np.ndarray, root: int = 0,
-                     blocked: np.ndarray | None = None) -> None:
-        """Tokens below trie node ``root`` allowed from configuration ``(q, pid)``, into ``out``:
-        the inside part (cached), closing before the first byte (at the trie root only: below
-        another node ``q`` is a lexer start, which accepts nothing) and the boundary walks."""
+                     blocked: np.ndarray | None = None, trie: TokenTrie | None = None) -> None:
+        """Tokens below node ``root`` of ``trie`` (default: the vocabulary's) allowed from
+        configuration ``(q, pid)``, into ``out``: the inside part (cached), closing before the
+        first byte (at the trie root only: below another node ``q`` is a lexer start, which
+        accepts nothing) and the boundary walks."""
         allowed = table.allowed[pid]
-        inside, boundary_nodes, boundary_states = self._inside_part(q, allowed, root, blocked)
+        inside, boundary_nodes, boundary_states, trie = self._inside_part(q, allowed, root, blocked, trie)
         out |= inside
         if root == 0:
             for lexeme in _set_bits(self.lexer.accepts[q] & allowed):
@@ -417,14 +422,13 @@ class GrammarIndex:
                     if self.greedy:  # only before a first byte that cannot continue the lexeme
                         next_mask = next_mask & self._not_continuing(q, allowed)
                     out |= next_mask
-        self._walk_boundaries(pid, boundary_nodes, boundary_states, table, out)
+        self._walk_boundaries(pid, boundary_nodes, boundary_states, table, out, trie)
 
     def _walk_boundaries(self, pid: int, boundary_nodes: np.ndarray, boundary_states: np.ndarray,
-                         table: ParseTable, out: np.ndarray) -> None:
-        """The resumable boundary kernel: fill each table entry it asks for and go on; mask
-        each large subtree it hands over with one ``_walk_config`` per configuration closed
-        at its root (their inside parts are cached across positions)."""
-        t = self._trie
+                         table: ParseTable, out: np.ndarray, t: TokenTrie) -> None:
+        """The resumable boundary kernel over the nodes of trie ``t``: fill each table entry it
+        asks for and go on; mask each large subtree it hands over with one ``_walk_config`` per
+        configuration closed at its root (their inside parts are cached across positions)."""
         cfg_q, cfg_p, cfg_n = self._buffers()
         k, node = 0, -1
         while True:
@@ -443,7 +447,7 @@ class GrammarIndex:
                 closed = list(zip(cfg_q[row, : cfg_n[row]].tolist(), cfg_p[row, : cfg_n[row]].tolist()))
                 blocked = self._continuing(int(boundary_states[k]), table.allowed[pid]) if self.greedy else None
                 for q2, p2 in closed:  # these walks reuse the buffers: resume at the next boundary
-                    self._walk_config(q2, p2, table, out, root, blocked)
+                    self._walk_config(q2, p2, table, out, root, blocked, t)
                 k, node = k + 1, -1
                 continue
             if need_p < 0:
@@ -481,38 +485,61 @@ class GrammarIndex:
             buffers = self._scratch.buffers = (cfg_q, np.zeros_like(cfg_q), np.zeros(len(cfg_q), dtype=np.int32))
         return buffers
 
-    def _inside_part(self, q: int, parser_allowed: np.ndarray, root: int = 0, blocked: np.ndarray | None = None):
-        """Cached per (trie node, lexer state, lexemes still possible, blocked first bytes):
-        see ``inside_lexeme_walk``.  Below a large trie node (a whitespace prefix) the same
-        lexer start and lexemes come back at many positions, so the part is reused there too."""
+    def _inside_part(self, q: int, parser_allowed: np.ndarray, root: int, blocked: np.ndarray | None,
+                     trie: TokenTrie | None):
+        """(token mask, boundary nodes, their lexer states, the trie those nodes belong to),
+        cached per (trie node, lexer state, lexemes still possible, blocked first bytes): see
+        ``inside_lexeme_walk``.  Below a large trie node (a whitespace prefix) the same lexer
+        start and lexemes come back at many positions, so the part is reused there too.
+
+        From the root of the vocabulary's trie, when the lexer keeps every string-body text
+        inside the lexeme (:func:`body_closure`), the body tokens are one precomputed block
+        and only the other tokens are walked, in their own trie (:mod:`..string_body`)."""
+        trie = self._trie if trie is None else trie
         relevant = (parser_allowed & self.lexer.alive[q]).reshape(1, -1)
         blocked = _NOTHING_BLOCKED if blocked is None else blocked
-        key = (root, q, relevant.tobytes(), np.packbits(blocked).tobytes())
+        key = (root, trie is self._trie, q, relevant.tobytes(), np.packbits(blocked).tobytes())
         part = self._inside_cache.get(key)
         if part is None:
-            part = self._shared_inside_part(q, relevant, root, blocked)
+            if root == 0 and trie is self._trie and blocked is _NOTHING_BLOCKED and self._body_inside(q, parser_allowed):
+                trie = self._body.rest
+            part = self._shared_inside_part(q, relevant, root, blocked, trie)
             if len(self._inside_cache) >= _INSIDE_CACHE_SIZE:
                 self._inside_cache.clear()
             self._inside_cache[key] = part
         return part
 
-    def _shared_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray):
+    def _body_inside(self, q: int, parser_allowed: np.ndarray) -> bool:
+        """Whether every string-body text from lexer state ``q`` stays inside a lexeme the
+        parser allows (see :func:`body_closure`; memoised per allowed-lexeme set)."""
+        key = parser_allowed.tobytes()
+        good = self._body_good.get(key)
+        n_states = len(self.lexer.transitions)
+        if good is None or len(good) < n_states:  # the lexer bank grows as new lexeme sets are met
+            grown = np.zeros(n_states, dtype=np.int8)
+            if good is not None:
+                grown[: len(good)] = good
+            good = self._body_good[key] = grown
+        return bool(body_closure(self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q,
+                                 parser_allowed.reshape(1, -1), UTF8_BODY, good))
+
+    def _shared_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray, trie: TokenTrie):
         """The inside part, from the cache shared by every grammar on this vocabulary when the
         lexer's behaviour from ``q`` is small enough to name (:func:`_lexeme_signature`): a
         JSON string, a number, a key from a fixed set look the same in every schema, and each
         such walk of the whole vocabulary costs milliseconds."""
         named = _lexeme_signature(self.lexer, q, relevant)
         if named is None:
-            return self._walk_inside(q, relevant, root, blocked)
+            return self._walk_inside(q, relevant, root, blocked, trie)
         signature, order = named
         shared = _SHARED_INSIDE.setdefault(self.vocab, OrderedDict())
-        key = (signature, root, np.packbits(blocked).tobytes(), self.n_words)
+        key = (signature, root, trie is self._body.rest, np.packbits(blocked).tobytes(), self.n_words)
         with _SHARED_LOCK:
             found = shared.get(key)
             if found is not None:
                 shared.move_to_end(key)
         if found is None:
-            out, nodes, states = self._walk_inside(q, relevant, root, blocked)
+            out, nodes, states, _ = self._walk_inside(q, relevant, root, blocked, trie)
             rank = {state: k for k, state in enumerate(order.tolist())}
             found = (out, nodes, np.array([rank[state] for state in states.tolist()], dtype=np.int32))
             with _SHARED_LOCK:
@@ -520,10 +547,9 @@ class GrammarIndex:
                 if len(shared) > _SHARED_INSIDE_SIZE:
                     shared.popitem(last=False)
         out, nodes, ranks = found
-        return out, nodes, order[ranks]
+        return out, nodes, order[ranks], trie
 
-    def _walk_inside(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray):
-        t = self._trie
+    def _walk_inside(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray, t: TokenTrie):
         out = np.zeros(self.n_words, dtype=np.uint32)
         size = int(t.subtree_end[root]) - root
         nodes = np.empty(size, dtype=np.int32)
@@ -533,7 +559,9 @@ class GrammarIndex:
             self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, relevant, out, nodes, states,
             root, blocked, t.max_depth,
         )
-        return out, nodes[:n].copy(), states[:n].copy()
+        if t is self._body.rest:
+            out |= self._body.body_mask(self.n_words)
+        return out, nodes[:n].copy(), states[:n].copy(), t
 
     def _overflow(self) -> ResourceLimitExceeded:
         return ResourceLimitExceeded(

@@ -33,6 +33,7 @@ class TokenIndex:
         self._sorted_ids = np.array([t for _, t in order], dtype=np.int64)
         self._with_byte: dict[int, np.ndarray] = {}
         self._with_any: dict[bytes, np.ndarray] = {}
+        self._any_masks: dict[tuple[bytes, int], np.ndarray] = {}
         self._counts: dict[bytes, np.ndarray] = {}
 
     def with_byte(self, byte: int) -> np.ndarray:
@@ -52,6 +53,18 @@ class TokenIndex:
                 hit[self.with_byte(b)] = True
             ids = self._with_any[key] = np.flatnonzero(hit)
         return ids
+
+    def any_byte_mask(self, data: bytes, n_words: int) -> np.ndarray:
+        """The tokens containing at least one byte of ``data``, as a token bitmask of
+        ``n_words`` uint32 words: intersecting it with a mask is a few thousand word
+        operations, where indexing the mask by these ids would touch every id."""
+        key = (bytes(sorted(set(data))), n_words)
+        mask = self._any_masks.get(key)
+        if mask is None:
+            bits = np.zeros(n_words * 32, dtype=bool)
+            bits[self.with_any_byte(key[0])] = True
+            mask = self._any_masks[key] = np.packbits(bits, bitorder="little").view(np.uint32)
+        return mask
 
     def counts(self, data: bytes) -> np.ndarray:
         """Per token id, how many of its bytes are in ``data`` (int32)."""

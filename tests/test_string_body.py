@@ -1,0 +1,131 @@
+"""String-body slices: the body tokens taken as one block, the rest walked in their own trie.
+
+Oracles: Python's strict UTF-8 decoder for which tokens are body text; brute-force
+enumeration of short body texts through the lexer DFA for ``body_closure``; and, for
+masks, the same matcher positions masked with slicing switched off.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from outform.automata.lexer import LexerDFA
+from outform.grammar import parse_regex
+from outform.kernels.grammar_walk import body_closure
+from outform.masking import Compiler, Matcher
+from outform.masking.grammar_index import GrammarIndex
+from outform.vocabulary.string_body import UTF8_BODY, split_string_body
+
+
+def _is_body_oracle(data: bytes | None) -> bool:
+    try:
+        text = data.decode("utf-8") if data else ""
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and all(c >= " " and c not in '"\\\x7f' for c in text)
+
+
+@pytest.mark.parametrize("vocab_name", ["llama3_vocab", "mistral_vocab"])
+def test_body_tokens_are_the_utf8_strings_of_plain_characters(request, vocab_name):
+    vocab = request.getfixturevalue(vocab_name)
+    split = split_string_body(vocab)
+    expected = np.array([_is_body_oracle(data) for data in vocab.token_bytes])
+    assert np.array_equal(split.is_body, expected)
+    assert expected.sum() > len(vocab) // 2  # the point of the split: most tokens are body
+    rest_ids = set(split.rest.token_ids.tolist())
+    assert rest_ids == {t for t, data in enumerate(vocab.token_bytes) if data and not expected[t]}
+    mask = split.body_mask(4100)
+    bits = np.unpackbits(mask.view(np.uint8), bitorder="little").astype(bool)
+    assert np.array_equal(bits[: len(vocab)], expected) and not bits[len(vocab):].any()
+
+
+_ALPHABET = [c.encode() for c in ("a", "b", "z", " ", "0", "é", "€", "𝄞")] + [b"\x80", b'"', b"\\", b"\x01"]
+
+
+def _body_texts(max_chars: int):
+    plain = [c for c in _ALPHABET if _is_body_oracle(c)]
+    for n in range(1, max_chars + 1):
+        for chars in itertools.product(plain, repeat=n):
+            yield b"".join(chars)
+
+
+def _closure_oracle(lexer: LexerDFA, q: int, allowed: np.ndarray, max_chars: int) -> bool:
+    """Every short body text, byte by byte, stays alive for ``allowed`` and accepts none of it."""
+    for text in _body_texts(max_chars):
+        state = q
+        for byte in text:
+            state = lexer.transitions[state, byte]
+            if state < 0 or not (lexer.alive[state] & allowed).any() or (lexer.accepts[state] & allowed).any():
+                return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "patterns, expected",
+    [
+        ([r'"[^"\\\x00-\x1f]*"'], True),  # a JSON string body: everything goes
+        ([r'"[^"\\\x00-\x1f]{0,2}"'], False),  # maxLength: the third character kills it
+        ([r'"(ab|cd)"', r'"[^"\\\x00-\x1f]*"'], True),  # keys beside an open string
+        ([r'"(ab|cd)"'], False),  # keys alone: "z" is dead
+        ([r'"[a-z ]*"'], False),  # a pattern: "é" is dead
+        ([r'[a-z]+'], False),  # an identifier accepts as it goes
+        ([r'"[^"\\\x00-\x1f\x80-\xff]*"'], False),  # ASCII only
+    ],
+)
+def test_body_closure_agrees_with_enumeration(patterns, expected):
+    lexer = LexerDFA.build([parse_regex(p) for p in patterns])
+    allowed = np.full((1, lexer.alive.shape[1]), ~np.uint64(0), dtype=np.uint64)
+    q = lexer.transitions[lexer.start, ord('"')] if patterns[0].startswith('"') else lexer.start
+    good = np.zeros(len(lexer.transitions), dtype=np.int8)
+    got = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, UTF8_BODY, good)
+    assert got == expected == _closure_oracle(lexer, q, allowed, 3)
+    if got:  # every state the search met between characters is memoised as passing
+        assert good[q] == 1 and good.sum() >= 1
+        for state in np.flatnonzero(good):
+            assert _closure_oracle(lexer, int(state), allowed, 2)
+
+
+_MANY_KEYS = {
+    "type": "object",
+    "properties": {name: {"type": "string"} for name in
+                   ("description", "destination", "details", "name", "names", "nickname", "id", "identifier")},
+    "additionalProperties": {"type": "integer"},
+}
+_BOUNDED = {"type": "object", "properties": {"code": {"type": "string", "maxLength": 3}, "text": {"type": "string"}}}
+
+
+@pytest.mark.parametrize("schema", [_MANY_KEYS, _BOUNDED])
+def test_sliced_masks_equal_full_walks(llama3_vocab, llama3_tokenizer, monkeypatch, schema):
+    """Positions inside keys, values and between them: the mask with slicing is the mask without."""
+    documents = [
+        {"description": "a long \"quoted\" text é", "detailsX": 3, "names": "b", "identifier": "x\\y"},
+        {"nickname": "", "desc": 12, "id": "€ 5"},
+    ] if schema is _MANY_KEYS else [{"code": "ab", "text": "free text here"}, {"text": "é\u00e8", "code": ""}]
+    positions = []
+    for document in documents:
+        ids = llama3_tokenizer.encode(json.dumps(document), add_special_tokens=False)
+        positions.extend(ids[:k] for k in range(len(ids) + 1))
+
+    def masks(sliced: bool) -> tuple[list[np.ndarray], int]:
+        index = Compiler(llama3_vocab).compile_schema(schema, key_order="any")
+        verdicts = []
+        original = GrammarIndex._body_inside
+        monkeypatch.setattr(GrammarIndex, "_body_inside",
+                            lambda self, q, allowed: verdicts.append(sliced and original(self, q, allowed)) or verdicts[-1])
+        out = []
+        for prefix in positions:
+            matcher = Matcher(index)
+            for t in prefix:
+                assert matcher.accept_token(t)
+            out.append(matcher.allowed_token_ids())
+        monkeypatch.setattr(GrammarIndex, "_body_inside", original)
+        return out, sum(verdicts)
+
+    full, _ = masks(sliced=False)
+    sliced, n_sliced = masks(sliced=True)
+    assert n_sliced >= 2  # string values (and, with many keys, keys) were sliced
+    assert all(np.array_equal(a, b) for a, b in zip(full, sliced))
