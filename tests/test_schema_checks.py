@@ -123,6 +123,13 @@ MASK_SCHEMAS = [
     # more declared keys than max_any_order_keys: members in any order, duplicates refused as the key closes
     ("many-keys-any-order", {"type": "object", "properties": {f"k{i}": {"enum": [1, 22]} for i in range(10)},
                              "required": ["k9"], "additionalProperties": False}, '{"k0": 1, "k1": 22, "k'),
+    # key-set checks only: positions with the same structure share one filtered mask (refusal_key)
+    ("key-sets-share-masks", {"type": "object", "required": ["s0"], "minProperties": 2, "additionalProperties": False,
+                              "properties": {**{f"s{i}": {"type": "string", "maxLength": 3} for i in range(9)},
+                                             "o": {"type": "object", "required": ["t1"], "additionalProperties": False,
+                                                   "properties": {f"t{i}": {"type": "string", "maxLength": 2}
+                                                                  for i in range(9)}}}},
+     '{"s1": "ab", "o": {"t0": "xy", "t2": "q'),
     ("duplicates-in-unique-items", {"type": "array", "uniqueItems": True, "maxItems": 2,
                                     "items": {"type": "object", "additionalProperties": {"enum": [1]}}},
      '[{"a": 1, "ab": 1, "a'),
@@ -355,6 +362,26 @@ def test_many_keys_in_any_order_checked_by_key_set(draft, compiler, llama3_token
         assert force(index, llama3_tokenizer, text) == valid, text
         verdicts.add(valid)
     assert verdicts == {True, False}
+
+
+def test_refusal_keys_ignore_text_only_where_checks_read_key_sets(compiler, llama3_tokenizer):
+    """Inside a string value of an object checked on its key set, the refusal key does not
+    depend on the string's content, so the filtered mask is shared; a check that reads
+    the object's text (``not``) makes the key None."""
+    keys_only = {"type": "object", "required": ["s0"],
+                 "properties": {f"s{i}": {"type": "string"} for i in range(9)}}
+    reads_text = {**keys_only, "not": {"properties": {"s1": {"const": "ab"}}, "required": ["s1"]}}
+
+    def refusal_key(index, text):
+        matcher = Matcher(index)
+        assert matcher.accept_tokens(llama3_tokenizer.encode(text, add_special_tokens=False))
+        return index.check.refusal_key(matcher.state.check)
+
+    index = compiler.compile_schema(keys_only)
+    first, second = refusal_key(index, '{"s1": "a'), refusal_key(index, '{"s1": "a long')
+    assert first is not None and first == second
+    assert refusal_key(index, '{"s2": "a') != first  # another key seen: another structure
+    assert refusal_key(compiler.compile_schema(reads_text), '{"s1": "a') is None
 
 
 def test_many_closed_keys_in_any_order_never_dead_end(compiler, llama3_vocab):

@@ -10,7 +10,9 @@ A state is the pair (grammar state, check state).  The mask is the grammar's
 mask minus the tokens whose bytes make the check fail; only tokens containing
 one of the check's *closing bytes* can fail, so only those (and only those the
 grammar allows) are fed to the check.  Masks are cached on the state object and,
-by (grammar position, check state), across the matchers of one constraint.
+by (grammar position, check state), across the matchers of one constraint; a
+check may name coarser keys (``refusal_key``: states that refuse the same
+tokens), and then one filtered mask serves all the positions that share one.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from typing import Hashable
 import numpy as np
 
 from outform.grammar.ir import DocumentCheck
-from outform.kernels import bitmask_words
+from outform.kernels import bitmask_to_ids, bitmask_words
 from outform.masking.grammar_index import GrammarIndex
 from outform.vocabulary.token_index import token_index
 
 _MASK_CACHE_SIZE = 1024  # filtered masks kept per constraint (16 KiB each at 128k tokens)
+_SHARED = object()  # tags cache keys made of a check's refusal_key rather than its state
 
 class CheckedState:
     """An immutable position: the inner grammar state and the check state."""
@@ -84,7 +87,9 @@ class CheckedConstraint:
 
     def token_mask(self, state: CheckedState) -> np.ndarray:
         if state.mask is None:
-            key = (state.inner.table, state.inner.configs, state.check)
+            refusal_key = getattr(self.check, "refusal_key", None)  # optional: see JsonDocumentCheck
+            shared = refusal_key(state.check) if refusal_key is not None else None
+            key = (state.inner.table, state.inner.configs, state.check if shared is None else (_SHARED, shared))
             with self._lock:
                 mask = self._masks.get(key)
             if mask is None:
@@ -113,8 +118,7 @@ class CheckedConstraint:
         closing = self.check.closing_bytes(check_state)
         if not closing:
             return mask
-        ids = self._tokens.with_any_byte(closing)
-        ids = ids[(mask[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1 == 1]
+        ids = bitmask_to_ids(mask & self._tokens.any_byte_mask(closing, len(mask)))
         if not len(ids):
             return mask
         failing = getattr(self.check, "failing", None)

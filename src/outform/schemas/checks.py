@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 import numpy as np
 
@@ -136,6 +136,7 @@ class JsonDocumentCheck:
         self._results: dict[tuple[int, bytes], bool] = {}
         self._may: dict[tuple[tuple, int], bool] = {}  # see _may_run
         self._guarded: dict[tuple, bool] = {}  # see _guards
+        self._free: dict[tuple, bool] = {}  # see _text_free
         self._ran = 0  # checks evaluated so far (see ``failing``)
 
     def __repr__(self) -> str:
@@ -149,6 +150,40 @@ class JsonDocumentCheck:
     def initial(self) -> tuple:
         # (text, mode, stack, scalar start, scalar location, literal bytes left)
         return (b"", _VALUE, (), 0, (), 0)
+
+    def refusal_key(self, state: tuple) -> Hashable | None:
+        """A key such that states with equal keys refuse the same tokens, or None.
+
+        The text read so far matters to a token's fate only through the checks that
+        would validate a value begun before it: the open containers and the scalar
+        being read.  Where every check that can match those locations depends on an
+        object's key set alone (``keys_only`` validators), the fate is decided by
+        the structure -- modes, locations, keys seen, the key being typed -- and
+        masks can be shared by every position with the same structure (all the
+        positions inside a string value, say).  Values a token begins and closes
+        itself are validated on the token's own bytes, which the key leaves free.
+        """
+        text, mode, stack, start, loc, left = state
+        scalar = loc if _STR <= mode <= _ESC or mode >= _NUM else None  # loc is stale elsewhere
+        if not self._text_free(tuple(level[2] for level in stack), scalar):
+            return None
+        typed = text[start + 1:] if mode == _KSTR or mode == _KESC else None
+        return mode, scalar, left, typed, tuple((level[0], level[2], level[3], level[4]) for level in stack)
+
+    def _text_free(self, containers: tuple, scalar: tuple | None) -> bool:
+        """Whether no check reads the text of the open ``containers`` or of the ``scalar``
+        being read, other than a ``keys_only`` one on a container (memoised)."""
+        key = (containers, scalar)
+        free = self._free.get(key)
+        if free is None:
+            free = not any(self._matching(self.prefix_checks, c) for c in containers) and not any(
+                not getattr(self.checks[k][1], "keys_only", False)
+                for c in containers for k in self._matching(self.checks, c)
+            ) and (scalar is None or not self._matching(self.checks, scalar))
+            if len(self._free) > 100_000:
+                self._free.clear()
+            self._free[key] = free
+        return free
 
     def closing_bytes(self, state: tuple) -> bytes:
         mode = state[1]
