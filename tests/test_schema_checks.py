@@ -400,6 +400,22 @@ def test_many_closed_keys_in_any_order_never_dead_end(compiler, llama3_vocab):
     assert all(check.is_valid(json.loads(r[1])) for r in finished)
 
 
+def test_comma_after_the_last_key_refused_from_inside_a_member(compiler, llama3_tokenizer):
+    """Every closed key used, the last value an array: a token that closes the string and
+    the array and writes a comma ("],) leaves the object no key to take, and is refused by
+    the mask (it was allowed and then refused by accept_token)."""
+    schema = {"type": "array", "items": {"type": "object", "additionalProperties": False,
+                                         "properties": {**{c: {"type": "integer"} for c in "abcdefgh"},
+                                                        "z": {"type": "array", "items": {"type": "string"}}}}}
+    index = compiler.compile_schema(schema)
+    matcher = Matcher(index)
+    text = "[{" + ", ".join(f'"{c}": 1' for c in "abcdefgh") + ', "z": ["x'
+    assert matcher.accept_tokens(llama3_tokenizer.encode(text, add_special_tokens=False))
+    assert set(matcher.allowed_token_ids().tolist()) - set(llama3_tokenizer.all_special_ids) == \
+        _brute_force_ids(matcher, index)
+    assert llama3_tokenizer.convert_tokens_to_ids('"],') not in matcher.allowed_token_ids()
+
+
 def test_duplicate_keys_inside_checked_values(compiler, llama3_tokenizer):
     index = compiler.compile_schema({"type": "array", "uniqueItems": True})
     assert force(index, llama3_tokenizer, '[{"a": 1, "b": 1}]')

@@ -201,7 +201,7 @@ class JsonDocumentCheck:
         return _CLOSING_ANYWHERE
 
     def failing(self, state: tuple, ids: np.ndarray, tokens) -> list[int]:
-        """The token ``ids`` for which ``feed(state, token)`` fails, computed in bulk
+        """The token ``ids`` (ascending) for which ``feed(state, token)`` fails, computed in bulk
         (``tokens``: the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`).
 
         A token can only fail where a check runs on a value it closes, or where it
@@ -219,29 +219,22 @@ class JsonDocumentCheck:
         else:  # between members: values may close in the current or next member
             here = state[2][-1][2] + (_member_step(state),)
         closes = np.minimum(tokens.counts(b"}]")[ids], len(here))
-        keep = np.zeros(len(ids), dtype=bool)
-        for c in np.unique(closes).tolist():
-            if self._may_run(here, c):
-                keep |= closes == c
+        keep = np.array([self._may_run(here, c) for c in range(len(here) + 1)])[closes]
         if mode <= _COLON or mode == _LIT:  # whitespace alone closes nothing here
             keep &= tokens.counts(b" \t\n\r")[ids] < tokens.lengths[ids]
         out, risky = self._duplicate_risks(state, ids, tokens)
         keep |= risky
         token_bytes = tokens.token_bytes
-        candidates = ids[keep].tolist()
         if mode == _KSTR:  # tokens that close the key and at most begin its value cannot fail
-            fed = set(ids[risky].tolist())
-            candidates = [t for t in candidates if t in fed or _may_close_after_key(token_bytes[t])]
-        if mode == _STR:
+            keep &= risky | tokens.flags(_may_close_after_key)[ids]
+        candidates = ids[keep].tolist()
+        if mode == _STR:  # a token without an unescaped quote stays in the string: nothing closes
             groups: dict[bytes, list[int]] = {}
+            exits = tokens.string_exits()
             for t in candidates:
-                data = token_bytes[t]
-                q = data.find(b'"')
-                if q < 0 or b"\\" in data[:q + 1]:
-                    if self.feed(state, data) is None:
-                        out.append(t)
-                else:
-                    groups.setdefault(data[q:], []).append(t)
+                q = int(exits[t])
+                if q >= 0:
+                    groups.setdefault(token_bytes[t][q:], []).append(t)
             for members in groups.values():
                 ran = self._ran
                 if self.feed(state, token_bytes[members[0]]) is None:
@@ -276,27 +269,34 @@ class JsonDocumentCheck:
         if not stack or not self._guards(stack[-1][2]):
             return [], risky
         quotes = tokens.counts(b'"')[ids]
+        # a key begins right after "{" or ",": elsewhere a token needs one of those to reach one
+        opens_key = tokens.counts(b",{")[ids] > 0
         if mode != _KSTR and mode != _KESC:  # a token needs two quotes to write a whole key, one to
-            if not self._typing_may_die(stack):  # start a dead prefix, a comma to go past the last key
+            if mode != _KEY:  # start a dead prefix, a comma to go past the last key; one more to
+                quotes = quotes - (_STR <= mode <= _ESC)  # close the string it is in
+                quotes[~opens_key] = 0
+            # the token may close open containers first: any open object may get the key or comma
+            levels = [stack[:i] for i in range(1, len(stack) + 1)]
+            if not any(self._typing_may_die(level) for level in levels):
                 return [], quotes >= 2
-            return [], (quotes >= 1) | (np.isin(ids, tokens.with_byte(0x2C)) & self._exhausted(stack[-1]))
+            exhausted = any(level[-1][0] and self._exhausted(level[-1]) for level in levels)
+            return [], (quotes >= 1) | ((tokens.counts(b",")[ids] > 0) & exhausted)
         seen = stack[-1][3]
         typed = text[start + 1:]
         if mode == _KESC or b"\\" in typed:
             return [], quotes >= 1 if not self._typing_may_die(stack) else np.ones(len(ids), dtype=bool)
-        risky = quotes >= 3
-        escaped = np.isin(ids, tokens.with_byte(0x5C))
-        risky |= escaped & ((quotes >= 0) if self._typing_may_die(stack) else (quotes >= 1))
+        risky = (quotes >= 3) & opens_key  # closes this key and writes another
+        escaped = tokens.counts(b"\\")[ids] > 0  # may close this key spelled with escapes
+        risky |= escaped & (True if self._typing_may_die(stack) else tokens.string_exits()[ids] >= 0)
         refused = []
         for key in seen:
             spelled = key.encode("utf-8", "surrogatepass")
             if spelled.startswith(typed) and json.dumps(key, ensure_ascii=False).encode("utf-8", "surrogatepass") == \
                     b'"' + spelled + b'"':
-                hits = np.intersect1d(tokens.with_prefix(spelled[len(typed):] + b'"'), ids)
-                refused.extend(hits.tolist())
+                refused.extend(_among(tokens.with_prefix(spelled[len(typed):] + b'"'), ids))
         refused.extend(self._dead_prefixes(stack[-1], typed, ids, tokens))
         if refused:
-            risky &= ~np.isin(ids, refused)
+            risky[np.searchsorted(ids, refused)] = False  # refused ids are among ids
         return refused, risky
 
     def _exhausted(self, top: tuple) -> bool:
@@ -327,7 +327,7 @@ class JsonDocumentCheck:
                 if not any(u.startswith(typed + rest[:j]) for u in unused):
                     hits = tokens.with_prefix(rest[:j])
                     dead.extend(hits[tokens.lengths[hits] == j].tolist())
-        return np.intersect1d(np.array(dead, dtype=np.int64), ids).tolist() if dead else []
+        return _among(np.array(dead, dtype=np.int64), ids) if dead else []
 
     def _viable_keys(self, loc: tuple) -> frozenset | None:
         """The keys an object at ``loc`` may have, when some ``closed_keys`` entry says (the
@@ -566,6 +566,15 @@ class JsonDocumentCheck:
 def _may_match(pattern: tuple, here: tuple, j: int) -> bool:
     """Whether ``pattern`` can match ``here[:j]`` extended by any steps."""
     return len(pattern) >= j and all(_step_may_match(s, step) for s, step in zip(pattern, here[:j]))
+
+
+def _among(candidates: np.ndarray, ids: np.ndarray) -> list[int]:
+    """The ``candidates`` found in ``ids`` (ascending), by binary search: both are small next
+    to the vocabulary, and a set intersection would sort them."""
+    at = np.searchsorted(ids, candidates)
+    found = at < len(ids)
+    found[found] = ids[at[found]] == candidates[found]
+    return candidates[found].tolist()
 
 
 def _may_close_after_key(data: bytes) -> bool:

@@ -24,6 +24,7 @@ class TokenIndex:
         self.token_bytes = vocab.token_bytes
         special = vocab.special_ids
         spelled = [data if data and t not in special else b"" for t, data in enumerate(vocab.token_bytes)]
+        self._spelled = spelled
         self._all = np.frombuffer(b"".join(spelled), dtype=np.uint8)
         self._owner = np.repeat(np.arange(len(spelled), dtype=np.int64), [len(d) for d in spelled])
         self._n = len(spelled)
@@ -35,6 +36,8 @@ class TokenIndex:
         self._with_any: dict[bytes, np.ndarray] = {}
         self._any_masks: dict[tuple[bytes, int], np.ndarray] = {}
         self._counts: dict[bytes, np.ndarray] = {}
+        self._exits: np.ndarray | None = None
+        self._flags: dict = {}  # predicate -> bool per token (see flags)
 
     def with_byte(self, byte: int) -> np.ndarray:
         """Sorted ids of the tokens whose bytes contain ``byte``."""
@@ -75,12 +78,43 @@ class TokenIndex:
             out = self._counts[key] = np.bincount(self._owner[hits], minlength=self._n).astype(np.int32)
         return out
 
+    def flags(self, predicate) -> np.ndarray:
+        """Per token id, ``predicate(token bytes)`` (False for tokens that spell nothing),
+        computed once per predicate: checks ask the same question at every position."""
+        flags = self._flags.get(predicate)
+        if flags is None:
+            flags = self._flags[predicate] = np.array(
+                [bool(data) and bool(predicate(data)) for data in self._spelled], dtype=bool)
+        return flags
+
+    def string_exits(self) -> np.ndarray:
+        """Per token id, where its bytes read inside a JSON string (not after a backslash)
+        close the string: the index of the first quote no backslash escapes, -1 if none."""
+        if self._exits is None:
+            exits = np.full(self._n, -1, dtype=np.int32)
+            for t in self.with_byte(0x22).tolist():
+                exits[t] = _string_exit(self.token_bytes[t])
+            self._exits = exits
+        return self._exits
+
     def with_prefix(self, prefix: bytes) -> np.ndarray:
         """Ids of the tokens whose bytes start with ``prefix`` (unsorted), by binary search."""
         lo = bisect.bisect_left(self._sorted, prefix)
         stem = prefix.rstrip(b"\xff")  # the first byte string after all extensions of prefix
         hi = len(self._sorted) if not stem else bisect.bisect_left(self._sorted, stem[:-1] + bytes([stem[-1] + 1]), lo)
         return self._sorted_ids[lo:hi]
+
+
+def _string_exit(data: bytes) -> int:
+    i = 0
+    while i < len(data):
+        if data[i] == 0x5C:  # a backslash escapes the next byte
+            i += 2
+        elif data[i] == 0x22:
+            return i
+        else:
+            i += 1
+    return -1
 
 
 _INDEXES: "weakref.WeakKeyDictionary[Vocabulary, TokenIndex]" = weakref.WeakKeyDictionary()
