@@ -419,7 +419,8 @@ def run_schemas(paths, *, engines=ENGINES, tokenizer: str = "llama3", limit: int
                                       "setup_ms": workers[name].info.get("setup_ms"),
                                       "warmup_ms": workers[name].info.get("warmup_ms"),
                                       "numba_threads": workers[name].info.get("numba_threads"),
-                                      "torch_threads": workers[name].info.get("torch_threads")}}
+                                      "torch_threads": workers[name].info.get("torch_threads"),
+                                      "gc_frozen": workers[name].info.get("gc_frozen")}}
                     for name in wanted},
         "disagreements": {f"outform/{peer}": tally.to_json() for peer, tally in pairs.items()},
         "notes": notes,
@@ -475,7 +476,8 @@ def format_report(r: dict) -> str:
         lines.append(f"  {name} {e['version']}: {e['config']}")
         lines.append(f"      worker starts {w['starts']}, setup {fmt(w['setup_ms'], '.0f')} ms, warm-up "
                      f"{fmt(w['warmup_ms'], '.0f')} ms, numba threads {w['numba_threads']}, "
-                     f"torch threads {w['torch_threads']}")
+                     f"torch threads {w['torch_threads']}, startup objects frozen out of the GC "
+                     f"{fmt(w.get('gc_frozen'), ',')}")
     lines += ["", "time to first mask (compile + matcher + first mask), us, over the schemas each engine compiled"]
     counts = (("schemas", 7, "schemas"), ("compiled", 8, "compiled"), ("c-err", 5, "compile_errors"),
               ("crash", 5, "crashes"), ("t/o", 4, "timeouts"))
