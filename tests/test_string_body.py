@@ -18,7 +18,7 @@ from outform.grammar import parse_regex
 from outform.kernels.grammar_walk import body_closure
 from outform.masking import Compiler, Matcher
 from outform.masking.grammar_index import GrammarIndex
-from outform.vocabulary.string_body import UTF8_BODY, split_string_body
+from outform.vocabulary.string_body import UTF8_BODY, string_body_splits
 
 
 def _is_body_oracle(data: bytes | None) -> bool:
@@ -32,7 +32,7 @@ def _is_body_oracle(data: bytes | None) -> bool:
 @pytest.mark.parametrize("vocab_name", ["llama3_vocab", "mistral_vocab"])
 def test_body_tokens_are_the_utf8_strings_of_plain_characters(request, vocab_name):
     vocab = request.getfixturevalue(vocab_name)
-    split = split_string_body(vocab)
+    split = string_body_splits(vocab)[-1]  # every body token
     expected = np.array([_is_body_oracle(data) for data in vocab.token_bytes])
     assert np.array_equal(split.is_body, expected)
     assert expected.sum() > len(vocab) // 2  # the point of the split: most tokens are body
@@ -53,11 +53,12 @@ def _body_texts(max_chars: int):
             yield b"".join(chars)
 
 
-def _closure_oracle(lexer: LexerDFA, q: int, allowed: np.ndarray, max_chars: int) -> bool:
-    """Every short body text, byte by byte, stays alive for ``allowed`` and accepts none of it."""
+def _closure_oracle(lexer: LexerDFA, q: int, allowed: np.ndarray, max_chars: int, max_bytes: int = 99) -> bool:
+    """Every short body text, byte by byte up to ``max_bytes``, stays alive for ``allowed``
+    and accepts none of it."""
     for text in _body_texts(max_chars):
         state = q
-        for byte in text:
+        for byte in text[:max_bytes]:
             state = lexer.transitions[state, byte]
             if state < 0 or not (lexer.alive[state] & allowed).any() or (lexer.accepts[state] & allowed).any():
                 return False
@@ -65,28 +66,33 @@ def _closure_oracle(lexer: LexerDFA, q: int, allowed: np.ndarray, max_chars: int
 
 
 @pytest.mark.parametrize(
-    "patterns, expected",
+    "patterns, horizon, expected",
     [
-        ([r'"[^"\\\x00-\x1f]*"'], True),  # a JSON string body: everything goes
-        ([r'"[^"\\\x00-\x1f]{0,2}"'], False),  # maxLength: the third character kills it
-        ([r'"(ab|cd)"', r'"[^"\\\x00-\x1f]*"'], True),  # keys beside an open string
-        ([r'"(ab|cd)"'], False),  # keys alone: "z" is dead
-        ([r'"[a-z ]*"'], False),  # a pattern: "é" is dead
-        ([r'[a-z]+'], False),  # an identifier accepts as it goes
-        ([r'"[^"\\\x00-\x1f\x80-\xff]*"'], False),  # ASCII only
+        ([r'"[^"\\\x00-\x1f]*"'], 99, True),  # a JSON string body: everything goes
+        ([r'"[^"\\\x00-\x1f]{0,2}"'], 99, False),  # maxLength: the third character kills it
+        ([r'"[^"\\\x00-\x1f]{0,3}"'], 3, True),  # ... unless no token is long enough to reach it
+        ([r'"[^"\\\x00-\x1f]{0,3}"'], 40, False),
+        ([r'"(ab|cd)"', r'"[^"\\\x00-\x1f]*"'], 99, True),  # keys beside an open string
+        ([r'"(ab|cd)"'], 99, False),  # keys alone: "z" is dead
+        ([r'"[a-z ]*"'], 99, False),  # a pattern: "é" is dead
+        ([r'[a-z]+'], 99, False),  # an identifier accepts as it goes
+        ([r'"[^"\\\x00-\x1f\x80-\xff]*"'], 99, False),  # ASCII only
     ],
 )
-def test_body_closure_agrees_with_enumeration(patterns, expected):
+def test_body_closure_agrees_with_enumeration(patterns, horizon, expected):
     lexer = LexerDFA.build([parse_regex(p) for p in patterns])
     allowed = np.full((1, lexer.alive.shape[1]), ~np.uint64(0), dtype=np.uint64)
     q = lexer.transitions[lexer.start, ord('"')] if patterns[0].startswith('"') else lexer.start
     good = np.zeros(len(lexer.transitions), dtype=np.int8)
-    got = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, UTF8_BODY, good)
-    assert got == expected == _closure_oracle(lexer, q, allowed, 3)
-    if got:  # every state the search met between characters is memoised as passing
-        assert good[q] == 1 and good.sum() >= 1
+    safe = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, UTF8_BODY, horizon, good)
+    assert (safe == horizon) == expected == _closure_oracle(lexer, q, allowed, 4, horizon)
+    if safe < horizon:  # texts of `safe` bytes pass, and one of a byte more fails
+        assert _closure_oracle(lexer, q, allowed, 4, safe) and not _closure_oracle(lexer, q, allowed, 4, safe + 1)
+    else:  # states memoised as passing pass (a search that hit the horizon memoises q only)
+        assert good[q] == 1
+        assert good.sum() == 1 or horizon > 3
         for state in np.flatnonzero(good):
-            assert _closure_oracle(lexer, int(state), allowed, 2)
+            assert _closure_oracle(lexer, int(state), allowed, 2, horizon)
 
 
 _MANY_KEYS = {
@@ -95,7 +101,8 @@ _MANY_KEYS = {
                    ("description", "destination", "details", "name", "names", "nickname", "id", "identifier")},
     "additionalProperties": {"type": "integer"},
 }
-_BOUNDED = {"type": "object", "properties": {"code": {"type": "string", "maxLength": 3}, "text": {"type": "string"}}}
+_BOUNDED = {"type": "object", "properties": {"code": {"type": "string", "maxLength": 3}, "text": {"type": "string"},
+                                             "long": {"type": "string", "maxLength": 150}}}
 
 
 @pytest.mark.parametrize("schema", [_MANY_KEYS, _BOUNDED])
@@ -104,7 +111,8 @@ def test_sliced_masks_equal_full_walks(llama3_vocab, llama3_tokenizer, monkeypat
     documents = [
         {"description": "a long \"quoted\" text é", "detailsX": 3, "names": "b", "identifier": "x\\y"},
         {"nickname": "", "desc": 12, "id": "€ 5"},
-    ] if schema is _MANY_KEYS else [{"code": "ab", "text": "free text here"}, {"text": "é\u00e8", "code": ""}]
+    ] if schema is _MANY_KEYS else [{"code": "ab", "text": "free text here"}, {"text": "é\u00e8", "code": ""},
+                                     {"long": "word " * 29 + "end"}]
     positions = []
     for document in documents:
         ids = llama3_tokenizer.encode(json.dumps(document), add_special_tokens=False)
@@ -113,17 +121,18 @@ def test_sliced_masks_equal_full_walks(llama3_vocab, llama3_tokenizer, monkeypat
     def masks(sliced: bool) -> tuple[list[np.ndarray], int]:
         index = Compiler(llama3_vocab).compile_schema(schema, key_order="any")
         verdicts = []
-        original = GrammarIndex._body_inside
-        monkeypatch.setattr(GrammarIndex, "_body_inside",
-                            lambda self, q, allowed: verdicts.append(sliced and original(self, q, allowed)) or verdicts[-1])
+        original = GrammarIndex._body_split
+        monkeypatch.setattr(GrammarIndex, "_body_split",
+                            lambda self, q, allowed: verdicts.append(original(self, q, allowed) if sliced else None)
+                            or verdicts[-1])
         out = []
         for prefix in positions:
             matcher = Matcher(index)
             for t in prefix:
                 assert matcher.accept_token(t)
             out.append(matcher.allowed_token_ids())
-        monkeypatch.setattr(GrammarIndex, "_body_inside", original)
-        return out, sum(verdicts)
+        monkeypatch.setattr(GrammarIndex, "_body_split", original)
+        return out, sum(v is not None for v in verdicts)
 
     full, _ = masks(sliced=False)
     sliced, n_sliced = masks(sliced=True)

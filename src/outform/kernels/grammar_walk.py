@@ -231,53 +231,67 @@ def inside_lexeme_walk(
 
 
 @nb.njit(cache=True, nogil=True)
-def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, good):
-    """Whether from lexer state ``q`` every *body* text (``body``: the automaton of
-    :mod:`outform.vocabulary.string_body`) keeps some lexeme of ``allowed`` ([1, K], the
-    parser's) completable and completes none.  Then every body token lies inside the
-    current lexeme and no trie node on its path is a boundary node, so
-    ``inside_lexeme_walk`` may take the body tokens as a block and walk only the rest.
+def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, good):
+    """How many bytes of *body* text (``body``: the automaton of
+    :mod:`outform.vocabulary.string_body`), up to ``horizon`` (the longest body token),
+    surely keep, from lexer state ``q``, some lexeme of ``allowed`` ([1, K], the
+    parser's) completable and complete none: ``horizon`` when all of them do, else ``k``
+    when some text of ``k + 1`` bytes fails.  Body tokens that short lie inside the
+    current lexeme and no trie node on their paths is a boundary node, so
+    ``inside_lexeme_walk`` may take them as a block and walk only the rest.  Horizons
+    matter for long bounded strings (``maxLength: 32767``): far from the bound every
+    token fits.
 
-    A depth-first search over pairs (lexer state, body-automaton state), stopping at
-    the first failure.  ``good`` (int8 per lexer state, 1: known to pass) memoises
-    successes for this ``allowed``: every state between characters that the search
-    met passes too (what it can reach was searched), which makes the next key prefix
-    of a long key trie free.  Using ``allowed`` rather than the lexemes still alive
-    at ``q`` changes nothing: a state reachable from ``q`` keeps alive only lexemes
-    ``q`` keeps alive.
+    A breadth-first search over pairs (lexer state, body-automaton state), layer by
+    layer up to ``horizon``, stopping at the first failure.  ``good`` (int8 per lexer
+    state, 1: known to pass) memoises successes for this ``allowed`` and horizon: when
+    the search runs out of new pairs before the horizon, every state between
+    characters that it met passes too (what it can reach was searched), which makes
+    the next key prefix of a long key trie free; otherwise only ``q`` is known.  Using
+    ``allowed`` rather than the lexemes still alive at ``q`` changes nothing: a state
+    reachable from ``q`` keeps alive only lexemes ``q`` keeps alive.
     """
     if good[q] == 1:
-        return True
+        return horizon
     n = lex_trans.shape[0]
     m = body.shape[0]
     seen = np.zeros((n, m), dtype=np.bool_)
-    stack_p = np.empty(n * m, dtype=np.int32)
-    stack_u = np.empty(n * m, dtype=np.int8)
+    frontier_p = np.empty(n * m, dtype=np.int32)
+    frontier_u = np.empty(n * m, dtype=np.int8)
+    next_p = np.empty(n * m, dtype=np.int32)
+    next_u = np.empty(n * m, dtype=np.int8)
     seen[q, 0] = True
-    stack_p[0], stack_u[0] = q, 0
-    top = 1
-    while top > 0:
-        top -= 1
-        p, u = stack_p[top], stack_u[top]
-        if u == 0 and good[p] == 1 and p != q:
-            continue
-        for b in range(256):
-            u2 = body[u, b]
-            if u2 < 0:
+    frontier_p[0], frontier_u[0] = q, 0
+    size = 1
+    for depth in range(horizon):
+        grown = 0
+        for k in range(size):
+            p, u = frontier_p[k], frontier_u[k]
+            if u == 0 and good[p] == 1 and p != q:
                 continue
-            p2 = lex_trans[p, b]
-            if p2 < 0:
-                return False
-            if not seen[p2, u2]:
-                if not _intersects(lex_alive, p2, allowed, 0) or _intersects(lex_accepts, p2, allowed, 0):
-                    return False
-                seen[p2, u2] = True
-                stack_p[top], stack_u[top] = p2, u2
-                top += 1
-    for p in range(n):
-        if seen[p, 0]:
-            good[p] = 1
-    return True
+            for b in range(256):
+                u2 = body[u, b]
+                if u2 < 0:
+                    continue
+                p2 = lex_trans[p, b]
+                if p2 < 0:
+                    return depth
+                if not seen[p2, u2]:
+                    if not _intersects(lex_alive, p2, allowed, 0) or _intersects(lex_accepts, p2, allowed, 0):
+                        return depth
+                    seen[p2, u2] = True
+                    next_p[grown], next_u[grown] = p2, u2
+                    grown += 1
+        if grown == 0:  # closed: everything reachable was searched
+            for p in range(n):
+                if seen[p, 0]:
+                    good[p] = 1
+            return horizon
+        frontier_p, next_p = next_p, frontier_p
+        frontier_u, next_u = next_u, frontier_u
+        size = grown
+    good[q] = 1
+    return horizon
 
 
 @nb.njit(cache=True, nogil=True)

@@ -38,7 +38,7 @@ from outform.kernels.grammar_walk import (
 from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.regex_index import token_trie
 from outform.vocabulary import TokenTrie, Vocabulary
-from outform.vocabulary.string_body import UTF8_BODY, split_string_body
+from outform.vocabulary.string_body import UTF8_BODY, StringBodySplit, string_body_splits
 
 LEXING_MODES = ("complete", "greedy")
 _MASK_CACHE_SIZE = 1024  # masks kept per parse table (16 KiB each at 128k tokens)
@@ -281,7 +281,8 @@ class GrammarIndex:
         self.parser.set_lexeme_costs([shortest_lengths(p)[1] for p in self.bnf.lexeme_patterns])
         self._distances: dict[int, np.ndarray] = {}
         self._trie = token_trie(vocab)
-        self._body = split_string_body(vocab)
+        self._splits = string_body_splits(vocab)
+        self._split_of_rest = {id(split.rest): split for split in self._splits}  # see _walk_inside
         self._body_good: dict[bytes, np.ndarray] = {}  # parser-allowed lexemes -> body_closure memo
         self._scratch = threading.local()  # per-thread walk buffers: batches fill masks in parallel
         self._self_merging = frozenset(
@@ -501,17 +502,19 @@ class GrammarIndex:
         key = (root, trie is self._trie, q, relevant.tobytes(), np.packbits(blocked).tobytes())
         part = self._inside_cache.get(key)
         if part is None:
-            if root == 0 and trie is self._trie and blocked is _NOTHING_BLOCKED and self._body_inside(q, parser_allowed):
-                trie = self._body.rest
+            if root == 0 and trie is self._trie and blocked is _NOTHING_BLOCKED:
+                split = self._body_split(q, parser_allowed)
+                trie = trie if split is None else split.rest
             part = self._shared_inside_part(q, relevant, root, blocked, trie)
             if len(self._inside_cache) >= _INSIDE_CACHE_SIZE:
                 self._inside_cache.clear()
             self._inside_cache[key] = part
         return part
 
-    def _body_inside(self, q: int, parser_allowed: np.ndarray) -> bool:
-        """Whether every string-body text from lexer state ``q`` stays inside a lexeme the
-        parser allows (see :func:`body_closure`; memoised per allowed-lexeme set)."""
+    def _body_split(self, q: int, parser_allowed: np.ndarray) -> StringBodySplit | None:
+        """The split with the most body tokens that all stay inside a lexeme the parser
+        allows from lexer state ``q`` (see :func:`body_closure`; memoised per allowed-lexeme
+        set), or None."""
         key = parser_allowed.tobytes()
         good = self._body_good.get(key)
         n_states = len(self.lexer.transitions)
@@ -520,8 +523,10 @@ class GrammarIndex:
             if good is not None:
                 grown[: len(good)] = good
             good = self._body_good[key] = grown
-        return bool(body_closure(self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q,
-                                 parser_allowed.reshape(1, -1), UTF8_BODY, good))
+        safe = body_closure(self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q,
+                            parser_allowed.reshape(1, -1), UTF8_BODY, self._splits[-1].length, good)
+        fitting = [split for split in self._splits if split.length <= safe]
+        return fitting[-1] if fitting else None
 
     def _shared_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray, trie: TokenTrie):
         """The inside part, from the cache shared by every grammar on this vocabulary when the
@@ -533,7 +538,8 @@ class GrammarIndex:
             return self._walk_inside(q, relevant, root, blocked, trie)
         signature, order = named
         shared = _SHARED_INSIDE.setdefault(self.vocab, OrderedDict())
-        key = (signature, root, trie is self._body.rest, np.packbits(blocked).tobytes(), self.n_words)
+        split = self._split_of_rest.get(id(trie))
+        key = (signature, root, split and split.length, np.packbits(blocked).tobytes(), self.n_words)
         with _SHARED_LOCK:
             found = shared.get(key)
             if found is not None:
@@ -559,8 +565,9 @@ class GrammarIndex:
             self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, relevant, out, nodes, states,
             root, blocked, t.max_depth,
         )
-        if t is self._body.rest:
-            out |= self._body.body_mask(self.n_words)
+        split = self._split_of_rest.get(id(t))
+        if split is not None and root == 0:
+            out |= split.body_mask(self.n_words)
         return out, nodes[:n].copy(), states[:n].copy(), t
 
     def _overflow(self) -> ResourceLimitExceeded:

@@ -61,10 +61,12 @@ UTF8_BODY = _utf8_body_table()
 
 @dataclass
 class StringBodySplit:
-    """A vocabulary's body tokens as a bool array, and the trie of all other tokens."""
+    """A vocabulary's body tokens of at most ``length`` bytes as a bool array, and the
+    trie of all other tokens."""
 
     is_body: np.ndarray  # bool [len(vocab)]
     rest: TokenTrie
+    length: int
     _masks: dict = field(default_factory=dict, repr=False)  # n_words -> body_mask
 
     def body_mask(self, n_words: int) -> np.ndarray:
@@ -76,6 +78,13 @@ class StringBodySplit:
             mask = self._masks[n_words] = np.packbits(bits, bitorder="little").view(np.uint32)
             mask.setflags(write=False)
         return mask
+
+
+SHORT_SPLITS = (16, 32, 64)
+"""Lengths of the shorter splits, for lexer states that keep body text inside the lexeme
+only for so many bytes (inside a chunk of a long string, ``maxLength: 32767``, that
+closes ~120 characters on): the longer body tokens (1.2k of llama-3's tokens past 16
+bytes) are walked with the rest."""
 
 
 @nb.njit(cache=True)
@@ -94,18 +103,27 @@ def _body_flags(flat, offsets, table):
     return out
 
 
-def split_string_body(vocab: Vocabulary) -> StringBodySplit:
-    """The split for ``vocab``, built once per vocabulary object."""
-    split = _splits.get(vocab)
-    if split is None:
+def string_body_splits(vocab: Vocabulary) -> tuple[StringBodySplit, ...]:
+    """The splits for ``vocab``, shortest first, the last one holding every body token;
+    built once per vocabulary object."""
+    splits = _splits.get(vocab)
+    if splits is None:
         data = [b or b"" for b in vocab.token_bytes]
+        lengths = np.array([len(d) for d in data], dtype=np.int64)
         offsets = np.zeros(len(data) + 1, dtype=np.int64)
-        np.cumsum([len(d) for d in data], out=offsets[1:])
+        np.cumsum(lengths, out=offsets[1:])
         flat = np.frombuffer(b"".join(data), dtype=np.uint8)
         is_body = _body_flags(flat, offsets, UTF8_BODY)
-        rest = TokenTrie.from_token_bytes([None if body else b for body, b in zip(is_body.tolist(), vocab.token_bytes)])
-        split = _splits[vocab] = StringBodySplit(is_body, rest)
-    return split
+        longest = int(lengths[is_body].max(initial=0))
+        splits = tuple(_split(vocab, is_body & (lengths <= n), n)
+                       for n in (*(n for n in SHORT_SPLITS if n < longest), longest))
+        _splits[vocab] = splits
+    return splits
 
 
-_splits: "weakref.WeakKeyDictionary[Vocabulary, StringBodySplit]" = weakref.WeakKeyDictionary()
+def _split(vocab: Vocabulary, is_body: np.ndarray, length: int) -> StringBodySplit:
+    rest = TokenTrie.from_token_bytes([None if body else b for body, b in zip(is_body.tolist(), vocab.token_bytes)])
+    return StringBodySplit(is_body, rest, length)
+
+
+_splits: "weakref.WeakKeyDictionary[Vocabulary, tuple[StringBodySplit, ...]]" = weakref.WeakKeyDictionary()
