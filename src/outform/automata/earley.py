@@ -75,7 +75,7 @@ class Prediction:
     always yields the same object, so states share these tables.
     """
 
-    __slots__ = ("nonterminals", "by_symbol", "lexemes", "size", "_extended")
+    __slots__ = ("nonterminals", "by_symbol", "lexemes", "size", "_extended", "_allowed_ids")
 
     def __init__(self, nonterminals: frozenset[int], by_symbol: dict[int, tuple[int, ...]], n_lexemes: int):
         self.nonterminals = nonterminals
@@ -83,6 +83,14 @@ class Prediction:
         self.lexemes = frozenset(s for s in by_symbol if s < n_lexemes)
         self.size = sum(map(len, by_symbol.values()))
         self._extended: dict[int, Prediction] = {}
+        self._allowed_ids: tuple[int, ...] | None = None  # see ParseState.allowed_ids
+
+    def allowed_ids(self, ignore: frozenset[int]) -> tuple[int, ...]:
+        """The predicted lexemes and the ignored ones, sorted (memoised: a prediction with
+        hundreds of keys is shared by many states, which would each sort them again)."""
+        if self._allowed_ids is None:
+            self._allowed_ids = tuple(sorted(self.lexemes | ignore))
+        return self._allowed_ids
 
 
 class ParseState:
@@ -123,8 +131,10 @@ class ParseState:
     @property
     def allowed_ids(self) -> tuple[int, ...]:
         if self._allowed_ids is None:
-            lexemes = {s for s in self.waiting if s < self.parser.n_lexemes}
-            self._allowed_ids = tuple(sorted(lexemes | self.prediction.lexemes | self.parser.ignore))
+            predicted = self.prediction.allowed_ids(self.parser.ignore)
+            known = self.prediction.lexemes
+            scanned = [s for s in self.waiting if s < self.parser.n_lexemes and s not in known]
+            self._allowed_ids = tuple(sorted(set(predicted).union(scanned))) if scanned else predicted
         return self._allowed_ids
 
     @property

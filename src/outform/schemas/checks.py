@@ -579,14 +579,17 @@ def _among(candidates: np.ndarray, ids: np.ndarray) -> list[int]:
 
 def _may_close_after_key(data: bytes) -> bool:
     """Whether ``data``, read in a key string, might close a value besides the key: not when
-    all it has after the key's closing quote is the colon and the opening of a string."""
+    all it has after the key's closing quote is the colon, openings of containers, and the
+    start of a string (or key) or of a number (which closes only at the byte after it)."""
     q = data.find(b'"')
     if q < 0 or b"\\" in data[:q]:
         return True
     rest = data[q + 1:].lstrip(b" \t\n\r")
     if rest[:1] == b":":
-        rest = rest[1:].lstrip(b" \t\n\r")
-    return not (rest == b"" or (rest[:1] == b'"' and rest.count(b'"') == 1))
+        rest = rest[1:].lstrip(b" \t\n\r[{")
+    if rest[:1] == b'"':
+        return rest.count(b'"') > 1 or b"\\" in rest
+    return not all(b in _NUMBER_BYTES for b in rest)
 
 
 class _KeyPrefix(str):
