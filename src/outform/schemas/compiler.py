@@ -1478,6 +1478,7 @@ def _key_set_check(node: dict, draft: int):
         return (required <= keys and all(d <= keys for k, d in deps.items() if k in keys)
                 and low <= len(keys) and (high is None or len(keys) <= high))
 
+    check.keys_only = True  # JsonDocumentCheck.refusal_key: the object's text beyond its keys is irrelevant
     return check
 
 
