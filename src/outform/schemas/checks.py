@@ -226,7 +226,7 @@ class JsonDocumentCheck:
         keep |= risky
         token_bytes = tokens.token_bytes
         if mode == _KSTR:  # tokens that close the key and at most begin its value cannot fail
-            keep &= risky | tokens.flags(_may_close_after_key)[ids]
+            keep &= risky | tokens.flags(_may_close_after_key, 0x22, True)[ids]
         candidates = ids[keep].tolist()
         if mode == _STR:  # a token without an unescaped quote stays in the string: nothing closes
             groups: dict[bytes, list[int]] = {}

@@ -37,7 +37,7 @@ class TokenIndex:
         self._any_masks: dict[tuple[bytes, int], np.ndarray] = {}
         self._counts: dict[bytes, np.ndarray] = {}
         self._exits: np.ndarray | None = None
-        self._flags: dict = {}  # predicate -> bool per token (see flags)
+        self._flags: dict = {}  # (predicate, byte, default) -> bool per token (see flags)
 
     def with_byte(self, byte: int) -> np.ndarray:
         """Sorted ids of the tokens whose bytes contain ``byte``."""
@@ -78,13 +78,17 @@ class TokenIndex:
             out = self._counts[key] = np.bincount(self._owner[hits], minlength=self._n).astype(np.int32)
         return out
 
-    def flags(self, predicate) -> np.ndarray:
-        """Per token id, ``predicate(token bytes)`` (False for tokens that spell nothing),
-        computed once per predicate: checks ask the same question at every position."""
-        flags = self._flags.get(predicate)
+    def flags(self, predicate, byte: int, default: bool) -> np.ndarray:
+        """Per token id, ``predicate(token bytes)`` for the tokens containing ``byte``, else
+        ``default``; computed once per question (checks ask the same one at every
+        position, and asking all 128k tokens in Python would cost ~100 ms)."""
+        key = (predicate, byte, default)
+        flags = self._flags.get(key)
         if flags is None:
-            flags = self._flags[predicate] = np.array(
-                [bool(data) and bool(predicate(data)) for data in self._spelled], dtype=bool)
+            flags = np.full(self._n, default, dtype=bool)
+            asked = self.with_byte(byte)
+            flags[asked] = [bool(predicate(self._spelled[t])) for t in asked.tolist()]
+            self._flags[key] = flags
         return flags
 
     def string_exits(self) -> np.ndarray:
