@@ -122,15 +122,9 @@ def bitset_rows(masks, words):
 
 
 def byte_nfa(union: TaggedNFA) -> tuple[ByteNFA, list[int]]:
-    """The former list form of the union NFA (its accepting state is the start) and its tags."""
-    eps_ptr, edge_ptr = union.eps_ptr.tolist(), union.edge_ptr.tolist()
-    eps_dst = union.eps_dst.tolist()
-    edges = list(zip(union.edge_lo.tolist(), union.edge_hi.tolist(), union.edge_dst.tolist()))
-    nfa = ByteNFA(
-        start=0, accept=0,
-        epsilon=[eps_dst[eps_ptr[s]:eps_ptr[s + 1]] for s in range(union.n_states)],
-        edges=[edges[edge_ptr[s]:edge_ptr[s + 1]] for s in range(union.n_states)],
-    )
+    """The union NFA as a plain byte NFA (its accepting state is the start) and its tags."""
+    nfa = ByteNFA(union.eps_ptr, union.eps_dst, union.edge_ptr, union.edge_lo, union.edge_hi, union.edge_dst,
+                  start=0, accept=0)
     return nfa, union.tags.tolist()
 
 

@@ -116,8 +116,7 @@ def nfa_to_dfa(nfa: ByteNFA, limits: Limits = DEFAULT_LIMITS, pattern: str = "")
 
 def byte_classes(nfa: ByteNFA) -> np.ndarray:
     """``class_of[byte]``: bytes in one class are read identically by every edge."""
-    bounds = np.array([(lo, hi) for edges in nfa.edges for lo, hi, _ in edges], dtype=np.int64).reshape(-1, 2)
-    return range_classes(bounds[:, 0], bounds[:, 1])
+    return range_classes(nfa.edge_lo, nfa.edge_hi)
 
 
 def range_classes(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -40,7 +40,6 @@ import threading
 
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
 from typing import Sequence
 
 import numpy as np
@@ -206,34 +205,30 @@ def union_nfa(
         n_states += part.n_states
     sizes = np.array([part.n_states for part in parts], dtype=np.int64)
     offsets = 1 + np.cumsum(sizes) - sizes  # each part's first state in the union
-    shift = np.repeat(offsets, sizes).astype(np.int32)  # per union state but the start
-    epsilon = [part.epsilon for part in parts]
-    eps_ptr, eps_dst = _csr(chain.from_iterable(epsilon), n_states - 1, 1)
-    eps_dst += np.repeat(shift, np.diff(eps_ptr))
-    edge_ptr, edges = _csr(chain.from_iterable(part.edges for part in parts), n_states - 1, 3)
-    edge_lo, edge_hi, edge_dst = edges.reshape(-1, 3).T.copy()
-    edge_dst += np.repeat(shift, np.diff(edge_ptr))
     starts = (offsets + np.array([part.start for part in parts], dtype=np.int64)).astype(np.int32)
+    shifts = [np.int32(offset) for offset in offsets.tolist()]
+    eps_ptr = _joined_ptr([len(parts)], [part.eps_ptr for part in parts])
+    eps_dst = np.concatenate([starts] + [part.eps_dst + shift for part, shift in zip(parts, shifts)])
+    edge_ptr = _joined_ptr([0], [part.edge_ptr for part in parts])
+    edge_lo = np.concatenate([_NO_EDGES] + [part.edge_lo for part in parts])
+    edge_hi = np.concatenate([_NO_EDGES] + [part.edge_hi for part in parts])
+    edge_dst = np.concatenate([_NO_EDGES] + [part.edge_dst + shift for part, shift in zip(parts, shifts)])
     tags = np.full(n_states, -1, dtype=np.int32)
     ids = range(len(parts)) if lexeme_ids is None else lexeme_ids
     accepts = offsets + np.array([part.accept for part in parts], dtype=np.int64)
     tags[accepts] = np.fromiter(ids, np.int32, len(parts))
-    return TaggedNFA(
-        np.concatenate([[0], eps_ptr + len(parts)]), np.concatenate([starts, eps_dst]),
-        np.concatenate([[0], edge_ptr]), edge_lo, edge_hi, edge_dst, tags,
-    )
+    return TaggedNFA(eps_ptr, eps_dst, edge_ptr, edge_lo, edge_hi, edge_dst, tags)
 
 
-def _csr(lists, n: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(ptr[n + 1], items)``: the CSR form of ``n`` per-state lists, of ints
-    (``width == 1``) or of ``width``-tuples of ints flattened into ``int32`` items."""
-    lists = list(lists)
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, lists), dtype=np.int64, count=n), out=ptr[1:])
-    items = chain.from_iterable(lists)
-    if width > 1:
-        items = chain.from_iterable(items)
-    return ptr, np.fromiter(items, dtype=np.int32, count=int(ptr[-1]) * width)
+_NO_EDGES = np.zeros(0, dtype=np.int32)  # keeps the concatenations defined for an empty union
+
+
+def _joined_ptr(first: list[int], ptrs: list[np.ndarray]) -> np.ndarray:
+    """CSR pointers of the union: state 0 with ``first`` moves, then each part's states in turn."""
+    counts = np.concatenate([np.array(first, dtype=np.int64)] + [np.diff(ptr) for ptr in ptrs])
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
 
 
 def determinise_tagged(

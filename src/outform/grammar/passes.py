@@ -247,8 +247,31 @@ def _rule_refs(expr: Expr) -> Iterator[str]:
     return (node.name for node in _subexprs(expr) if isinstance(node, Ref))
 
 
-def _lexeme_refs(expr: Expr) -> Iterator[str]:
-    return (node.name for node in _subexprs(expr) if isinstance(node, Lexeme))
+def _new_refs(expr: Expr, visited: dict[int, Expr]) -> tuple[list[str], list[str]]:
+    """``(rule names, lexeme names)`` referenced in ``expr`` outside the nodes in
+    ``visited`` (by identity), which it extends; each in the order
+    :func:`_subexprs` first meets it.  Schema grammars are DAGs: rules share
+    sub-expressions, which a walk per rule would visit again and again."""
+    rules: list[str] = []
+    lexemes: list[str] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if id(node) in visited:
+            continue
+        visited[id(node)] = node  # kept alive: its id stays its own
+        kind = type(node)
+        if kind is Seq:
+            stack.extend(node.items)
+        elif kind is Choice:
+            stack.extend(node.options)
+        elif kind is Rep:
+            stack.append(node.item)
+        elif kind is Ref:
+            rules.append(node.name)
+        elif kind is Lexeme:
+            lexemes.append(node.name)
+    return rules, lexemes
 
 
 def _replace_refs(expr: Expr, replace, memo: dict | None = None) -> Expr:
@@ -317,11 +340,13 @@ def _check_references(grammar: Grammar) -> None:
     for name in grammar.ignore:
         if name not in grammar.lexemes:
             raise GrammarError(f"ignored lexeme {name!r} is not defined")
+    visited: dict[int, Expr] = {}  # what earlier rules reached has no undefined name, or this raised
     for name, expr in grammar.rules.items():
-        for ref in _rule_refs(expr):
+        rule_refs, lexeme_refs = _new_refs(expr, visited)
+        for ref in rule_refs:
             if ref not in grammar.rules:
                 raise GrammarError(f"rule {name!r} refers to undefined rule {ref!r}")
-        for ref in _lexeme_refs(expr):
+        for ref in lexeme_refs:
             if ref not in grammar.lexemes:
                 raise GrammarError(f"rule {name!r} refers to undefined lexeme {ref!r}")
 
@@ -444,12 +469,15 @@ def reachable_part(grammar: Grammar) -> Grammar:
     the lexemes they (or ``%ignore``) use."""
     seen = {grammar.start: None}
     pending = [grammar.start]
+    used_lexemes = set(grammar.ignore)
+    visited: dict[int, Expr] = {}
     while pending:
-        for ref in _rule_refs(grammar.rules[pending.pop()]):
+        rule_refs, lexeme_refs = _new_refs(grammar.rules[pending.pop()], visited)
+        used_lexemes.update(lexeme_refs)
+        for ref in rule_refs:
             if ref not in seen:
                 seen[ref] = None
                 pending.append(ref)
-    used_lexemes = set(grammar.ignore).union(*(_lexeme_refs(grammar.rules[name]) for name in seen))
     return dataclasses.replace(
         grammar,
         rules={name: expr for name, expr in grammar.rules.items() if name in seen},

@@ -46,6 +46,11 @@ def _normalise_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int
     return tuple(out)
 
 
+def _plain_range(lo: int, hi: int) -> bool:
+    """Whether ``lo..hi`` is valid and misses the surrogates (then it is its own normal form)."""
+    return 0 <= lo <= hi <= MAX_CODE_POINT and (hi < SURROGATE_LO or lo > SURROGATE_HI)
+
+
 @dataclass(frozen=True)
 class CharSet:
     """One code point out of a set, stored as sorted disjoint inclusive ranges.
@@ -57,7 +62,15 @@ class CharSet:
     ranges: tuple[tuple[int, int], ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ranges", _normalise_ranges(self.ranges))
+        ranges = self.ranges
+        if type(ranges) is tuple and len(ranges) == 1 and type(ranges[0]) is tuple and len(ranges[0]) == 2 \
+                and _plain_range(*ranges[0]):
+            return  # one range with no surrogate (a literal character): already normal, and the commonest set
+        object.__setattr__(self, "ranges", _normalise_ranges(ranges))
+
+    def __hash__(self) -> int:
+        known = self.__dict__.get("_hash")  # inline: sets are hashed in every memo and NFA suffix lookup
+        return known if known is not None else _cached_hash(self, (self.ranges,))  # dataclasses' value, once
 
     @classmethod
     def char(cls, code_point: int) -> CharSet:
@@ -88,13 +101,11 @@ class Empty:
 
 
 def _cached_hash(node, key: tuple) -> int:
-    """``hash(key)``, kept on ``node``: composite nodes are dictionary keys (lexeme
-    names, memo tables) and hashing a big tree again on every lookup was measured
-    to dominate some schema compiles."""
-    known = node.__dict__.get("_hash")
-    if known is None:
-        known = hash(key)
-        object.__setattr__(node, "_hash", known)  # not a field: equality ignores it
+    """``hash(key)``, kept on ``node`` (each ``__hash__`` reads it back first):
+    composite nodes are dictionary keys (lexeme names, memo tables) and hashing
+    a big tree again on every lookup was measured to dominate some schema compiles."""
+    known = hash(key)
+    object.__setattr__(node, "_hash", known)  # not a field: equality ignores it
     return known
 
 
@@ -103,7 +114,8 @@ class Concat:
     items: tuple[RegexNode, ...]
 
     def __hash__(self) -> int:
-        return _cached_hash(self, (Concat, self.items))
+        known = self.__dict__.get("_hash")
+        return known if known is not None else _cached_hash(self, (Concat, self.items))
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,8 @@ class Alt:
     options: tuple[RegexNode, ...]
 
     def __hash__(self) -> int:
-        return _cached_hash(self, (Alt, self.options))
+        known = self.__dict__.get("_hash")
+        return known if known is not None else _cached_hash(self, (Alt, self.options))
 
 
 @dataclass(frozen=True)
@@ -127,7 +140,8 @@ class Repeat:
             raise ValueError(f"invalid repeat bounds {{{self.min},{self.max}}}")
 
     def __hash__(self) -> int:
-        return _cached_hash(self, (Repeat, self.item, self.min, self.max))
+        known = self.__dict__.get("_hash")
+        return known if known is not None else _cached_hash(self, (Repeat, self.item, self.min, self.max))
 
 
 RegexNode = Union[CharSet, Empty, Concat, Alt, Repeat]

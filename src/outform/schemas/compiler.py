@@ -56,6 +56,7 @@ from outform.schemas import charfa, numbers, strings
 from outform.schemas.checks import ecma_search
 from outform.schemas.ecma_syntax import is_ecma_regex
 from outform.schemas.formats import FORMATS, format_regex
+from outform.schemas.metaschema import certainly_valid
 
 NOTHING: Expr = Choice(())
 
@@ -1492,9 +1493,15 @@ def _enforcing_format_checker():
     for name in _checked_formats():
         checker.checkers[name] = _EXACT_FORMATS.get(name) or base.checkers[name]
     for name in FORMATS:
-        match = re.compile(to_regex_text(format_regex(name))).fullmatch
-        checker.checkers[name] = (lambda x, match=match: not isinstance(x, str) or match(x) is not None, ())
+        checker.checkers[name] = (lambda x, name=name: not isinstance(x, str) or _format_match(name)(x) is not None, ())
     return checker
+
+
+@functools.lru_cache(maxsize=None)  # one per format name
+def _format_match(name: str):
+    """``fullmatch`` of format ``name``'s regex, compiled on first use: the format
+    regexes are big (~15 ms each to parse and compile), and a schema uses few."""
+    return re.compile(to_regex_text(format_regex(name))).fullmatch
 
 
 @functools.lru_cache(maxsize=None)
@@ -1700,12 +1707,17 @@ def check_schema(schema: Any) -> int:
         raise SchemaError("a schema must be an object or a boolean", "")
     declared = "$schema" in schema
     cls = validators.validator_for(schema, default=validators.Draft202012Validator)
+    known = {validators.Draft4Validator: 4, validators.Draft6Validator: 6, validators.Draft7Validator: 7,
+             validators.Draft201909Validator: 2019, validators.Draft202012Validator: 2020}
+    if certainly_valid(schema, known.get(cls, 0)):  # microseconds; jsonschema takes ~6 ms and words the errors
+        return _draft_of(schema)
     # No format checking here: the meta-schema's "regex" format is checked with
     # Python's re, which rejects valid ECMA-262 patterns (\\p{L}); patterns are
     # checked by our own regex parser instead.
     error = exceptions.best_match(cls(cls.META_SCHEMA).iter_errors(schema))
     if error is not None and not declared:
-        if exceptions.best_match(validators.Draft7Validator(validators.Draft7Validator.META_SCHEMA).iter_errors(schema)) is None:
+        if certainly_valid(schema, 7) or \
+                validators.Draft7Validator(validators.Draft7Validator.META_SCHEMA).is_valid(schema):
             return 7
     if error is not None:
         pointer = "".join("/" + _escape_token(str(p)) for p in error.path)
