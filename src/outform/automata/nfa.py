@@ -92,6 +92,14 @@ def build_nfa(node: RegexNode, limits: Limits = DEFAULT_LIMITS, shared_suffixes:
         raise ResourceLimitExceeded(
             f"regex needs {needed} NFA states", "max_nfa_states", limits.max_nfa_states
         )
+    return _built_nfa(node, shared_suffixes)
+
+
+@functools.lru_cache(maxsize=2048)
+def _built_nfa(node: RegexNode, shared_suffixes: bool) -> ByteNFA:
+    """The NFA of ``node``, shared (read-only) by every lexer that has the lexeme: the JSON
+    string, number, whitespace and key lexemes recur from schema to schema, and building
+    them in Python was a fifth of a typical schema's compile."""
     builder = _Builder(shared_suffixes)
     start, accept = builder.new_state(), builder.new_state()
     builder.build(node, start, accept)
@@ -191,11 +199,12 @@ class _Builder:
         """The CSR form; a stable sort by source keeps each state's moves in the order they were added."""
         eps_ptr, eps_order = _csr_order(self.eps_src, self.n_states)
         edge_ptr, edge_order = _csr_order(self.edge_src, self.n_states)
-        return ByteNFA(
-            eps_ptr, np.array(self.eps_dst, dtype=np.int32)[eps_order], edge_ptr,
-            np.array(self.edge_lo, dtype=np.int32)[edge_order], np.array(self.edge_hi, dtype=np.int32)[edge_order],
-            np.array(self.edge_dst, dtype=np.int32)[edge_order], start, accept,
-        )
+        arrays = (eps_ptr, np.array(self.eps_dst, dtype=np.int32)[eps_order], edge_ptr,
+                  np.array(self.edge_lo, dtype=np.int32)[edge_order], np.array(self.edge_hi, dtype=np.int32)[edge_order],
+                  np.array(self.edge_dst, dtype=np.int32)[edge_order])
+        for array in arrays:
+            array.setflags(write=False)  # NFAs are shared through build_nfa's cache
+        return ByteNFA(*arrays, start, accept)
 
     def build(self, node: RegexNode, s: int, e: int) -> None:
         kind = type(node)
