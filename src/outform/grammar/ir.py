@@ -88,7 +88,9 @@ class DocumentCheck(Protocol):
     States are immutable values (so matchers can roll back and fork).  A check
     may also offer ``failing(state, ids, tokens) -> ids``: of the token ``ids``
     (a numpy array), those whose ``feed`` fails, computed in bulk with the help
-    of ``tokens``, the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`.
+    of ``tokens``, the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`;
+    and ``refusal_key(state) -> Hashable | None``: equal keys promise the same
+    refused tokens, so filtered masks can be shared between such states.
     """
 
     def initial(self) -> Hashable:

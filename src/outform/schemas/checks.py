@@ -276,10 +276,9 @@ class JsonDocumentCheck:
                 quotes = quotes - (_STR <= mode <= _ESC)  # close the string it is in
                 quotes[~opens_key] = 0
             # the token may close open containers first: any open object may get the key or comma
-            levels = [stack[:i] for i in range(1, len(stack) + 1)]
-            if not any(self._typing_may_die(level) for level in levels):
+            if not any(self._may_die(level) for level in stack):
                 return [], quotes >= 2
-            exhausted = any(level[-1][0] and self._exhausted(level[-1]) for level in levels)
+            exhausted = any(level[0] and self._exhausted(level) for level in stack)
             return [], (quotes >= 1) | ((tokens.counts(b",")[ids] > 0) & exhausted)
         seen = stack[-1][3]
         typed = text[start + 1:]
@@ -304,10 +303,13 @@ class JsonDocumentCheck:
         return names is not None and names <= top[3]
 
     def _typing_may_die(self, stack: tuple) -> bool:
-        """Whether a key begun in the innermost open object may type a dead prefix (see
+        """Whether a key begun in the innermost open object may type a dead prefix."""
+        return bool(stack) and self._may_die(stack[-1])
+
+    def _may_die(self, level: tuple) -> bool:
+        """Whether a key typed in the open container ``level`` may type a dead prefix (see
         ``closed_keys``): it is an object with closed keys and some already used."""
-        top = stack[-1] if stack else None
-        return bool(top and top[0] and top[3] and self.closed_keys and self._viable_keys(top[2]) is not None)
+        return bool(level[0] and level[3] and self.closed_keys and self._viable_keys(level[2]) is not None)
 
     def _dead_prefixes(self, top: tuple, typed: bytes, ids: np.ndarray, tokens) -> list[int]:
         """Of ``ids``, the tokens without a quote after which the key typed so far in the
