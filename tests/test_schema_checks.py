@@ -216,6 +216,36 @@ def test_filtered_mask_equals_brute_force(name, schema, prefix, compiler, llama3
     assert compared >= 20 and refused > 0  # the check did remove tokens somewhere
 
 
+def test_quoted_tokens_match_brute_force_where_keys_are_free(compiler, llama3_vocab, llama3_tokenizer):
+    """Where any key may come, tokens writing a whole short key (`` ""``, ``","``) are refused
+    exactly when their key is used, and brackets inside strings close nothing: the
+    filtered mask against feeding every quoted token the grammar allows (only tokens
+    with a quote read differently under those rules)."""
+    schema = {"type": "array", "uniqueItems": True, "maxItems": 2, "items": {
+        "type": "object", "additionalProperties": {"anyOf": [{"type": "integer"}, {"type": "string"},
+                                                             {"type": "object"}]}}}
+    index = compiler.compile_schema(schema, max_whitespace=1)
+    quoted = {t for t, data in enumerate(llama3_vocab.token_bytes) if data and b'"' in data}
+    matcher = Matcher(index)
+    prefix = '[{"a": 1, "": "},{", ",": {"x": 0, "": "],[",'
+    tokens = llama3_tokenizer.encode(prefix, add_special_tokens=False)
+    refused = 0
+    for k, token in enumerate(tokens):
+        if k % 2 == 0 or k == len(tokens) - 1:
+            inner = index.inner.token_mask(matcher.state.inner)
+            candidates = quoted & set(np.flatnonzero(np.unpackbits(inner.view(np.uint8), bitorder="little")).tolist())
+            expected = {t for t in candidates if matcher.fork().accept_token(t)}
+            assert set(matcher.allowed_token_ids().tolist()) & candidates == expected
+            refused += len(candidates - expected)
+        assert matcher.accept_token(token)
+    inner = index.inner.token_mask(matcher.state.inner)
+    allowed = set(matcher.allowed_token_ids().tolist())
+    used, free = (llama3_vocab.token_bytes.index(data) for data in (b' ""', b' ","'))  # keys written whole
+    assert all(inner[t >> 5] >> (t & 31) & 1 for t in (used, free))
+    assert used not in allowed and free in allowed  # "" is a key of the innermost object, "," of its parent
+    assert refused > 0
+
+
 def test_mask_refuses_a_duplicate_when_it_closes(compiler, llama3_tokenizer, llama3_vocab):
     index = compiler.compile_schema({"type": "array", "items": {"enum": ["a", "b", "c"]}, "uniqueItems": True})
     matcher = Matcher(index)

@@ -23,26 +23,44 @@ def bitmask_to_ids(words: np.ndarray) -> np.ndarray:
     return _set_bits(words.view(np.uint32))
 
 
+_DE_BRUIJN = np.array([0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8,
+                       31, 27, 13, 23, 21, 19, 16, 7, 26, 12, 18, 6, 11, 5, 10, 9], dtype=np.int64)
+"""Bit index of a 32-bit power of two ``x`` at ``(x * 0x077CB531) >> 27`` (de Bruijn sequence)."""
+
+
 @nb.njit(cache=True, nogil=True)
 def _set_bits(words):
-    """Positions of the set bits, skipping empty words: masks filtered by checks are
-    sparse, and unpacking all 128k bits would cost more than the filter itself."""
+    """Positions of the set bits, skipping empty words and jumping from set bit to set
+    bit (lowest bit isolated, indexed by a de Bruijn multiply): masks filtered by checks
+    are sparse, and testing all 32 bits of each word cost more than the filter itself."""
     total = 0
     for w in range(words.shape[0]):
-        x = np.int64(words[w])
+        x = np.uint32(words[w])
         while x:
-            x &= x - 1
+            x &= x - np.uint32(1)
             total += 1
     out = np.empty(total, dtype=np.int64)
     k = 0
     for w in range(words.shape[0]):
-        x = np.int64(words[w])
-        if x:
-            for bit in range(32):
-                if (x >> bit) & 1:
-                    out[k] = w * 32 + bit
-                    k += 1
+        x = np.uint32(words[w])
+        while x:
+            low = x & (~x + np.uint32(1))
+            out[k] = w * 32 + _DE_BRUIJN[np.uint32(low * np.uint32(0x077CB531)) >> np.uint32(27)]
+            k += 1
+            x ^= low
     return out
+
+
+@nb.njit(cache=True, nogil=True)
+def byte_presence_masks(data, owner, n_words):
+    """Row ``b``: the token bitmask (``n_words`` uint32 words) of the tokens whose bytes
+    contain byte ``b``, from the concatenated token bytes ``data`` and each byte's token
+    ``owner``: one pass, where a mask per byte set asked for cost a scan of all bytes."""
+    masks = np.zeros((256, n_words), dtype=np.uint32)
+    for i in range(data.shape[0]):
+        t = owner[i]
+        masks[data[i], t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+    return masks
 
 
 @nb.njit(cache=True, nogil=True)

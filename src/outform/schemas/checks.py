@@ -218,7 +218,8 @@ class JsonDocumentCheck:
             here = state[4]  # the scalar's location (or the root, before any value)
         else:  # between members: values may close in the current or next member
             here = state[2][-1][2] + (_member_step(state),)
-        closes = np.minimum(tokens.counts(b"}]")[ids], len(here))
+        structure = _structure(tokens, mode)
+        closes = np.minimum(structure[0][ids], len(here))
         keep = np.array([self._may_run(here, c) for c in range(len(here) + 1)])[closes]
         if mode <= _COLON or mode == _LIT:  # whitespace alone closes nothing here
             keep &= tokens.counts(b" \t\n\r")[ids] < tokens.lengths[ids]
@@ -244,8 +245,18 @@ class JsonDocumentCheck:
                 out.extend(t for t in members[1:] if self.feed(state, token_bytes[t]) is None)
             return out
         opening = (mode == _VALUE or mode == _KEY) and not self._typing_may_die(state[2])
+        # a token that only writes a key (and at most the colon and the value's first byte)
+        # fails exactly when that key is a duplicate (see _key_writers)
+        writes_key = tokens.derived("json-key-writers", _key_writers) if mode == _KEY else {}
+        top = state[2][-1] if state[2] else None
+        refuse_used = top is not None and top[0] and self._guards(top[2])
         for t in candidates:
             data = token_bytes[t]
+            key = writes_key.get(t)
+            if key is not None:
+                if refuse_used and key in top[3]:
+                    out.append(t)
+                continue
             if opening:
                 rest = data.lstrip(b" \t\n\r")
                 if rest[:1] == b'"' and rest.count(b'"') == 1:
@@ -270,7 +281,8 @@ class JsonDocumentCheck:
             return [], risky
         quotes = tokens.counts(b'"')[ids]
         # a key begins right after "{" or ",": elsewhere a token needs one of those to reach one
-        opens_key = tokens.counts(b",{")[ids] > 0
+        structure = _structure(tokens, mode)
+        opens_key = structure[1][ids]
         if mode != _KSTR and mode != _KESC:  # a token needs two quotes to write a whole key, one to
             if mode != _KEY:  # start a dead prefix, a comma to go past the last key; one more to
                 quotes = quotes - (_STR <= mode <= _ESC)  # close the string it is in
@@ -279,7 +291,7 @@ class JsonDocumentCheck:
             if not any(self._may_die(level) for level in stack):
                 return [], quotes >= 2
             exhausted = any(level[0] and self._exhausted(level) for level in stack)
-            return [], (quotes >= 1) | ((tokens.counts(b",")[ids] > 0) & exhausted)
+            return [], (quotes >= 1) | (structure[2][ids] & exhausted)
         seen = stack[-1][3]
         typed = text[start + 1:]
         if mode == _KESC or b"\\" in typed:
@@ -592,6 +604,75 @@ def _may_close_after_key(data: bytes) -> bool:
     if rest[:1] == b'"':
         return rest.count(b'"') > 1 or b"\\" in rest
     return not all(b in _NUMBER_BYTES for b in rest)
+
+
+def _structure(tokens, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per token read in ``mode``: (closing brackets, whether it has a ``,`` or ``{``,
+    whether it has a ``,``), counting only bytes outside strings: ``"},{"`` at a value
+    position is one string, which closes nothing and begins no key.  Read from a string
+    (``_STR``, ``_KSTR``) the token starts inside one; after a backslash (``_ESC``,
+    ``_KESC``) every byte counts, an upper bound."""
+    if mode == _ESC or mode == _KESC:
+        return tokens.derived("json-structure-bytes", lambda index: _structure_of(index, None))
+    inside = mode == _STR or mode == _KSTR
+    return tokens.derived(("json-structure", inside), lambda index: _structure_of(index, inside))
+
+
+def _structure_of(tokens, inside: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    closers = tokens.counts(b"}]").copy()
+    key_openers = tokens.counts(b",{") > 0
+    commas = tokens.counts(b",") > 0
+    if inside is None:
+        return closers, key_openers, commas
+    if inside:  # a token without a quote stays in the string
+        no_quote = tokens.counts(b'"') == 0
+        closers[no_quote], key_openers[no_quote], commas[no_quote] = 0, False, False
+    for t in tokens.with_byte(0x22).tolist():
+        closers[t], key_openers[t], commas[t] = _outside_strings(tokens.token_bytes[t], inside)
+    return closers, key_openers, commas
+
+
+def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, bool]:
+    """(closing brackets, any ``,`` or ``{``, any ``,``) among the bytes of ``data`` outside
+    JSON strings, reading from inside a string when ``inside``."""
+    closers, key_opener, comma = 0, False, False
+    i = 0
+    while i < len(data):
+        b = data[i]
+        if inside:
+            if b == 0x5C:
+                i += 1
+            elif b == 0x22:
+                inside = False
+        elif b == 0x22:
+            inside = True
+        elif b == 0x7D or b == 0x5D:
+            closers += 1
+        elif b == 0x2C:
+            key_opener = comma = True
+        elif b == 0x7B:
+            key_opener = True
+        i += 1
+    return closers, key_opener, comma
+
+
+_KEY_WRITER = re.compile(rb'[ \t\n\r]*("[^"\\]*")[ \t\n\r]*(?::[ \t\n\r]*[\[{"tfn0-9-]?)?')
+
+
+def _key_writers(tokens) -> dict[int, str]:
+    """The tokens that, read where a key begins, write one whole key without escapes and
+    then at most the colon and the first byte of the value, each with the key it writes.
+    Reading one changes nothing a check looks at but the object's keys: no value closes
+    and no other key is typed, so it fails exactly when its key is a duplicate."""
+    writers = {}
+    for t in tokens.with_byte(0x22).tolist():
+        match = _KEY_WRITER.fullmatch(tokens.token_bytes[t])
+        if match is not None:
+            try:
+                writers[t] = json.loads(match.group(1))
+            except ValueError:  # not a valid key string: left to feed
+                pass
+    return writers
 
 
 class _KeyPrefix(str):

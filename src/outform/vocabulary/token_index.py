@@ -14,6 +14,7 @@ import weakref
 
 import numpy as np
 
+from outform.kernels.bitmask import bitmask_to_ids, bitmask_words, byte_presence_masks
 from outform.vocabulary.vocabulary import Vocabulary
 
 
@@ -32,29 +33,26 @@ class TokenIndex:
         order = sorted((data, t) for t, data in enumerate(spelled) if data)
         self._sorted = [data for data, _ in order]
         self._sorted_ids = np.array([t for _, t in order], dtype=np.int64)
+        self._byte_masks: np.ndarray | None = None  # (256, words) token bitmasks, see byte_masks
         self._with_byte: dict[int, np.ndarray] = {}
-        self._with_any: dict[bytes, np.ndarray] = {}
         self._any_masks: dict[tuple[bytes, int], np.ndarray] = {}
         self._counts: dict[bytes, np.ndarray] = {}
         self._exits: np.ndarray | None = None
         self._flags: dict = {}  # (predicate, byte, default) -> bool per token (see flags)
+        self._derived: dict = {}  # see derived
+
+    def byte_masks(self) -> np.ndarray:
+        """Row ``b``: the token bitmask of the tokens whose bytes contain byte ``b`` (uint32
+        words covering the vocabulary), built in one pass over all token bytes."""
+        if self._byte_masks is None:
+            self._byte_masks = byte_presence_masks(self._all, self._owner, bitmask_words(self._n))
+        return self._byte_masks
 
     def with_byte(self, byte: int) -> np.ndarray:
         """Sorted ids of the tokens whose bytes contain ``byte``."""
         ids = self._with_byte.get(byte)
         if ids is None:
-            ids = self._with_byte[byte] = np.unique(self._owner[self._all == byte])
-        return ids
-
-    def with_any_byte(self, data: bytes) -> np.ndarray:
-        """Sorted ids of the tokens containing at least one byte of ``data``."""
-        key = bytes(sorted(set(data)))
-        ids = self._with_any.get(key)
-        if ids is None:
-            hit = np.zeros(self._n, dtype=bool)  # a union by marking: no sort of the concatenation
-            for b in key:
-                hit[self.with_byte(b)] = True
-            ids = self._with_any[key] = np.flatnonzero(hit)
+            ids = self._with_byte[byte] = bitmask_to_ids(self.byte_masks()[byte])
         return ids
 
     def any_byte_mask(self, data: bytes, n_words: int) -> np.ndarray:
@@ -64,9 +62,10 @@ class TokenIndex:
         key = (bytes(sorted(set(data))), n_words)
         mask = self._any_masks.get(key)
         if mask is None:
-            bits = np.zeros(n_words * 32, dtype=bool)
-            bits[self.with_any_byte(key[0])] = True
-            mask = self._any_masks[key] = np.packbits(bits, bitorder="little").view(np.uint32)
+            rows = self.byte_masks()
+            mask = np.zeros(max(n_words, rows.shape[1]), dtype=np.uint32)
+            np.bitwise_or.reduce(rows[list(key[0])], axis=0, out=mask[: rows.shape[1]])
+            mask = self._any_masks[key] = mask[:n_words]
         return mask
 
     def counts(self, data: bytes) -> np.ndarray:
@@ -90,6 +89,14 @@ class TokenIndex:
             flags[asked] = [bool(predicate(self._spelled[t])) for t in asked.tolist()]
             self._flags[key] = flags
         return flags
+
+    def derived(self, key, build):
+        """``build(self)``, computed once per vocabulary and ``key``: per-token answers a
+        caller defines itself (a check's own questions about token bytes)."""
+        value = self._derived.get(key)
+        if value is None:
+            value = self._derived[key] = build(self)
+        return value
 
     def string_exits(self) -> np.ndarray:
         """Per token id, where its bytes read inside a JSON string (not after a backslash)
