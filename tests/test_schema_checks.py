@@ -216,34 +216,53 @@ def test_filtered_mask_equals_brute_force(name, schema, prefix, compiler, llama3
     assert compared >= 20 and refused > 0  # the check did remove tokens somewhere
 
 
+def _quoted_tokens_match_brute_force(index, vocab, tokenizer, prefix: str, every: int = 2) -> int:
+    """Along ``prefix``, the filtered mask against feeding every token with a quote that the
+    grammar allows (the rules deciding such tokens without feeding them read quotes, brackets
+    and commas); returns how many of those the check refused."""
+    quoted = {t for t, data in enumerate(vocab.token_bytes) if data and b'"' in data}
+    matcher = Matcher(index)
+    tokens = tokenizer.encode(prefix, add_special_tokens=False)
+    refused = 0
+    for k, token in enumerate(tokens + [None]):
+        if k % every == 0 or token is None:
+            inner = index.inner.token_mask(matcher.state.inner)
+            candidates = quoted & set(np.flatnonzero(np.unpackbits(inner.view(np.uint8), bitorder="little")).tolist())
+            expected = {t for t in candidates if matcher.fork().accept_token(t)}
+            assert set(matcher.allowed_token_ids().tolist()) & candidates == expected, f"after {k} tokens"
+            refused += len(candidates - expected)
+        if token is not None:
+            assert matcher.accept_token(token)
+    return refused
+
+
 def test_quoted_tokens_match_brute_force_where_keys_are_free(compiler, llama3_vocab, llama3_tokenizer):
     """Where any key may come, tokens writing a whole short key (`` ""``, ``","``) are refused
-    exactly when their key is used, and brackets inside strings close nothing: the
-    filtered mask against feeding every quoted token the grammar allows (only tokens
-    with a quote read differently under those rules)."""
+    exactly when their key is used, and brackets inside strings close nothing."""
     schema = {"type": "array", "uniqueItems": True, "maxItems": 2, "items": {
         "type": "object", "additionalProperties": {"anyOf": [{"type": "integer"}, {"type": "string"},
                                                              {"type": "object"}]}}}
     index = compiler.compile_schema(schema, max_whitespace=1)
-    quoted = {t for t, data in enumerate(llama3_vocab.token_bytes) if data and b'"' in data}
-    matcher = Matcher(index)
     prefix = '[{"a": 1, "": "},{", ",": {"x": 0, "": "],[",'
-    tokens = llama3_tokenizer.encode(prefix, add_special_tokens=False)
-    refused = 0
-    for k, token in enumerate(tokens):
-        if k % 2 == 0 or k == len(tokens) - 1:
-            inner = index.inner.token_mask(matcher.state.inner)
-            candidates = quoted & set(np.flatnonzero(np.unpackbits(inner.view(np.uint8), bitorder="little")).tolist())
-            expected = {t for t in candidates if matcher.fork().accept_token(t)}
-            assert set(matcher.allowed_token_ids().tolist()) & candidates == expected
-            refused += len(candidates - expected)
+    assert _quoted_tokens_match_brute_force(index, llama3_vocab, llama3_tokenizer, prefix) > 0
+    matcher = Matcher(index)
+    for token in llama3_tokenizer.encode(prefix, add_special_tokens=False):
         assert matcher.accept_token(token)
     inner = index.inner.token_mask(matcher.state.inner)
     allowed = set(matcher.allowed_token_ids().tolist())
     used, free = (llama3_vocab.token_bytes.index(data) for data in (b' ""', b' ","'))  # keys written whole
     assert all(inner[t >> 5] >> (t & 31) & 1 for t in (used, free))
     assert used not in allowed and free in allowed  # "" is a key of the innermost object, "," of its parent
-    assert refused > 0
+
+
+def test_comma_after_the_last_key_refused_while_it_is_typed(compiler, llama3_vocab, llama3_tokenizer):
+    """Typing the last unused key of a closed object: a token closing it, writing its value
+    and a comma (``":"",``) is refused, since no key may follow."""
+    schema = {"type": "object", "additionalProperties": False,
+              "properties": {f"k{i}": {"type": "string"} for i in range(9)}}
+    index = compiler.compile_schema(schema, max_whitespace=1)
+    prefix = "{" + ", ".join(f'"k{i}": ""' for i in range(8)) + ', "k8'
+    assert _quoted_tokens_match_brute_force(index, llama3_vocab, llama3_tokenizer, prefix, every=8) > 0
 
 
 def test_mask_refuses_a_duplicate_when_it_closes(compiler, llama3_tokenizer, llama3_vocab):
