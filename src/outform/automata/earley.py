@@ -395,11 +395,12 @@ class EarleyParser:
     def _leo_link(self, state: ParseState, symbol: int) -> tuple[int, ParseState] | None:
         """The finished item implied by finishing ``symbol`` at ``state``, if
         ``state`` has a single waiter on ``symbol`` and ``symbol`` is its last."""
-        waiters = state.waiters(symbol)
-        if len(waiters) == 1 and self.next_sym[waiters[0][0] + 1] < 0:
-            d, origin = waiters[0]
-            return d + 1, origin
-        return None
+        predicted = state.prediction.by_symbol.get(symbol, ())
+        waiting = state.waiting.get(symbol, ())
+        if len(predicted) + len(waiting) != 1:  # counted, not listed: predictions can be long
+            return None
+        d, origin = (predicted[0], state) if predicted else waiting[0]
+        return (d + 1, origin) if self.next_sym[d + 1] < 0 else None
 
     # -- shortest completions ---------------------------------------------
 
