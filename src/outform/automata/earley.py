@@ -122,12 +122,6 @@ class ParseState:
         self._allowed: np.ndarray | None = None
         self._finish: dict[int, float] | None = None  # see EarleyParser.completion_cost
 
-    def waiters(self, symbol: int) -> list[tuple[int, ParseState]]:
-        """All items of this set whose dot is before ``symbol``."""
-        items = [(d, self) for d in self.prediction.by_symbol.get(symbol, ())]
-        items.extend(self.waiting.get(symbol, ()))
-        return items
-
     @property
     def allowed_ids(self) -> tuple[int, ...]:
         if self._allowed_ids is None:
@@ -266,8 +260,14 @@ class EarleyParser:
             if lexeme_id in self.ignore:
                 result = state
             else:
-                scanned = state.waiters(lexeme_id)
-                result = self._scan(state, scanned) if scanned else None
+                predicted = state.prediction.by_symbol.get(lexeme_id, ())
+                waiting = state.waiting.get(lexeme_id, ())
+                if predicted or waiting:  # the items after the lexeme: their dots moved over it
+                    moved = [(d + 1, state) for d in predicted]
+                    moved.extend([(d + 1, origin) for d, origin in waiting])
+                    result = self._scan(state, moved)
+                else:
+                    result = None
             state._next[lexeme_id] = result
         return result
 
@@ -306,8 +306,9 @@ class EarleyParser:
             self._too_many(count)
         return state
 
-    def _scan(self, parent: ParseState, scanned: list[tuple[int, ParseState]]) -> ParseState:
-        """Build the next Earley set from the items that read the lexeme.
+    def _scan(self, parent: ParseState, moved: list[tuple[int, ParseState]]) -> ParseState:
+        """Build the next Earley set from the items that read the lexeme, their dots
+        already moved over it (``moved``, used as the work stack).
 
         Runs completion and prediction to a fixed point with a stack; ``seen``
         deduplicates the items whose origin is an older set (no other kind is
@@ -321,7 +322,7 @@ class EarleyParser:
         limit = self.limits.max_earley_items
         prediction = self._no_prediction
         seen: set[tuple[int, ParseState]] = set()
-        stack = [(d + 1, origin) for d, origin in scanned]
+        stack = moved
         while stack:
             item = stack.pop()
             if item in seen:
