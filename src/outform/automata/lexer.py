@@ -96,6 +96,7 @@ class LexerDFA:
         lexeme_ids: Sequence[int] | None = None,
         n_lexemes: int | None = None,
         nfas: Sequence[ByteNFA] | None = None,
+        subset_share: int = _SUBSET_STATES_PER_LEXER_STATE,
     ) -> LexerDFA:
         """Compile ``patterns`` into one DFA.
 
@@ -103,6 +104,8 @@ class LexerDFA:
         sized for ``n_lexemes`` ids (default ``len(patterns)``), so a DFA for a
         subset of a grammar's lexemes speaks the grammar's lexeme ids.
         ``nfas``, when given, are the patterns' NFAs already built.
+        ``subset_share``: subset construction gives up past this many times
+        ``limits.max_lexer_states`` states (see :func:`determinise_tagged`).
         Raises :class:`ResourceLimitExceeded` past ``limits.max_nfa_states``
         (summed over all patterns) or ``limits.max_lexer_states``.
         """
@@ -111,7 +114,7 @@ class LexerDFA:
         nfa = union_nfa(patterns, limits, ids, nfas)
         class_of = range_classes(nfa.edge_lo, nfa.edge_hi)
         words = max(1, -(-n_lexemes // 64))
-        table, state_accepts = determinise_tagged(nfa, class_of, limits, words)
+        table, state_accepts = determinise_tagged(nfa, class_of, limits, words, subset_share)
         block_of = tagged_partition(table, state_accepts)
         transitions, accepts = _quotient(table, state_accepts, block_of, class_of)
         if len(transitions) > limits.max_lexer_states:
@@ -232,7 +235,8 @@ def _joined_ptr(first: list[int], ptrs: list[np.ndarray]) -> np.ndarray:
 
 
 def determinise_tagged(
-    nfa: TaggedNFA, class_of: np.ndarray, limits: Limits, words: int | None = None
+    nfa: TaggedNFA, class_of: np.ndarray, limits: Limits, words: int | None = None,
+    subset_share: int = _SUBSET_STATES_PER_LEXER_STATE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Subset construction over byte classes for a tagged NFA (the Numba kernel
     :func:`outform.kernels.subset.tagged_subsets`).
@@ -244,11 +248,11 @@ def determinise_tagged(
     order.  Closures keep the start, the states with byte edges and the tagged
     states.  The work budget and state ceiling mirror
     :func:`outform.automata.dfa.determinise`, against ``limits.max_lexer_states``
-    times ``_SUBSET_STATES_PER_LEXER_STATE`` (the minimal DFA is checked later).
+    times ``subset_share`` (the minimal DFA is checked later).
     """
     if words is None:
         words = max(1, -(-(int(nfa.tags.max(initial=-1)) + 1) // 64))
-    ceiling = limits.max_lexer_states * _SUBSET_STATES_PER_LEXER_STATE
+    ceiling = limits.max_lexer_states * subset_share
     keep = (nfa.edge_ptr[1:] > nfa.edge_ptr[:-1]) | (nfa.tags >= 0)
     keep[nfa.start] = True
     status, n, table, accepts = tagged_subsets(
@@ -323,6 +327,16 @@ def _bits_to_ids(words: np.ndarray) -> tuple[int, ...]:
 UNIVERSAL_MAX_STATES = 2_000
 UNIVERSAL_MAX_NFA_STATES = 40_000  # past this the one-DFA attempt is not even tried (it would fail, slowly)
 """Largest DFA over all of a grammar's lexemes that :class:`LexerBank` builds up front."""
+UNIVERSAL_PROBE_LEXEMES = 80
+"""From this many lexemes the one-DFA attempt is preceded by a probe over the heaviest tenth
+(see :meth:`LexerBank._heaviest_too_big`): in 600 JSONSchemaBench schemas none of the 25
+attempts over 80 lexemes or more succeeded (a lexer state per distinct key prefix and escape
+step adds up), and building every lexeme's NFA was most of such a failure."""
+UNIVERSAL_SUBSET_SHARE = 3
+"""The one-DFA attempt gives up past ``3 * UNIVERSAL_MAX_STATES`` subset states: over 600
+JSONSchemaBench schemas none that got there minimised into ``UNIVERSAL_MAX_STATES`` (the
+successes passed through at most 2.5 times their minimal size, 4,000 states at most), and
+failing at 16,000 was the largest part of the biggest schemas' compile."""
 
 
 class LexerBank:
@@ -355,12 +369,31 @@ class LexerBank:
         self._lock = threading.RLock()
         self._built: list[tuple[frozenset[int], tuple[int, ...]]] = []  # allowed sets with a DFA of their own
         self._nfas: dict[int, ByteNFA] = {}
-        if sum(count_nfa_states(p) for p in self.patterns) <= UNIVERSAL_MAX_NFA_STATES:
+        counts = [count_nfa_states(p) for p in self.patterns]
+        small = dataclasses.replace(limits, max_lexer_states=min(limits.max_lexer_states, UNIVERSAL_MAX_STATES))
+        if sum(counts) <= UNIVERSAL_MAX_NFA_STATES and not self._heaviest_too_big(counts, small):
             try:
-                small = dataclasses.replace(limits, max_lexer_states=min(limits.max_lexer_states, UNIVERSAL_MAX_STATES))
-                self._universal = self._build(tuple(range(self.n_lexemes)), small)
+                self._universal = self._build(tuple(range(self.n_lexemes)), small, UNIVERSAL_SUBSET_SHARE)
             except ResourceLimitExceeded:
                 pass
+
+    def _heaviest_too_big(self, counts: list[int], limits: Limits) -> bool:
+        """Whether the DFA over the heaviest tenth of the lexemes (by NFA states) is already
+        past ``limits``, for a grammar of at least ``UNIVERSAL_PROBE_LEXEMES`` lexemes.
+
+        Then so is the DFA over all of them: its subsets restricted to those lexemes'
+        NFA states are theirs, and its minimal states map onto theirs.  The probe builds
+        the NFAs of a tenth of the lexemes instead of all of them (most of a failed
+        attempt over hundreds of key lexemes), and fails as fast."""
+        if self.n_lexemes < UNIVERSAL_PROBE_LEXEMES:
+            return False
+        heaviest = sorted(sorted(range(self.n_lexemes), key=counts.__getitem__, reverse=True)[: self.n_lexemes // 10])
+        try:
+            LexerDFA.build([self.patterns[i] for i in heaviest], limits, heaviest, self.n_lexemes,
+                           [self._nfa(i) for i in heaviest], UNIVERSAL_SUBSET_SHARE)
+        except ResourceLimitExceeded:
+            return True
+        return False
 
     @property
     def n_states(self) -> int:
@@ -410,13 +443,14 @@ class LexerBank:
                 best = (ids, starts)
         return None if best is None else best[1]
 
-    def _build(self, lexeme_ids: tuple[int, ...], limits: Limits | None = None) -> tuple[int, ...]:
+    def _build(self, lexeme_ids: tuple[int, ...], limits: Limits | None = None,
+               subset_share: int = _SUBSET_STATES_PER_LEXER_STATE) -> tuple[int, ...]:
         if not lexeme_ids:
             return ()
         try:
             patterns = [self.patterns[i] for i in lexeme_ids]
             dfa = LexerDFA.build(patterns, limits or self.limits, lexeme_ids, self.n_lexemes,
-                                 [self._nfa(i) for i in lexeme_ids])
+                                 [self._nfa(i) for i in lexeme_ids], subset_share)
         except ResourceLimitExceeded:
             if len(lexeme_ids) == 1 or limits is not None:
                 raise

@@ -37,6 +37,7 @@ rather than walked again each time.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from dataclasses import dataclass
 
@@ -106,38 +107,39 @@ def _built_nfa(node: RegexNode, shared_suffixes: bool) -> ByteNFA:
     return builder.finish(start, accept)
 
 
-@functools.lru_cache(maxsize=4096)  # the lexer bank counts a lexeme, then builds it: twice per lexeme
 def count_nfa_states(node: RegexNode) -> int:
     """Exact number of states :func:`build_nfa` will create for ``node``."""
-    return 2 + _inner_states(node, {})
+    return 2 + _inner_states(node)
 
 
-def _inner_states(node: RegexNode, memo: dict) -> int:
-    """States created by ``_Builder.build`` besides the two endpoints (``memo``:
-    by node identity, for sub-trees shared within a pattern)."""
+def _inner_states(node: RegexNode) -> int:
+    """States created by ``_Builder.build`` besides the two endpoints, kept on the
+    (immutable) node: the lexer bank counts every lexeme before building it, and
+    lexemes share sub-trees (the spellings of a character, a key's string body),
+    so a count per tree walk was a tenth of the compile of a schema with many keys."""
     kind = type(node)
     if kind is CharSet:
         return (node.__dict__.get("_utf8_template") or _utf8_template(node))[0]
     if kind is Empty:
         return 0
-    known = memo.get(id(node))
+    known = node.__dict__.get("_nfa_inner")
     if known is not None:
-        return known[1]
+        return known
     if kind is Concat:
         count = len(node.items) - 1
         for item in node.items:
-            count += _inner_states(item, memo)
+            count += _inner_states(item)
     elif kind is Alt:
         count = 0
         for option in node.options:
-            count += _inner_states(option, memo)
+            count += _inner_states(option)
     else:
-        item = _inner_states(node.item, memo)
+        item = _inner_states(node.item)
         if node.max is None:
             count = max(node.min - 1, 0) + 2 + max(node.min, 1) * item
         else:
             count = max(node.max - 1, 0) + node.max * item
-    memo[id(node)] = (node, count)  # the node kept alive: its id stays its own
+    object.__setattr__(node, "_nfa_inner", count)  # not a field: equality ignores it
     return count
 
 
@@ -186,6 +188,10 @@ class _Builder:
         self.edge_dst: list[int] = []
         # (item, end state) -> a state from which only ``item`` was built to ``end``
         self.suffixes: dict[tuple[RegexNode, int], int] | None = {} if shared_suffixes else None
+        self.slot = "_nfa_shared" if shared_suffixes else "_nfa_plain"  # where nodes keep their fragments
+        # fragments placed whose inner suffix entries are not in ``suffixes`` yet: first states, entries
+        self.deferred_bases: list[int] = []
+        self.deferred: list[tuple[tuple[RegexNode, int, int], ...] | None] = []
 
     def new_state(self) -> int:
         self.n_states += 1
@@ -210,7 +216,23 @@ class _Builder:
         kind = type(node)
         if kind is CharSet:
             self.char_set(node, s, e)
-        elif kind is Concat:
+        elif kind is Empty:
+            self.epsilon(s, e)
+        else:
+            fragment = node.__dict__.get(self.slot)
+            if fragment is None:
+                object.__setattr__(node, self.slot, _BUILT_ONCE)  # not a field: equality ignores it
+                self.parts(node, s, e)
+                return
+            if fragment is _BUILT_ONCE:
+                fragment = _fragment(node, self.suffixes is not None)
+            if not self.place(fragment, s, e):
+                self.parts(node, s, e)
+
+    def parts(self, node: RegexNode, s: int, e: int) -> None:
+        """Build a ``Concat``, ``Alt`` or ``Repeat`` from its parts."""
+        kind = type(node)
+        if kind is Concat:
             if self.suffixes is None:
                 self.chain(node.items, s, e)
             else:
@@ -218,10 +240,56 @@ class _Builder:
         elif kind is Alt:
             for option in node.options:
                 self.build(option, s, e)
-        elif kind is Empty:
-            self.epsilon(s, e)
         else:
             self.repeat(node, s, e)
+
+    def place(self, fragment: _Fragment, s: int, e: int) -> bool:
+        """Copy ``fragment`` between ``s`` and ``e``, exactly what building its node
+        would add; ``False`` (nothing added) where that build would share a suffix
+        already built towards ``e``, so the caller builds it from its parts."""
+        n_inner, eps_src, eps_dst, edge_src, edge_lo, edge_hi, edge_dst, outer, inner = fragment
+        suffixes = self.suffixes
+        if suffixes is not None:
+            for item, _ in outer:
+                if (item, e) in suffixes:
+                    return False
+        base = self.n_states
+        self.n_states += n_inner
+        ids = [s, e, *range(base, base + n_inner)]
+        self.eps_src.extend([ids[k] for k in eps_src])
+        self.eps_dst.extend([ids[k] for k in eps_dst])
+        self.edge_src.extend([ids[k] for k in edge_src])
+        self.edge_lo.extend(edge_lo)
+        self.edge_hi.extend(edge_hi)
+        self.edge_dst.extend([ids[k] for k in edge_dst])
+        if suffixes is not None:
+            for item, state in outer:
+                suffixes[(item, e)] = ids[state]
+            if inner:
+                self.deferred_bases.append(base)
+                self.deferred.append(inner)
+        return True
+
+    def undefer(self, state: int) -> None:
+        """Add the inner suffix entries of the fragment placed over ``state``, if any.
+
+        They are only ever looked up with an end inside that fragment, and the
+        only way to such an end is a shared suffix leading into it (fresh states
+        are not inside any fragment), so each placement waits for that."""
+        index = bisect.bisect_right(self.deferred_bases, state) - 1
+        inner = self.deferred[index] if index >= 0 else None
+        if inner is not None:
+            self.deferred[index] = None
+            shift = self.deferred_bases[index] - 2
+            suffixes = self.suffixes
+            for item, end, known in inner:
+                suffixes[(item, end + shift)] = known + shift
+
+    def all_suffixes(self) -> dict[tuple[RegexNode, int], int]:
+        """``suffixes`` with every deferred entry added."""
+        for base in self.deferred_bases:
+            self.undefer(base)
+        return self.suffixes
 
     def chain(self, items: tuple[RegexNode, ...] | list[RegexNode], s: int, e: int) -> list[int]:
         """Build ``items`` one after the other from ``s`` to ``e``; returns the
@@ -250,6 +318,8 @@ class _Builder:
                 known = self.new_state()
                 self.build(item, known, end)
                 suffixes[key] = known
+            elif self.deferred:
+                self.undefer(known)
             end = known
         self.build(items[0], s, end)
 
@@ -292,6 +362,37 @@ class _Builder:
         self.n_states += n_inner
         self.edge_src.extend([s if k < 0 else base + k for k in sources])
         self.edge_dst.extend([e if k < 0 else base + k for k in targets])
+
+
+_Fragment = tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...],
+                  tuple[int, ...], tuple[tuple[RegexNode, int], ...], tuple[tuple[RegexNode, int, int], ...]]
+_BUILT_ONCE = object()  # marks a node built once: the second build makes its fragment
+
+
+def _fragment(node: RegexNode, shared_suffixes: bool) -> _Fragment:
+    """``node`` built between states 0 and 1 of a builder of its own, kept on the node:
+    ``(inner states, eps_src, eps_dst, edge_src, edge_lo, edge_hi, edge_dst, outer,
+    inner)`` with ``0``/``1`` for the endpoints and ``k >= 2`` for the ``k - 2``-th
+    fresh state; ``outer``: the suffix entries (item, state) it made towards its end,
+    ``inner``: those (item, end, state) towards its own states.  Sub-trees recur by the hundred (the spellings of one
+    character in every key, repeat copies), and :meth:`_Builder.place` copies a fragment
+    with a few list operations instead of a call per node.
+
+    The copy is exact: a build only looks up suffixes towards its own end or its fresh
+    states, so it goes as in isolation unless a suffix ``(item, end)`` for one of the
+    ``outer`` items is already there, which ``place`` checks; the suffix entries it made
+    are the builder's too, for later builds to share as they would have (the ``inner``
+    ones when first needed, see :meth:`_Builder.undefer`)."""
+    builder = _Builder(shared_suffixes)
+    start, end = builder.new_state(), builder.new_state()
+    builder.parts(node, start, end)
+    entries = builder.all_suffixes().items() if shared_suffixes else ()
+    fragment = (builder.n_states - 2, tuple(builder.eps_src), tuple(builder.eps_dst), tuple(builder.edge_src),
+                tuple(builder.edge_lo), tuple(builder.edge_hi), tuple(builder.edge_dst),
+                tuple((item, state) for (item, stop), state in entries if stop == end),
+                tuple((item, stop, state) for (item, stop), state in entries if stop != end))
+    object.__setattr__(node, builder.slot, fragment)
+    return fragment
 
 
 def _csr_order(sources: list[int], n_states: int) -> tuple[np.ndarray, np.ndarray]:

@@ -48,6 +48,7 @@ from outform.grammar.regex_ast import (
     alt,
     concat,
     repeat,
+    shortest_lengths,
 )
 from outform.limits import DEFAULT_LIMITS, Limits
 
@@ -67,43 +68,25 @@ of collapsed rules (``x{1,1000}``) would otherwise build huge NFAs first."""
 
 def nullable(node: RegexNode) -> bool:
     """Whether ``node`` accepts the empty string."""
-    if isinstance(node, Empty):
-        return True
-    if isinstance(node, CharSet):
-        return False
-    if isinstance(node, Concat):
-        return all(nullable(item) for item in node.items)
-    if isinstance(node, Alt):
-        return any(nullable(option) for option in node.options)
-    return node.min == 0 or nullable(node.item)
+    return shortest_lengths(node)[0] == 0
 
 
 def is_void(node: RegexNode) -> bool:
     """Whether ``node`` accepts no string at all (an empty character set
     somewhere it cannot be avoided)."""
-    if isinstance(node, Empty):
-        return False
-    if isinstance(node, CharSet):
-        return node.is_empty()
-    if isinstance(node, Concat):
-        return any(is_void(item) for item in node.items)
-    if isinstance(node, Alt):
-        return all(is_void(option) for option in node.options)
-    return node.min > 0 and is_void(node.item)
+    return shortest_lengths(node)[0] == _INF
 
 
 def matches_nonempty(node: RegexNode) -> bool:
     """Whether ``node`` accepts some non-empty string, i.e. whether it is a
     usable lexeme once the lexer drops the empty match."""
-    if isinstance(node, Empty):
-        return False
-    if isinstance(node, CharSet):
-        return not node.is_empty()
-    if isinstance(node, Concat):
-        return not is_void(node) and any(matches_nonempty(item) for item in node.items)
-    if isinstance(node, Alt):
-        return any(matches_nonempty(option) for option in node.options)
-    return node.max != 0 and matches_nonempty(node.item)
+    return shortest_lengths(node)[1] < _INF
+
+
+_INF = float("inf")
+"""(The three properties above read :func:`shortest_lengths`, kept on each node: walking
+a lexeme again per property, and per nested sequence, was a tenth of ``to_bnf`` on schemas
+with "any key but these" lexemes of thousands of nodes.)"""
 
 
 # ---------------------------------------------------------------------------
@@ -357,7 +340,7 @@ def _productive_rules(grammar: Grammar) -> dict[str, Expr]:
     Linear and-or propagation over the expression DAG (nodes by identity, so a
     sub-expression shared by many rules is looked at once): a lexeme that
     matches something, ``ε`` and ``x{0,n}`` derive; a sequence derives once
-    all its distinct items do (a counter per sequence), a choice once one
+    all its items do (a counter per sequence), a choice once one
     option does, a rule once its body does, and then every reference to it.
     """
     void = {name for name, node in grammar.lexemes.items() if is_void(node)}
@@ -385,27 +368,28 @@ def _productive_rules(grammar: Grammar) -> dict[str, Expr]:
                 continue
             visited.add(key)
             keep.append(node)
-            if isinstance(node, Ref):
+            kind = type(node)
+            if kind is Ref:
                 refs.setdefault(node.name, []).append(key)
                 continue
-            if isinstance(node, Lexeme):
+            if kind is Lexeme:
                 if node.name not in void:
                     found(key)
                 continue
-            if isinstance(node, Seq):
-                items = {id(item): item for item in node.items}
-                waiting[key] = len(items)
-            elif isinstance(node, Choice):
-                items = {id(option): option for option in node.options}
+            if kind is Seq:
+                items = node.items
+                waiting[key] = len(items)  # an item listed twice counts twice, and is found twice
+            elif kind is Choice:
+                items = node.options
                 waiting[key] = 1
             else:
-                items = {id(node.item): node.item}
+                items = (node.item,)
                 waiting[key] = 0 if node.min == 0 else 1
             if waiting[key] == 0:
                 found(key)
-            for child_key, child in items.items():
-                parents.setdefault(child_key, []).append(key)
-                stack.append(child)
+            for child in items:
+                parents.setdefault(id(child), []).append(key)
+            stack.extend(items)
     productive: set[str] = set()
     while ready:
         key = ready.pop()
@@ -419,6 +403,8 @@ def _productive_rules(grammar: Grammar) -> dict[str, Expr]:
                 productive.add(name)
                 for ref in refs.get(name, ()):
                     found(ref)
+    if len(derivable) == len(visited):  # the usual case (schema grammars): nothing to prune
+        return dict(grammar.rules)
     memo: dict = {}
     return {name: _prune(expr, productive, void, memo) for name, expr in grammar.rules.items() if name in productive}
 
@@ -441,7 +427,8 @@ def _prune(expr: Expr, productive: set[str], void: set[str], memo: dict) -> Expr
         out = (expr if _same(options, expr.options) else choice(*options)) if options else None
     else:
         item = _prune(expr.item, productive, void, memo)
-        out = (EPSILON if expr.min == 0 else None) if item is None else Rep(item, expr.min, expr.max)
+        out = (EPSILON if expr.min == 0 else None) if item is None else expr if item is expr.item else \
+            Rep(item, expr.min, expr.max)
     memo[id(expr)] = (expr, out)
     return out
 
@@ -686,7 +673,8 @@ class _BnfBuilder:
             lexeme_patterns=tuple(self.grammar.lexemes[name] for name in lexeme_names),
             nonterminal_names=tuple(self.nonterminals),
             productions=tuple(
-                Production(nonterminal_id[lhs], tuple(symbol_id[s] for s in rhs)) for lhs, rhs in self.productions
+                Production(nonterminal_id[lhs], tuple(map(symbol_id.__getitem__, rhs)))
+                for lhs, rhs in self.productions
             ),
             ignore=tuple(lexeme_id[name] for name in self.grammar.ignore if name in lexeme_id),
         )
@@ -696,16 +684,17 @@ class _BnfBuilder:
 
     def sequence(self, expr: Expr, owner: str) -> list[_Symbol]:
         """The symbols deriving ``expr``, creating helper nonterminals as needed."""
-        if isinstance(expr, Seq):
+        kind = type(expr)
+        if kind is Seq:
             return [symbol for item in expr.items for symbol in self.sequence(item, owner)]
-        if isinstance(expr, Ref):
+        if kind is Ref:
             return [("N", expr.name)]
-        if isinstance(expr, Lexeme):
+        if kind is Lexeme:
             return self.lexeme_use(expr.name, owner)
         known = self._shared.get(id(expr))
         if known is not None:
             return known[1]
-        if isinstance(expr, Choice):
+        if kind is Choice:
             group = self.fresh(owner, "group")
             for option in expr.options:
                 self.add(group, self.sequence(option, owner))

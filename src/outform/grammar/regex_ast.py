@@ -12,8 +12,6 @@ drop neutral elements, which keeps the NFA (and therefore compile time) small.
 
 from __future__ import annotations
 
-import functools
-
 from dataclasses import dataclass
 from typing import Iterable, Union
 
@@ -151,9 +149,10 @@ def concat(*items: RegexNode) -> RegexNode:
     """Concatenation, flattening nested ``Concat`` and dropping ``Empty``."""
     flat: list[RegexNode] = []
     for item in items:
-        if isinstance(item, Concat):
+        kind = type(item)
+        if kind is Concat:
             flat.extend(item.items)
-        elif not isinstance(item, Empty):
+        elif kind is not Empty:
             flat.append(item)
     if not flat:
         return Empty()
@@ -167,16 +166,21 @@ def alt(*options: RegexNode) -> RegexNode:
     Order does not matter for a language, and fewer options mean fewer NFA
     states and fewer byte classes.
     """
-    flat: dict[RegexNode, None] = {}  # an ordered set
-    chars: CharSet | None = None
+    sets: list[CharSet] = []
+    flat: list[RegexNode] = []
     for option in options:
-        for sub in option.options if isinstance(option, Alt) else (option,):
-            if isinstance(sub, CharSet):
-                chars = sub if chars is None else chars.union(sub)
+        for sub in option.options if type(option) is Alt else (option,):
+            if type(sub) is CharSet:
+                sets.append(sub)
             else:
-                flat[sub] = None
-    merged = ([chars] if chars is not None else []) + list(flat)
-    return merged[0] if len(merged) == 1 else Alt(tuple(merged))
+                flat.append(sub)
+    if len(flat) > 1:  # (one option cannot repeat: no need to hash it, and a new node's hash is a tree walk)
+        flat = list(dict.fromkeys(flat))  # an ordered set
+    if len(sets) > 1:  # one normalisation, not one per set merged
+        flat.insert(0, CharSet(tuple(r for chars in sets for r in chars.ranges)))
+    elif sets:
+        flat.insert(0, sets[0])
+    return flat[0] if len(flat) == 1 else Alt(tuple(flat))
 
 
 def repeat(item: RegexNode, min: int, max: int | None) -> RegexNode:
@@ -213,22 +217,36 @@ def literal(text: str) -> RegexNode:
     return concat(*(CharSet.char(ord(ch)) for ch in text))
 
 
-@functools.lru_cache(maxsize=1 << 16)  # lexemes share sub-trees (a JSON string's character class, keys)
 def shortest_lengths(node: RegexNode) -> tuple[float, float]:
     """(fewest UTF-8 bytes of a match, fewest bytes of a non-empty match); ``inf`` when none.
 
     Used to plan generation budgets: a lexeme instance is never empty, so its
-    cost is the second number.
+    cost is the second number.  Kept on composite nodes (lexemes share
+    sub-trees: a JSON string's character class, keys); a cache keyed by value
+    compared big equal trees item by item on every hit.
     """
-    inf = float("inf")
-    if isinstance(node, CharSet):
+    kind = type(node)
+    if kind is CharSet:
         if node.is_empty():
-            return inf, inf
+            return _NO_MATCH
         first = node.ranges[0][0]
         n = 1 if first < 0x80 else 2 if first < 0x800 else 3 if first < 0x10000 else 4
         return n, n
-    if isinstance(node, Empty):
-        return 0, inf
+    if kind is Empty:
+        return 0, float("inf")
+    known = node.__dict__.get("_shortest")
+    if known is None:
+        known = _composite_shortest(node)
+        object.__setattr__(node, "_shortest", known)  # not a field: equality ignores it
+    return known
+
+
+_NO_MATCH = (float("inf"), float("inf"))
+
+
+def _composite_shortest(node: RegexNode) -> tuple[float, float]:
+    """:func:`shortest_lengths` of a ``Concat``, ``Alt`` or ``Repeat``."""
+    inf = float("inf")
     if isinstance(node, Alt):
         pairs = [shortest_lengths(option) for option in node.options]
         return min((p[0] for p in pairs), default=inf), min((p[1] for p in pairs), default=inf)

@@ -707,21 +707,22 @@ def length_range(node: RegexNode) -> tuple[int, int | None]:
 
 def map_charsets(node: RegexNode, fn, memo: dict | None = None) -> RegexNode:
     """``node`` with every character set ``cs`` replaced by the regex ``fn(cs)``."""
+    kind = type(node)
+    if kind is CharSet:  # (``fn`` is memoised where it matters: not worth a memo entry)
+        return fn(node)
+    if kind is Empty:
+        return node
     memo = {} if memo is None else memo
-    key = id(node)
-    if key in memo:
-        return memo[key][1]
-    if isinstance(node, CharSet):
-        out = fn(node)
-    elif isinstance(node, Empty):
-        out = node
-    elif isinstance(node, Concat):
-        out = concat(*(map_charsets(i, fn, memo) for i in node.items))
-    elif isinstance(node, Alt):
-        out = alt(*(map_charsets(i, fn, memo) for i in node.options))
+    known = memo.get(id(node))
+    if known is not None:
+        return known[1]
+    if kind is Concat:
+        out = concat(*[map_charsets(i, fn, memo) for i in node.items])
+    elif kind is Alt:
+        out = alt(*[map_charsets(i, fn, memo) for i in node.options])
     else:
         out = repeat(map_charsets(node.item, fn, memo), node.min, node.max)
-    memo[key] = (node, out)  # keep node alive so its id stays unique
+    memo[id(node)] = (node, out)  # keep node alive so its id stays unique
     return out
 
 

@@ -1562,7 +1562,12 @@ class _ObjectState:
     seen), the dependencies of members not seen yet (``pending``: member ->
     the members it needs that are not seen yet), how many more members at
     least and at most (``min_more``; ``max_more``, ``None``: no bound), and the
-    member rules of undeclared keys (``extras``, any number of each)."""
+    member rules of undeclared keys (``extras``, any number of each).
+
+    Member rules are distinct objects (one ``Ref`` per rule), so a rule is
+    told from another by identity: comparing and hashing ``Ref`` values one
+    pair at a time made the states of a many-keyed object quadratic in Python
+    calls, as did hashing a state again for each of its moves."""
 
     left: tuple
     required: frozenset
@@ -1570,6 +1575,13 @@ class _ObjectState:
     min_more: int
     max_more: int | None
     extras: tuple
+
+    def __hash__(self) -> int:
+        known = self.__dict__.get("_hash")
+        if known is None:
+            known = hash((self.left, self.required, self.pending, self.min_more, self.max_more, self.extras))
+            object.__setattr__(self, "_hash", known)  # not a field: equality ignores it
+        return known
 
     def accepting(self) -> bool:
         return not self.required and self.min_more == 0
@@ -1586,11 +1598,12 @@ class _ObjectState:
             return []
         out = []
         needs = dict(self.pending)
+        members = frozenset(self.left)
         for pair in self.left:
-            left = tuple(p for p in self.left if p != pair)
-            rest = frozenset(left)
+            left = tuple(p for p in self.left if p is not pair)
+            rest = members.difference((pair,))
             required = (self.required | needs.get(pair, frozenset())) & rest
-            pending = frozenset((k, d & rest) for k, d in self.pending if k != pair and d & rest)
+            pending = frozenset((k, d & rest) for k, d in self.pending if k is not pair and d & rest)
             nxt = self._after(left, required, pending)
             if nxt is not None:
                 out.append((pair, nxt))

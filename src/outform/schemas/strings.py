@@ -39,6 +39,7 @@ _RAW_OK = CharSet(((0x20, 0x21), (0x23, 0x5B), (0x5D, MAX_CODE_POINT)))
 _HEX_UPPER = "0123456789ABCDEF"
 
 
+@lru_cache(maxsize=256)  # 16 x 16 sets at most, shared: their UTF-8 templates are then made once
 def _hex_digit_set(lo: int, hi: int) -> CharSet:
     ranges = []
     for v in range(lo, hi + 1):
@@ -49,10 +50,14 @@ def _hex_digit_set(lo: int, hi: int) -> CharSet:
     return CharSet(tuple(ranges))
 
 
+@lru_cache(maxsize=8192)
 def fixed_width_range(lo: int, hi: int, width: int, base: int, digit_set) -> RegexNode:
     """Regex for the ``width``-digit base-``base`` numerals (leading zeros
     included) of the integers ``lo..hi``; ``digit_set(a, b)`` gives the
-    character set of digit values ``a..b``."""
+    character set of digit values ``a..b``.  Memoised: the ``\\uXXXX`` spellings
+    of the character sets of a schema (one per key-trie node in "any key but
+    these") share most of their sub-ranges, and shared nodes are also built
+    into NFAs once (see :mod:`outform.automata.nfa`)."""
     if lo > hi:
         return charfa.VOID
     if width == 0:
@@ -141,14 +146,25 @@ def _surrogate_blocks(lo: int, hi: int):
     return out
 
 
+_QUOTE = CharSet.char(0x22)
+
+
 def encode_string_regex(content: RegexNode) -> RegexNode:
     """The JSON string lexeme (quotes included) for decoded strings in ``content``."""
-    return concat(CharSet.char(0x22), charfa.map_charsets(content, encode_charset), CharSet.char(0x22))
+    return concat(_QUOTE, charfa.map_charsets(content, encode_charset), _QUOTE)
 
 
 def literal_string(text: str) -> RegexNode:
-    """Every JSON spelling of the string ``text``."""
-    return encode_string_regex(literal(text))
+    """Every JSON spelling of the string ``text``: ``encode_string_regex(literal(text))``,
+    spelled character by character (keys, enum and const strings are most lexemes)."""
+    return concat(_QUOTE, *map(_spelled_char, text), _QUOTE)
+
+
+@lru_cache(maxsize=4096)
+def _spelled_char(char: str) -> RegexNode:
+    """All JSON spellings of one character, by the character: keys spell the same letters
+    again and again, and one shared node per letter is also built into NFAs once."""
+    return encode_charset(CharSet.char(ord(char)))
 
 
 ANY_STRING = repeat(ANY, 0, None)
