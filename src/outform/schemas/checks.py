@@ -281,25 +281,25 @@ class JsonDocumentCheck:
             return [], risky
         quotes = tokens.counts(b'"')[ids]
         # a key begins right after "{" or ",": elsewhere a token needs one of those to reach one
+        # (structure[2]: the quotes after its first one)
         structure = _structure(tokens, mode)
-        opens_key = structure[1][ids]
         if mode != _KSTR and mode != _KESC:  # a token needs two quotes to write a whole key, one to
             if mode != _KEY:  # start a dead prefix, a comma to go past the last key; the quotes
-                quotes = structure[3][ids]  # before its first "," or "{" close or write values
+                quotes = structure[2][ids]  # before its first "," or "{" close or write values
             # the token may close open containers first: any open object may get the key or comma
             if not any(self._may_die(level) for level in stack):
                 return [], quotes >= 2
             exhausted = any(level[0] and self._exhausted(level) for level in stack)
-            return [], (quotes >= 1) | (structure[2][ids] & exhausted)
+            return [], (quotes >= 1) | (structure[1][ids] & exhausted)
         seen = stack[-1][3]
         typed = text[start + 1:]
         if mode == _KESC or b"\\" in typed:
             return [], quotes >= 1 if not self._typing_may_die(stack) else np.ones(len(ids), dtype=bool)
-        risky = structure[3][ids] >= 2  # closes this key and writes another
+        risky = structure[2][ids] >= 2  # closes this key and writes another
         names = self._viable_keys(stack[-1][2]) if self.closed_keys else None
         if (names is not None and len(names - seen) <= 1) or any(  # or a comma past the last key (this
                 level[0] and self._exhausted(level) for level in stack[:-1]):  # one may be the last unused)
-            risky |= structure[2][ids]
+            risky |= structure[1][ids]
         escaped = tokens.counts(b"\\")[ids] > 0  # may close this key spelled with escapes
         risky |= escaped & (True if self._typing_may_die(stack) else tokens.string_exits()[ids] >= 0)
         refused = []
@@ -609,9 +609,9 @@ def _may_close_after_key(data: bytes) -> bool:
     return not all(b in _NUMBER_BYTES for b in rest)
 
 
-def _structure(tokens, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per token read in ``mode``: (closing brackets, whether it has a ``,`` or ``{``,
-    whether it has a ``,``, quotes after its first ``,`` or ``{``), counting only bytes
+def _structure(tokens, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per token read in ``mode``: (closing brackets, whether it has a ``,``, quotes after
+    its first ``,`` or ``{``), counting only bytes
     outside strings (and quotes that delimit one): ``"},{"`` at a value position is one
     string, which closes nothing and begins no key, and ``"a",`` writes no key.  Read from
     a string (``_STR``, ``_KSTR``) the token starts inside one; after a backslash
@@ -622,25 +622,24 @@ def _structure(tokens, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return tokens.derived(("json-structure", inside), lambda index: _structure_of(index, inside))
 
 
-def _structure_of(tokens, inside: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _structure_of(tokens, inside: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     closers = tokens.counts(b"}]").copy()
-    key_openers = tokens.counts(b",{") > 0
     commas = tokens.counts(b",") > 0
-    quotes_after = np.where(key_openers, tokens.counts(b'"'), 0)
+    quotes_after = np.where(tokens.counts(b",{") > 0, tokens.counts(b'"'), 0)
     if inside is None:
-        return closers, key_openers, commas, quotes_after
+        return closers, commas, quotes_after
     if inside:  # a token without a quote stays in the string
         no_quote = tokens.counts(b'"') == 0
-        closers[no_quote], key_openers[no_quote], commas[no_quote] = 0, False, False
+        closers[no_quote], commas[no_quote] = 0, False
     for t in tokens.with_byte(0x22).tolist():
-        closers[t], key_openers[t], commas[t], quotes_after[t] = _outside_strings(tokens.token_bytes[t], inside)
-    return closers, key_openers, commas, quotes_after
+        closers[t], commas[t], quotes_after[t] = _outside_strings(tokens.token_bytes[t], inside)
+    return closers, commas, quotes_after
 
 
-def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, bool, int]:
-    """(closing brackets, any ``,`` or ``{``, any ``,``) among the bytes of ``data`` outside
-    JSON strings, reading from inside a string when ``inside``, and the quotes delimiting a
-    string after the first ``,`` or ``{``."""
+def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, int]:
+    """(closing brackets, any ``,``) among the bytes of ``data`` outside JSON strings,
+    reading from inside a string when ``inside``, and the quotes delimiting a string
+    after the first ``,`` or ``{``."""
     closers, key_opener, comma, quotes_after = 0, False, False, 0
     i = 0
     while i < len(data):
@@ -661,7 +660,7 @@ def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, bool, int]:
         elif b == 0x7B:
             key_opener = True
         i += 1
-    return closers, key_opener, comma, quotes_after
+    return closers, comma, quotes_after
 
 
 _KEY_WRITER = re.compile(rb'[ \t\n\r]*("[^"\\]*")[ \t\n\r]*(?::[ \t\n\r]*[\[{"tfn0-9-]?)?')
