@@ -213,7 +213,7 @@ def test_bench_without_subcommand_prints_help(capsys):
 
 
 PIN_AFTER_NUMBA_STARTED = """
-import numba, numpy
+import os, numba, numpy
 from outform.bench.common import pin_threads
 
 @numba.njit(parallel=True)
@@ -224,6 +224,7 @@ def total(x):
     return s
 
 total(numpy.ones(4))  # Numba's thread pool is running now
+os.environ["NUMBA_NUM_THREADS"] = "1"  # what a worker forked inside `thread_environment(1)` inherits
 pin_threads(1)
 
 @numba.njit

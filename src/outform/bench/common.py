@@ -31,16 +31,18 @@ def pin_threads(threads: int = 1) -> dict:
     """Pin this process to ``threads``: the environment (for libraries not imported yet) and, at run
     time, Numba's and torch's pools (both are imported with outform). Returns what was applied.
 
-    ``NUMBA_NUM_THREADS`` is left alone once Numba is loaded: Numba re-reads the environment on
-    every compilation and raises if that variable changed after its pool started."""
+    Once Numba is loaded, ``NUMBA_NUM_THREADS`` is set back to the pool size Numba configured:
+    Numba re-reads the environment on every compilation and raises if that variable differs from
+    the size its pool started with (a forked worker inherits the parent's pool size but may inherit
+    a different variable)."""
     environment = thread_environment(threads)
-    if "numba" in sys.modules:
-        del environment["NUMBA_NUM_THREADS"]
-    os.environ.update(environment)
-    applied: dict = {"numba_threads": None, "torch_threads": None}
     if "numba" in sys.modules:
         import numba
 
+        environment["NUMBA_NUM_THREADS"] = str(numba.config.NUMBA_NUM_THREADS)
+    os.environ.update(environment)
+    applied: dict = {"numba_threads": None, "torch_threads": None}
+    if "numba" in sys.modules:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         applied["numba_threads"] = numba.get_num_threads()
     if "torch" in sys.modules:
