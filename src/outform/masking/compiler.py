@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 
 from outform.automata import compile_regex
+from outform.collector import paused_collector
 from outform.grammar import Grammar, grammar_from_gbnf, grammar_from_lark
 from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.checked import CheckedConstraint
@@ -33,8 +34,9 @@ class Compiler:
 
     def _compile_regex(self, pattern: str) -> RegexIndex:
         """Full-match regex → token index (see :func:`outform.automata.compile_regex` for the syntax)."""
-        dfa = compile_regex(pattern, self.limits)
-        return RegexIndex(dfa, self.vocab, self.logits_width, self.limits)
+        with paused_collector():
+            dfa = compile_regex(pattern, self.limits)
+            return RegexIndex(dfa, self.vocab, self.logits_width, self.limits)
 
     def compile_grammar(
         self, grammar: "str | Grammar", syntax: str | None = None, lexing: str = "complete"
@@ -53,7 +55,8 @@ class Compiler:
         """
         if isinstance(grammar, str):
             return self._compile_grammar_text(grammar, syntax, lexing)
-        index = GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, lexing=lexing)
+        with paused_collector():
+            index = GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, lexing=lexing)
         return _with_check(index, grammar)
 
     def _compile_grammar_text(self, text: str, syntax: str | None, lexing: str) -> GrammarIndex:
@@ -73,8 +76,10 @@ class Compiler:
 
     def _compile_schema_json(self, key: str) -> "GrammarIndex | CheckedConstraint":
         schema, options = json.loads(key)
-        grammar = compile_schema(schema, **options)
-        return _with_check(GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, collapse=False), grammar)
+        with paused_collector():
+            grammar = compile_schema(schema, **options)
+            index = GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, collapse=False)
+        return _with_check(index, grammar)
 
     def regex_matcher(self, pattern: str) -> Matcher:
         """Shortcut: a fresh matcher for ``pattern``."""
