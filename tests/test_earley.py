@@ -167,9 +167,13 @@ def bounded_languages(alphabet: str, rules: dict[str, list[str]], bound: int):
     return full, pref
 
 
-def check_against_oracle(alphabet, rules, start, bound, ignore="") -> int:
+def check_against_oracle(alphabet, rules, start, bound, ignore="", interned: dict | None = None) -> int:
     """Walk every Earley state within ``bound`` lexemes and compare; returns
-    the number of states checked."""
+    the number of states checked.
+
+    With ``interned`` (a dict), each new state is replaced by the first state met
+    with the same :meth:`ParseState.signature`, as the matchers' parse tables do:
+    the walk then checks that equal signatures behave the same."""
     full, pref = bounded_languages(alphabet, rules, bound)
     sentences, prefixes = full[start], pref[start]
     bnf = make_bnf(alphabet, rules, start, ignore)
@@ -193,7 +197,10 @@ def check_against_oracle(alphabet, rules, start, bound, ignore="") -> int:
             if nxt is None:
                 continue
             allowed.add(ch)
-            assert nxt.depth == len(text) + 1
+            if interned is not None:
+                nxt = interned.setdefault(nxt.signature(), nxt)
+            else:
+                assert nxt.depth == len(text) + 1
             assert nxt.accepting == (text + ch in sentences), (text + ch)
             if len(text) + 1 < bound:
                 stack.append((text + ch, nxt))
@@ -210,6 +217,34 @@ def check_against_oracle(alphabet, rules, start, bound, ignore="") -> int:
 def test_parser_matches_brute_force(name):
     alphabet, rules, start, bound = GRAMMARS[name]
     assert check_against_oracle(alphabet, rules, start, bound) > 0
+
+
+@pytest.mark.parametrize("name", sorted(GRAMMARS))
+def test_states_with_equal_signatures_behave_alike(name):
+    alphabet, rules, start, bound = GRAMMARS[name]
+    assert check_against_oracle(alphabet, rules, start, bound, interned={}) > 0
+
+
+def test_random_grammars_with_interned_states():
+    rng = random.Random(11)
+    for _ in range(300):
+        check_against_oracle("ab", random_rules(rng), "S", 7, interned={})
+
+
+def test_right_recursive_prefixes_share_states():
+    """``U: "*" U | "a"``: finishing the item waiting after ``*`` finishes a
+    deterministic chain whose top is the same at every depth, so states after
+    two or more stars share one signature (the mask caches then hit instead of
+    meeting a new parser state per star)."""
+    alphabet, rules, start = "*a+", {"S": ["U", "S + U"], "U": ["* U", "a"]}, "S"
+    interned: dict = {}
+    assert check_against_oracle(alphabet, rules, start, 9, interned=interned) > 0
+    parser = EarleyParser(make_bnf(alphabet, rules, start))
+    state, signatures = parser.initial(), []
+    for _ in range(12):
+        state = parser.advance(state, 0)
+        signatures.append(state.signature())
+    assert len(set(signatures)) == 2 and signatures[1:] == [signatures[1]] * 11
 
 
 def test_ignored_lexemes_keep_the_state():

@@ -55,7 +55,6 @@ cyclic garbage collector, which was measured to double the cost of ``advance``.
 
 from __future__ import annotations
 
-from itertools import chain
 
 import numpy as np
 
@@ -138,14 +137,37 @@ class ParseState:
         return self._allowed
 
     def signature(self) -> tuple:
-        """Equal for states with the same items, which behave identically from here on.
+        """Equal for states whose items behave identically from here on.
 
         Different paths can reach the same Earley set (``WORD+`` read as one
         or as two words): interning by signature lets a matcher merge them
         instead of tracking each reading separately.
+
+        An item ``(A -> alpha . X, origin)`` with one symbol left is named by
+        what finishing it does rather than by its origin, where that is a
+        deterministic completion chain: finishing it finishes ``A`` at
+        ``origin``, and the parser then only ever pushes the chain's top
+        (:meth:`EarleyParser._leo_top`), never the links between.  Items with
+        the same dot and the same top are interchangeable, so right-recursive
+        prefixes (``* * * x`` read by ``unary: "*" unary``) come back to the
+        same state after two steps instead of growing one state per step.
+        Origins at the root keep their own name: finishing the start symbol
+        there means acceptance.
         """
-        items = frozenset(chain.from_iterable(self.waiting.values()))  # origins hash by identity
-        return (id(self.prediction), items, self.accepting)
+        parser = self.parser
+        next_sym, lhs = parser.next_sym, parser.lhs
+        items = set()
+        for waiters in self.waiting.values():
+            for item in waiters:
+                d, origin = item
+                if next_sym[d + 1] < 0 and origin.depth > 0:
+                    top = origin._leo.get(lhs[d], _UNKNOWN)
+                    if top is _UNKNOWN:
+                        top = parser._leo_top(origin, lhs[d])
+                    if top is not None:
+                        item = (d, top)  # (dot, finished item): never equal to a (dot, state) item
+                items.add(item)
+        return (id(self.prediction), frozenset(items), self.accepting)
 
     def __repr__(self) -> str:
         return f"ParseState(depth={self.depth}, accepting={self.accepting}, allowed={self.allowed_ids})"
