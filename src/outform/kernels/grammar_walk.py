@@ -177,9 +177,23 @@ def _close_lexemes(
 
 
 @nb.njit(cache=True, nogil=True)
+def _stops_below(node_byte, subtree_end, lex_trans, lex_alive, allowed, i, q):
+    """Whether some child of trie node ``i`` has a byte that does not continue, from
+    lexer state ``q``, a lexeme in ``allowed`` (greedy lexing closes only before one)."""
+    j = i + 1
+    while j < subtree_end[i]:
+        q2 = lex_trans[q, node_byte[j]]
+        if q2 < 0 or not _intersects(lex_alive, q2, allowed, 0):
+            return True
+        j = subtree_end[j]
+    return False
+
+
+@nb.njit(cache=True, nogil=True)
 def inside_lexeme_walk(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
     lex_trans, lex_accepts, lex_alive, q, allowed, out, boundary_nodes, boundary_states, root, blocked, max_depth,
+    greedy,
 ):
     """The parser-independent part of a mask: tokens read entirely inside the current lexeme.
 
@@ -194,7 +208,11 @@ def inside_lexeme_walk(
     in ``blocked`` (bool[256]) are skipped (greedy lexing: bytes that continue
     the lexeme closed at ``root``).  Closing before the first byte (when ``q``
     itself accepts) is left to the caller, which can reuse whole cached masks
-    for it.  Returns the number of boundary nodes.
+    for it.  With ``greedy``, a node is a boundary only if some child byte
+    cannot continue the lexeme: maximal munch closes nowhere else (below an
+    identifier prefix whose children are all letters nothing closes), which
+    spares :func:`boundary_walks` most of a long lexeme's nodes.  Returns the
+    number of boundary nodes.
     """
     n_boundary = 0
     stack = np.empty(max_depth + 1, dtype=np.int32)
@@ -222,7 +240,9 @@ def inside_lexeme_walk(
         for k in range(token_offsets[i], token_offsets[i + 1]):
             token = token_ids[k]
             out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
-        if v == 3 and subtree_end[i] > i + 1:
+        if v == 3 and subtree_end[i] > i + 1 and (
+            not greedy or _stops_below(node_byte, subtree_end, lex_trans, lex_alive, allowed, i, q2)
+        ):
             boundary_nodes[n_boundary] = i
             boundary_states[n_boundary] = q2
             n_boundary += 1

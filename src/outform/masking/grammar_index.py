@@ -539,7 +539,7 @@ class GrammarIndex:
         signature, order = named
         shared = _SHARED_INSIDE.setdefault(self.vocab, OrderedDict())
         split = self._split_of_rest.get(id(trie))
-        key = (signature, root, split and split.length, np.packbits(blocked).tobytes(), self.n_words)
+        key = (signature, root, split and split.length, np.packbits(blocked).tobytes(), self.n_words, self.greedy)
         with _SHARED_LOCK:
             found = shared.get(key)
             if found is not None:
@@ -563,7 +563,7 @@ class GrammarIndex:
         n = inside_lexeme_walk(
             t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
             self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, relevant, out, nodes, states,
-            root, blocked, t.max_depth,
+            root, blocked, t.max_depth, self.greedy,
         )
         split = self._split_of_rest.get(id(t))
         if split is not None and root == 0:
