@@ -291,6 +291,7 @@ class GrammarIndex:
         # bounded by (lexer states x distinct allowed-lexeme sets), small in practice
         self._inside_cache: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._closing_masks: dict[bytes, np.ndarray] = {}  # see _not_continuing
+        self._continues: dict[tuple[int, bytes], np.ndarray] = {}  # see _continuing
         self._first_bytes: np.ndarray | None = None  # per token (-1: special), for greedy lexing only
         self._root: GrammarState | None = None
         self._root_lock = threading.Lock()
@@ -456,10 +457,16 @@ class GrammarIndex:
             table.answer(need_p, need_lexeme)
 
     def _continuing(self, q: int, parser_allowed: np.ndarray) -> np.ndarray:
-        """bool[256]: the bytes that continue, from lexer state ``q``, a lexeme the parser allows."""
-        targets = self.lexer.transitions[q]
-        continues = targets >= 0
-        continues[continues] = (self.lexer.alive[targets[continues]] & parser_allowed).any(axis=1)
+        """bool[256]: the bytes that continue, from lexer state ``q``, a lexeme the parser allows
+        (memoised: asked at every large subtree a greedy walk hands over, for few distinct inputs)."""
+        key = (q, parser_allowed.tobytes())
+        continues = self._continues.get(key)
+        if continues is None:
+            targets = self.lexer.transitions[q]
+            continues = targets >= 0
+            continues[continues] = (self.lexer.alive[targets[continues]] & parser_allowed).any(axis=1)
+            continues.flags.writeable = False
+            self._continues[key] = continues
         return continues
 
     def _not_continuing(self, q: int, parser_allowed: np.ndarray) -> np.ndarray:
