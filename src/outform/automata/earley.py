@@ -55,7 +55,6 @@ cyclic garbage collector, which was measured to double the cost of ``advance``.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from outform.errors import ResourceLimitExceeded
