@@ -55,3 +55,23 @@ def test_greedy_boundaries_are_those_before_a_byte_that_stops_the_lexeme(llama3_
     assert np.array_equal(mask, greedy_mask)
     if prefix.isalpha():  # identifier prefixes: most boundaries have only continuing (letter) children
         assert 0 < len(greedy) < len(every) // 2
+
+
+@pytest.mark.parametrize("prefix", [b"na", b'"ab'])
+def test_closing_mask_holds_the_tokens_whose_first_byte_stops_the_lexeme(llama3_vocab, prefix):
+    """Greedy lexing closes at the start of a token only if its first byte cannot continue the
+    lexeme: the mask (first-byte masks ORed, from either side of the byte set) against each
+    token's first byte.  A name continues with few bytes, a string with most."""
+    from outform import Compiler
+    from outform.kernels import bitmask_to_ids
+
+    index = Compiler(llama3_vocab).compile_grammar('start: NAME | STRING\nNAME: /[a-z_]+/\nSTRING: /"[^"]*"/\n',
+                                                   lexing="greedy")
+    q = index.lexer.starts_for(tuple(range(index.lexer.n_lexemes)))[0]
+    for byte in prefix:
+        q = int(index.lexer.transitions[q, byte])
+    allowed = np.full(index.lexer.alive.shape[1], np.uint64(2 ** 64 - 1), dtype=np.uint64)
+    continues = index._continuing(q, allowed)
+    assert 0 < continues.sum() < 256
+    expected = [t for t, data in enumerate(llama3_vocab.token_bytes) if data and not continues[data[0]]]
+    assert bitmask_to_ids(index._not_continuing(q, allowed)).tolist() == expected

@@ -23,6 +23,7 @@ from outform.grammar.ir import Grammar
 from outform.grammar.regex_ast import Repeat, shortest_lengths
 from outform.grammar.passes import collapse_regular_rules, separate_ignored_lexemes, simplify, to_bnf
 from outform.kernels import bitmask_words
+from outform.kernels.bitmask import byte_presence_masks
 from outform.kernels.grammar_walk import (
     OVERFLOW,
     SUBTREE,
@@ -292,7 +293,7 @@ class GrammarIndex:
         self._inside_cache: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._closing_masks: dict[bytes, np.ndarray] = {}  # see _not_continuing
         self._continues: dict[tuple[int, bytes], np.ndarray] = {}  # see _continuing
-        self._first_bytes: np.ndarray | None = None  # per token (-1: special), for greedy lexing only
+        self._first_byte_masks: tuple[np.ndarray, np.ndarray] | None = None  # rows, their union: see _not_continuing
         self._root: GrammarState | None = None
         self._root_lock = threading.Lock()
 
@@ -471,18 +472,23 @@ class GrammarIndex:
 
     def _not_continuing(self, q: int, parser_allowed: np.ndarray) -> np.ndarray:
         """Token mask of the tokens whose first byte cannot continue, from lexer state
-        ``q``, a lexeme the parser allows (greedy lexing closes a lexeme only there)."""
+        ``q``, a lexeme the parser allows (greedy lexing closes a lexeme only there).
+        ORs the first-byte masks of the smaller side: the continuing bytes (a number's
+        digits), then cleared from all tokens, or the stopping ones."""
         continues = self._continuing(q, parser_allowed)
         key = np.packbits(continues).tobytes()
         mask = self._closing_masks.get(key)
         if mask is None:
-            if self._first_bytes is None:
-                self._first_bytes = np.array([data[0] if data else -1 for data in self.vocab.token_bytes],
-                                             dtype=np.int16)
-            first = self._first_bytes
-            stops = np.zeros(self.n_words * 32, dtype=bool)
-            stops[: len(first)] = (first >= 0) & ~continues[np.maximum(first, 0)]
-            mask = self._closing_masks[key] = np.packbits(stops, bitorder="little").view(np.uint32)
+            if self._first_byte_masks is None:
+                rows = _first_byte_masks(self._trie)
+                self._first_byte_masks = rows, np.bitwise_or.reduce(rows, axis=0)
+            rows, spelled = self._first_byte_masks
+            stops = np.zeros(self.n_words, dtype=np.uint32)
+            if continues.sum() <= 128:
+                stops[: rows.shape[1]] = spelled & ~np.bitwise_or.reduce(rows[continues], axis=0)
+            else:
+                stops[: rows.shape[1]] = np.bitwise_or.reduce(rows[~continues], axis=0)
+            mask = self._closing_masks[key] = stops
         return mask
 
     def _buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -607,6 +613,19 @@ def _lexeme_signature(lexer: LexerBank, q: int, relevant: np.ndarray) -> tuple[b
     if n < 0:
         return None
     return rows[:n].tobytes() + accepting[:n].tobytes(), order[:n].copy()
+
+
+def _first_byte_masks(trie: TokenTrie) -> np.ndarray:
+    """Row ``b``: the token bitmask of the tokens whose first byte is ``b``, i.e. the tokens
+    below the root's child ``b`` (a subtree's tokens are contiguous in ``token_ids``)."""
+    first = np.zeros(len(trie.token_ids), dtype=np.uint8)
+    child = 1
+    while child < len(trie.node_byte):
+        end = int(trie.subtree_end[child])
+        first[trie.token_offsets[child] : trie.token_offsets[end]] = trie.node_byte[child]
+        child = end
+    ids = trie.token_ids.astype(np.int64)
+    return byte_presence_masks(first, ids, bitmask_words(int(ids.max(initial=0)) + 1))
 
 
 def _closed_under_concatenation(pattern) -> bool:
