@@ -26,6 +26,7 @@ class Throughput:
     tokens: int
     unconstrained_tokens_per_s: float
     constrained_tokens_per_s: float
+    constraint_seconds_per_token: float  # mask, logits masking and accept, timed inside the constrained runs
 
     @property
     def ratio(self) -> float:
@@ -33,39 +34,55 @@ class Throughput:
 
 
 @torch.inference_mode()
-def _greedy(model: Model, prompt_ids: list[int], n_tokens: int, matcher: Matcher | None) -> tuple[int, float]:
-    """Tokens decoded and seconds taken (stops early only when the constraint is finished)."""
+def _greedy(model: Model, prompt_ids: list[int], n_tokens: int,
+            matcher: Matcher | None) -> tuple[int, float, float]:
+    """Tokens decoded, seconds taken, and seconds of those spent on the constraint (stops
+    early only when the constraint is finished)."""
     bitmask = None if matcher is None else np.zeros(matcher.n_words, dtype=np.int32)
-    pending, past, done = list(prompt_ids), None, 0
+    pending, past, done, in_constraint = list(prompt_ids), None, 0, 0.0
     started = time.perf_counter()
     while done < n_tokens:
         out = model.hf_model(input_ids=torch.tensor([pending]), past_key_values=past, use_cache=True)
         past, logits = out.past_key_values, out.logits[0, -1].float()
         if matcher is not None:
+            began = time.perf_counter()
             matcher.fill_mask(bitmask, tokens_left=n_tokens - done)
             apply_bitmask_torch(logits, bitmask)
+            in_constraint += time.perf_counter() - began
         token = int(torch.argmax(logits))
         if matcher is not None:
+            began = time.perf_counter()
             matcher.accept_token(token)
-            if matcher.is_finished():
+            finished = matcher.is_finished()
+            in_constraint += time.perf_counter() - began
+            if finished:
                 done += 1
                 break
         pending = [token]
         done += 1
-    return done, time.perf_counter() - started
+    return done, time.perf_counter() - started, in_constraint
 
 
 def measure_throughput(model: Model, prompt: str, compiled, n_tokens: int = 64, repeats: int = 3) -> Throughput:
     """Median tokens/s of ``repeats`` greedy runs with and without ``compiled`` (a compiled constraint).
 
     The unconstrained run decodes as many tokens as the constrained one did, so
-    both pay for the same cache lengths.
+    both pay for the same cache lengths.  A first, untimed pair fixes that length
+    and warms both paths (the constraint's masks are then cached, as in a
+    long-running server); the timed pairs alternate which run goes first, so a
+    drift of the machine's speed within a pair does not favour either side.
     """
     prompt_ids = model.encode_prompt(prompt)
-    with_constraint, without = [], []
-    for _ in range(repeats):
-        done, seconds = _greedy(model, prompt_ids, n_tokens, Matcher(compiled))
-        with_constraint.append(done / seconds)
-        done_free, seconds_free = _greedy(model, prompt_ids, done, None)
-        without.append(done_free / seconds_free)
-    return Throughput(done, float(np.median(without)), float(np.median(with_constraint)))
+    done, _, _ = _greedy(model, prompt_ids, n_tokens, Matcher(compiled))
+    _greedy(model, prompt_ids, done, None)
+    with_constraint, without, overhead = [], [], []
+    for repeat in range(repeats):
+        for constrained in ((True, False) if repeat % 2 == 0 else (False, True)):
+            if constrained:
+                ran, seconds, in_constraint = _greedy(model, prompt_ids, n_tokens, Matcher(compiled))
+                with_constraint.append(ran / seconds)
+                overhead.append(in_constraint / ran)
+            else:
+                ran, seconds, _ = _greedy(model, prompt_ids, done, None)
+                without.append(ran / seconds)
+    return Throughput(done, float(np.median(without)), float(np.median(with_constraint)), float(np.median(overhead)))
