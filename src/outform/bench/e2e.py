@@ -16,7 +16,8 @@ from outform.bench.throughput import GRAMMAR_DIR
 
 def add_arguments(parser) -> None:
     parser.add_argument("--tokens", type=int, default=64, help="tokens decoded per run (default 64)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed pairs per constraint, after one warm-up pair (default 5)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed pairs per constraint, after one warm-up pair (default 5)")
     parser.add_argument("--json", metavar="OUT")
 
 
