@@ -16,7 +16,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from outform.automata.earley import EarleyParser, ParseState
+from outform.automata.earley import EarleyParser
+from outform.automata.earley_store import PredictionTables, StateStore
 from outform.automata.lexer import LexerBank, distances_to_accept
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.ir import Grammar
@@ -68,13 +69,15 @@ class ParseTable:
     anywhere, and masks would explore all those splits.
     """
 
-    def __init__(self, parser: EarleyParser, lexer: LexerBank, self_merging: frozenset[int]):
+    def __init__(self, parser: EarleyParser, predictions: PredictionTables, lexer: LexerBank,
+                 self_merging: frozenset[int]):
         self.parser = parser
+        self.store = StateStore(parser, predictions)  # the Earley states, interned by signature
         self.lexer = lexer
         self.self_merging = self_merging
         n_lexemes = lexer.n_lexemes
-        self.states: list[tuple[ParseState, int]] = []
-        self._ids: dict[tuple[tuple, int], int] = {}  # (state signature, excluded lexeme) -> parser id
+        self.states: list[tuple[int, int]] = []  # parser id -> (store state id, excluded lexeme)
+        self._ids: dict[tuple[int, int], int] = {}  # (store state id, excluded lexeme) -> parser id
         words = bitmask_words_64(n_lexemes)
         self.allowed = np.zeros((16, words), dtype=np.uint64)
         self.accepting = np.zeros(16, dtype=np.bool_)
@@ -99,18 +102,18 @@ class ParseTable:
         # forks share the table and may be masked from several threads at once
         self.lock = threading.RLock()
 
-    def intern(self, state: ParseState, excluded: int = -1) -> int:
-        key = (state.signature(), excluded)
+    def intern(self, sid: int, excluded: int = -1) -> int:
+        key = (sid, excluded)
         pid = self._ids.get(key)
         if pid is None:
             # first, since building a lexer may raise: no half-registered parser id may stay behind
-            allowed, span, first_bytes = self._lexing_context(state.allowed_ids, excluded)
+            allowed, span, first_bytes = self._lexing_context(self.store.allowed_ids(sid), excluded)
             pid = self._ids[key] = len(self.states)
-            self.states.append((state, excluded))
+            self.states.append(key)
             if pid == len(self.accepting):
                 self._grow()
             self.allowed[pid] = allowed
-            self.accepting[pid] = state.accepting
+            self.accepting[pid] = self.store.accepting(sid)
             self.start[pid] = span
             self.first_bytes[pid] = first_bytes
         return pid
@@ -135,9 +138,9 @@ class ParseTable:
 
     def _resolve(self, pid: int, lexeme: int) -> int:
         if self.next[pid, lexeme] == UNKNOWN:
-            state, excluded = self.states[pid]
-            nxt = None if lexeme == excluded else self.parser.advance(state, lexeme)
-            if nxt is None:
+            sid, excluded = self.states[pid]
+            nxt = -1 if lexeme == excluded else self.store.advance(sid, lexeme)
+            if nxt < 0:
                 self.next[pid, lexeme] = -1
             else:
                 self.next[pid, lexeme] = self.intern(nxt, lexeme if lexeme in self.self_merging else -1)
@@ -159,9 +162,9 @@ class ParseTable:
         known = union_lookup(self.union_keys, self.union_vals, a, b)
         if known != UNKNOWN:
             return int(known)
-        (state_a, excluded_a), (state_b, excluded_b) = self.states[a], self.states[b]
-        merged = None if excluded_a != excluded_b else self.parser.union(state_a, state_b)
-        pid = -1 if merged is None else self.intern(merged, excluded_a)
+        (sid_a, excluded_a), (sid_b, excluded_b) = self.states[a], self.states[b]
+        merged = -1 if excluded_a != excluded_b else self.store.union(sid_a, sid_b)
+        pid = -1 if merged < 0 else self.intern(merged, excluded_a)
         if 2 * (self._n_unions + 1) > len(self.union_keys):
             self._rehash(2 * len(self.union_keys))
         self._insert_union(a, b, pid)
@@ -280,6 +283,7 @@ class GrammarIndex:
         self.lexer = LexerBank(self.bnf.lexeme_patterns, limits)
         self.parser = EarleyParser(self.bnf, limits)
         self.parser.set_lexeme_costs([shortest_lengths(p)[1] for p in self.bnf.lexeme_patterns])
+        self._predictions = PredictionTables(self.parser)  # shared by this grammar's parse tables
         self._distances: dict[int, np.ndarray] = {}
         self._trie = token_trie(vocab)
         self._splits = string_body_splits(vocab)
@@ -306,8 +310,8 @@ class GrammarIndex:
         ``_TABLE_STATES_BEFORE_RENEWAL`` states; states on an old table keep working)."""
         with self._root_lock:
             if self._root is None or len(self._root.table.states) > _TABLE_STATES_BEFORE_RENEWAL:
-                table = ParseTable(self.parser, self.lexer, self._self_merging)
-                pid = table.intern(self.parser.initial())
+                table = ParseTable(self.parser, self._predictions, self.lexer, self._self_merging)
+                pid = table.intern(table.store.root())
                 self._root = GrammarState(tuple((q, pid) for q in table.starts(pid)), table)
             return self._root
 
@@ -339,7 +343,7 @@ class GrammarIndex:
         best = float("inf")
         for q, pid in state.configs:
             if q in self.lexer.start_states:
-                best = min(best, self.parser.completion_cost(table.states[pid][0]))
+                best = min(best, table.store.completion_cost(table.states[pid][0]))
                 continue
             distances = self._distances.get(q)
             if distances is None:
@@ -348,7 +352,7 @@ class GrammarIndex:
                 if distances[lexeme] < best:
                     after = table.resolve(pid, lexeme)
                     if after >= 0:
-                        best = min(best, distances[lexeme] + self.parser.completion_cost(table.states[after][0]))
+                        best = min(best, distances[lexeme] + table.store.completion_cost(table.states[after][0]))
         return best
 
     def advance(self, state: GrammarState, token_id: int) -> GrammarState | None:

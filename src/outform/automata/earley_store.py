@@ -1,0 +1,257 @@
+"""Earley states as integer ids in arrays, advanced by compiled kernels.
+
+:class:`EarleyParser` is the reference implementation and owns the grammar
+tables and the interned predictions; a :class:`StateStore` holds the states of
+one parse table as rows of arrays and advances them with
+:func:`~outform.kernels.earley_sets.earley_advance` (the same algorithm, no
+Python objects per item), interning every new set by its signature.  Python is
+consulted only for what is rare: a prediction the kernels have not seen (the
+parser builds it), arrays that need to grow, unions of two states, and
+shortest completions, which run the reference code on *views*: ``ParseState``
+objects rebuilt from the arrays on demand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from outform.automata.earley import EarleyParser, ParseState, Prediction
+from outform.kernels.earley_sets import (
+    ACCEPTING,
+    DEPTH,
+    EMPTY,
+    ITEMS_HI,
+    ITEMS_LO,
+    N_BY_SYMBOL,
+    N_EXTENSIONS,
+    N_INTERNED,
+    N_ITEMS,
+    N_LEO,
+    N_POOL,
+    N_SIG,
+    N_STATES,
+    NEED_EXTEND,
+    NEED_ROOM,
+    NOT_ALLOWED,
+    PREDICTION,
+    STATE_COLUMNS,
+    TOO_MANY,
+    earley_advance,
+    earley_commit,
+    hash_put,
+    rehash,
+    rehash_interned,
+)
+
+
+class PredictionTables:
+    """A parser's interned predictions, numbered, as the hash tables the kernels read.
+
+    One per parser, shared by all its stores: predictions depend only on the
+    grammar.  Entries are added on demand, when a kernel returns ``NEED_EXTEND``.
+    """
+
+    def __init__(self, parser: EarleyParser):
+        self.parser = parser
+        self.objects: list[Prediction] = []
+        self._numbers: dict[int, int] = {}  # id(prediction) -> number
+        self.counts = np.zeros(3, dtype=np.int64)
+        self.by_keys = np.full(256, EMPTY, dtype=np.int64)  # (prediction, symbol) -> first << 32 | count
+        self.by_vals = np.zeros(256, dtype=np.int64)
+        self.pool = np.zeros(256, dtype=np.int32)  # dotted positions, by (prediction, symbol)
+        self.ext_keys = np.full(256, EMPTY, dtype=np.int64)  # (prediction, nonterminal) -> prediction
+        self.ext_vals = np.zeros(256, dtype=np.int64)
+        self.size = np.zeros(16, dtype=np.int64)  # items per prediction
+        self.number(parser._no_prediction)  # number 0: the kernels start every set from it
+
+    def arrays(self) -> tuple:
+        return self.by_keys, self.by_vals, self.pool, self.ext_keys, self.ext_vals, self.size
+
+    def number(self, prediction: Prediction) -> int:
+        n = self._numbers.get(id(prediction))
+        if n is None:
+            n = self._numbers[id(prediction)] = len(self.objects)
+            self.objects.append(prediction)
+            if n == len(self.size):
+                self.size = np.concatenate([self.size, np.zeros_like(self.size)])
+            self.size[n] = prediction.size
+            for symbol, dots in prediction.by_symbol.items():
+                first = int(self.counts[N_POOL])
+                while first + len(dots) > len(self.pool):
+                    self.pool = np.concatenate([self.pool, np.zeros_like(self.pool)])
+                self.pool[first : first + len(dots)] = dots
+                self.counts[N_POOL] += len(dots)
+                self.by_keys, self.by_vals = _put(self.by_keys, self.by_vals, self.counts, N_BY_SYMBOL,
+                                                  _pack(n, symbol), first << 32 | len(dots))
+        return n
+
+    def extend(self, n: int, nonterminal: int) -> None:
+        """Fill the entry for prediction ``n`` extended by ``nonterminal``."""
+        extended = self.number(self.parser._extend(self.objects[n], nonterminal))
+        self.ext_keys, self.ext_vals = _put(self.ext_keys, self.ext_vals, self.counts, N_EXTENSIONS,
+                                            _pack(n, nonterminal), extended)
+
+
+class StateStore:
+    """The Earley states of one parse table: ids ``0, 1, ...`` in arrays (see :mod:`..earley_sets`).
+
+    Like the Python states, stored states never change; equal signatures give
+    equal ids, so the store holds one state per behaviour met.
+    """
+
+    def __init__(self, parser: EarleyParser, predictions: PredictionTables):
+        self.parser = parser
+        self.predictions = predictions
+        self._grammar = (
+            np.asarray(parser.next_sym, dtype=np.int32), np.asarray(parser.lhs, dtype=np.int32),
+            np.asarray(parser.nullable, dtype=np.bool_), parser.n_lexemes, parser.start_symbol,
+            parser.limits.max_earley_items,
+        )
+        self._next_sym = self._grammar[0]
+        self.meta = np.zeros(5, dtype=np.int64)
+        self.st = np.zeros((64, STATE_COLUMNS), dtype=np.int64)
+        self.items = np.zeros((256, 2), dtype=np.int32)  # (dotted position, origin id), by next symbol
+        self.sig = np.zeros((256, 2), dtype=np.int64)
+        self.leo_keys = np.full(256, EMPTY, dtype=np.int64)
+        self.leo_vals = np.zeros(256, dtype=np.int64)
+        self.in_keys = np.zeros(256, dtype=np.int64)  # signature hash -> state id
+        self.in_sids = np.full(256, EMPTY, dtype=np.int64)
+        self._allowed_ids: dict[int, tuple[int, ...]] = {}
+        self._views: dict[int, ParseState] = {}
+        self._view_ids: dict[int, int] = {}  # id(view) -> state id
+
+    def __len__(self) -> int:
+        return int(self.meta[N_STATES])
+
+    def _state_arrays(self) -> tuple:
+        return (self.st, self.items, self.sig, self.meta, self.leo_keys, self.leo_vals, self.in_keys, self.in_sids)
+
+    # -- states --------------------------------------------------------------
+
+    def root(self) -> int:
+        return self.adopt(self.parser.initial())
+
+    def advance(self, sid: int, lexeme: int) -> int:
+        """The state id after ``lexeme``, -1 if the grammar forbids it (ignored lexemes: ``sid``)."""
+        if not 0 <= lexeme < self.parser.n_lexemes:
+            raise ValueError(f"lexeme id {lexeme} out of range 0..{self.parser.n_lexemes - 1}")
+        if lexeme in self.parser.ignore:
+            return sid
+        while True:
+            status, a, b = earley_advance(sid, lexeme, *self._grammar, *self.predictions.arrays(),
+                                          *self._state_arrays())
+            if status >= NOT_ALLOWED:
+                return int(status)
+            self._serve(status, a, b)
+
+    def adopt(self, state: ParseState) -> int:
+        """The id of a Python state whose origins are views of this store (or none: the root)."""
+        out = np.array([_pack(d, self._view_ids[id(origin)]) for waiters in state.waiting.values()
+                        for d, origin in waiters], dtype=np.int64)
+        prediction = self.predictions.number(state.prediction)
+        next_sym, lhs, _, _, start, _ = self._grammar
+        while True:
+            status, a, b = earley_commit(out, prediction, state.accepting, state.depth, next_sym, lhs, start,
+                                         *self.predictions.arrays()[:3], *self._state_arrays())
+            if status >= 0:
+                return int(status)
+            self._serve(status, a, b)
+
+    def _serve(self, status: int, a: int, b: int) -> None:
+        if status == NEED_EXTEND:
+            self.predictions.extend(int(a), int(b))
+        elif status == NEED_ROOM:
+            self._grow()
+        elif status == TOO_MANY:
+            self.parser._too_many(int(a))
+        else:
+            raise AssertionError(f"unexpected kernel status {status}")
+
+    def _grow(self) -> None:
+        """Double every array at least half full (a kernel asked for room and will try again)."""
+        meta = self.meta
+        grew = False
+        for name, used in (("st", N_STATES), ("items", N_ITEMS), ("sig", N_SIG)):
+            array = getattr(self, name)
+            if 2 * meta[used] >= len(array):
+                setattr(self, name, np.concatenate([array, np.zeros_like(array)]))
+                grew = True
+        if 2 * meta[N_LEO] >= len(self.leo_keys):
+            self.leo_keys, self.leo_vals = _doubled(self.leo_keys, self.leo_vals, meta, N_LEO)
+            grew = True
+        if 2 * meta[N_INTERNED] >= len(self.in_sids):
+            keys = np.zeros(2 * len(self.in_keys), dtype=np.int64)
+            sids = np.full(2 * len(self.in_sids), EMPTY, dtype=np.int64)
+            rehash_interned(self.in_keys, self.in_sids, keys, sids)
+            self.in_keys, self.in_sids = keys, sids
+            grew = True
+        if not grew:  # one new state needs more than the free half of its arrays
+            self.items = np.concatenate([self.items, np.zeros_like(self.items)])
+            self.sig = np.concatenate([self.sig, np.zeros_like(self.sig)])
+
+    # -- what the parse table reads ------------------------------------------
+
+    def accepting(self, sid: int) -> bool:
+        return bool(self.st[sid, ACCEPTING])
+
+    def allowed_ids(self, sid: int) -> tuple[int, ...]:
+        """The lexemes that may follow state ``sid``, ignored ones included, sorted (memoised)."""
+        allowed = self._allowed_ids.get(sid)
+        if allowed is None:
+            prediction = self.predictions.objects[int(self.st[sid, PREDICTION])]
+            allowed = prediction.allowed_ids(self.parser.ignore)
+            symbols = self._next_sym[self.items[self.st[sid, ITEMS_LO] : self.st[sid, ITEMS_HI], 0]]
+            scanned = set(symbols[symbols < self.parser.n_lexemes].tolist()).difference(prediction.lexemes)
+            if scanned:
+                allowed = tuple(sorted(scanned.union(allowed)))
+            self._allowed_ids[sid] = allowed
+        return allowed
+
+    def view(self, sid: int) -> ParseState:
+        """State ``sid`` as a Python ``ParseState`` (its origins as views too), memoised:
+        for the reference code that runs rarely (unions, shortest completions)."""
+        missing, stack = [], [sid]
+        while stack:
+            s = stack.pop()
+            if s in self._views or s in missing:
+                continue
+            missing.append(s)
+            stack.extend(set(self.items[self.st[s, ITEMS_LO] : self.st[s, ITEMS_HI], 1].tolist()))
+        for s in sorted(missing):  # origins are older states: smaller ids
+            self._build_view(s)
+        return self._views[sid]
+
+    def _build_view(self, s: int) -> None:
+        state = ParseState(self.parser, int(self.st[s, DEPTH]))
+        state.accepting = bool(self.st[s, ACCEPTING])
+        state.prediction = self.predictions.objects[int(self.st[s, PREDICTION])]
+        for d, origin in self.items[self.st[s, ITEMS_LO] : self.st[s, ITEMS_HI]].tolist():
+            state.waiting.setdefault(self.parser.next_sym[d], []).append((d, self._views[origin]))
+        self._views[s] = state
+        self._view_ids[id(state)] = s
+
+    def union(self, a: int, b: int) -> int:
+        """The state reading both ``a`` and ``b`` (``EarleyParser.union``), -1 if they cannot merge."""
+        merged = self.parser.union(self.view(a), self.view(b))
+        return -1 if merged is None else self.adopt(merged)
+
+    def completion_cost(self, sid: int) -> float:
+        return self.parser.completion_cost(self.view(sid))
+
+
+def _pack(a: int, b: int) -> int:
+    return a << 32 | b
+
+
+def _put(keys: np.ndarray, vals: np.ndarray, counts: np.ndarray, which: int, key: int, val: int) -> tuple:
+    """Set ``key`` in a kernel hash table, doubling it first when full; returns the arrays."""
+    while not hash_put(keys, vals, counts, which, key, val):
+        keys, vals = _doubled(keys, vals, counts, which)
+    return keys, vals
+
+
+def _doubled(keys: np.ndarray, vals: np.ndarray, counts: np.ndarray, which: int) -> tuple:
+    new_keys = np.full(2 * len(keys), EMPTY, dtype=np.int64)
+    new_vals = np.zeros(2 * len(vals), dtype=np.int64)
+    rehash(keys, vals, new_keys, new_vals, counts, which)
+    return new_keys, new_vals

@@ -1,0 +1,379 @@
+"""Earley sets as arrays: the advance step of :mod:`outform.automata.earley`, compiled.
+
+The Python parser (:class:`~outform.automata.earley.EarleyParser`) stays the
+reference; these kernels run the same algorithm on integer arrays, for the
+parse tables of the grammar matchers, where a mask can meet dozens of new
+parser states and the Python objects cost ~30 us per step.  What differs is
+representation only:
+
+* a state is a row of ``st`` (depth, accepting, prediction id, its slice of
+  ``items``, its slice of ``sig``); an item is ``(dotted position, origin
+  state)``, and a state's items are sorted by the symbol after the dot, so
+  "the items waiting on X" is a binary search;
+* predictions stay interned Python objects (few per grammar, built by the
+  Python parser); the kernels see them through hash tables: ``(prediction,
+  symbol) -> dotted positions`` and ``(prediction, nonterminal) -> prediction
+  extended by it`` (filled on demand: a missing entry returns ``NEED_EXTEND``);
+* Leo tops are memoised in a hash table keyed by ``(state, symbol)``;
+* states are interned by their signature (the same rule as
+  ``ParseState.signature``: items with one symbol left are named by their Leo
+  top), so an advance that rebuilds a known set returns the known id.
+
+Hash tables are open-addressed ``int64`` keys (-1: empty) with one value array.
+Everything a kernel appends to must have room: when it has not, the kernel
+returns ``NEED_ROOM`` having committed nothing but memo entries, which are
+facts about existing states; the caller grows the arrays and calls again.
+The kernels hold the GIL on purpose: prediction tables are shared by every
+parse table of a grammar.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+NOT_ALLOWED = -1
+NEED_EXTEND = -2  # the (prediction, nonterminal) extension is not in the table yet
+NEED_ROOM = -3  # an array or hash table is full
+TOO_MANY = -4  # the Earley set exceeds the item limit
+
+EMPTY = -1  # hash keys
+NO_TOP = -2  # Leo memo value: no deterministic completion chain
+_UNSET = -5
+
+# columns of a state row
+DEPTH, ACCEPTING, PREDICTION, ITEMS_LO, ITEMS_HI, SIG_LO, SIG_HI = range(7)
+STATE_COLUMNS = 7
+# counters of a state store (``meta``) and of prediction tables (``pmeta``)
+N_STATES, N_ITEMS, N_SIG, N_LEO, N_INTERNED = range(5)
+N_BY_SYMBOL, N_POOL, N_EXTENSIONS = range(3)
+
+_LOW32 = np.int64(0xFFFF_FFFF)
+
+
+@nb.njit(cache=True)
+def _slot(key, mask):
+    h = key * np.int64(-7046029254386353131)
+    return (h ^ (h >> np.int64(29))) & mask
+
+
+@nb.njit(cache=True)
+def _pack(a, b):
+    return (np.int64(a) << np.int64(32)) | np.int64(b)
+
+
+@nb.njit(cache=True)
+def hash_get(keys, vals, key, default):
+    mask = keys.shape[0] - 1
+    h = _slot(key, mask)
+    while True:
+        k = keys[h]
+        if k == key:
+            return vals[h]
+        if k == EMPTY:
+            return default
+        h = (h + 1) & mask
+
+
+@nb.njit(cache=True)
+def hash_put(keys, vals, counts, which, key, val):
+    """Set ``key`` to ``val``; False (and nothing set) when the table would pass 3/4 full."""
+    mask = keys.shape[0] - 1
+    h = _slot(key, mask)
+    while True:
+        k = keys[h]
+        if k == key:
+            vals[h] = val
+            return True
+        if k == EMPTY:
+            break
+        h = (h + 1) & mask
+    if 4 * (counts[which] + 1) > 3 * keys.shape[0]:
+        return False
+    keys[h] = key
+    vals[h] = val
+    counts[which] += 1
+    return True
+
+
+@nb.njit(cache=True)
+def rehash(keys, vals, new_keys, new_vals, counts, which):
+    """Move every entry into the (empty, larger) ``new_keys``/``new_vals``."""
+    counts[which] = 0
+    for i in range(keys.shape[0]):
+        if keys[i] != EMPTY:
+            hash_put(new_keys, new_vals, counts, which, keys[i], vals[i])
+
+
+@nb.njit(cache=True)
+def _predicted(by_keys, by_vals, prediction, symbol):
+    """(first, count) in the pool of the dotted positions ``prediction`` has before ``symbol``."""
+    v = hash_get(by_keys, by_vals, _pack(prediction, symbol), 0)
+    return v >> np.int64(32), v & _LOW32
+
+
+@nb.njit(cache=True)
+def _waiting(items, next_sym, lo, hi, symbol):
+    """The slice of ``items[lo:hi]`` (sorted by next symbol) whose dot is before ``symbol``."""
+    a, b = lo, hi
+    while a < b:
+        m = (a + b) >> 1
+        if next_sym[items[m, 0]] < symbol:
+            a = m + 1
+        else:
+            b = m
+    end = a
+    while end < hi and next_sym[items[end, 0]] == symbol:
+        end += 1
+    return a, end
+
+
+@nb.njit(cache=True)
+def _leo_link(s, symbol, st, items, next_sym, by_keys, by_vals, pool):
+    """The finished item that finishing ``symbol`` at state ``s`` implies, or NO_TOP."""
+    first, n_predicted = _predicted(by_keys, by_vals, st[s, PREDICTION], symbol)
+    a, end = _waiting(items, next_sym, st[s, ITEMS_LO], st[s, ITEMS_HI], symbol)
+    if n_predicted + (end - a) != 1:
+        return NO_TOP
+    if n_predicted == 1:
+        d, origin = pool[first], s
+    else:
+        d, origin = items[a, 0], items[a, 1]
+    if next_sym[d + 1] < 0:
+        return _pack(d + 1, origin)
+    return NO_TOP
+
+
+@nb.njit(cache=True)
+def _leo_top(s, symbol, st, items, next_sym, lhs, start, by_keys, by_vals, pool, meta, leo_keys, leo_vals):
+    """Top of the deterministic completion chain of ``symbol`` finished at ``s`` (a packed
+    finished item), NO_TOP, or NEED_ROOM; every link is memoised (see ``EarleyParser._leo_top``)."""
+    chain = np.empty(0, dtype=np.int64)
+    n = 0
+    top = np.int64(NO_TOP)
+    while True:
+        key = _pack(s, symbol)
+        known = hash_get(leo_keys, leo_vals, key, _UNSET)
+        if known != _UNSET:
+            if known != NO_TOP:
+                top = known
+            break
+        link = _leo_link(s, symbol, st, items, next_sym, by_keys, by_vals, pool)
+        if link == NO_TOP:
+            if not hash_put(leo_keys, leo_vals, meta, N_LEO, key, NO_TOP):
+                return NEED_ROOM
+            break
+        if n == chain.shape[0]:
+            chain = _grown(chain, n)
+        chain[n] = key
+        n += 1
+        top = link
+        d, origin = link >> np.int64(32), link & _LOW32
+        symbol = lhs[d]
+        if origin == s or (st[origin, DEPTH] == 0 and symbol == start):
+            break
+        s = origin
+    for i in range(n):
+        if not hash_put(leo_keys, leo_vals, meta, N_LEO, chain[i], top):
+            return NEED_ROOM
+    return top
+
+
+@nb.njit(cache=True)
+def _grown(buffer, n):
+    bigger = np.empty(max(8, 2 * buffer.shape[0]), dtype=buffer.dtype)
+    bigger[:n] = buffer[:n]
+    return bigger
+
+
+@nb.njit(cache=True)
+def _seen_before(seen, item):
+    """Insert ``item`` into the open-addressed set ``seen``; True if it was there."""
+    mask = seen.shape[0] - 1
+    h = _slot(item, mask)
+    while seen[h] != EMPTY:
+        if seen[h] == item:
+            return True
+        h = (h + 1) & mask
+    seen[h] = item
+    return False
+
+
+@nb.njit(cache=True)
+def _doubled_set(seen):
+    bigger = np.full(2 * seen.shape[0], EMPTY, dtype=np.int64)
+    for item in seen:
+        if item != EMPTY:
+            _seen_before(bigger, item)
+    return bigger
+
+
+@nb.njit(cache=True)
+def earley_advance(
+    sid, lexeme, next_sym, lhs, nullable, n_lexemes, start, limit,
+    by_keys, by_vals, pool, ext_keys, ext_vals, pred_size,
+    st, items, sig, meta, leo_keys, leo_vals, in_keys, in_sids,
+):
+    """The state after ``lexeme`` from state ``sid``: ``(sid', is_new, 0)``, or a status
+    ``(NOT_ALLOWED | NEED_ROOM, 0, 0)``, ``(NEED_EXTEND, prediction, nonterminal)``,
+    ``(TOO_MANY, items, 0)``.  Scan, then complete and predict to a fixed point, exactly
+    as ``EarleyParser.advance`` and ``_scan``; then intern by signature."""
+    first, n_predicted = _predicted(by_keys, by_vals, st[sid, PREDICTION], lexeme)
+    a, end = _waiting(items, next_sym, st[sid, ITEMS_LO], st[sid, ITEMS_HI], lexeme)
+    if n_predicted + (end - a) == 0:
+        return NOT_ALLOWED, 0, 0
+    stack = np.empty(max(16, 2 * (n_predicted + end - a)), dtype=np.int64)
+    height = 0
+    for i in range(n_predicted):
+        stack[height] = _pack(pool[first + i] + 1, sid)
+        height += 1
+    for i in range(a, end):
+        stack[height] = _pack(items[i, 0] + 1, items[i, 1])
+        height += 1
+    seen = np.full(64, EMPTY, dtype=np.int64)
+    n_seen = 0
+    out = np.empty(32, dtype=np.int64)
+    n_out = 0
+    prediction = 0  # the empty prediction
+    accepting = False
+    while height > 0:
+        height -= 1
+        item = stack[height]
+        if 2 * (n_seen + 1) > seen.shape[0]:
+            seen = _doubled_set(seen)
+        if _seen_before(seen, item):
+            continue
+        n_seen += 1
+        d, origin = item >> np.int64(32), item & _LOW32
+        symbol = next_sym[d]
+        if symbol < 0:  # finished: complete its waiters in the origin set
+            symbol = lhs[d]
+            if st[origin, DEPTH] == 0 and symbol == start:
+                accepting = True
+            top = _leo_top(origin, symbol, st, items, next_sym, lhs, start, by_keys, by_vals, pool,
+                           meta, leo_keys, leo_vals)
+            if top == NEED_ROOM:
+                return NEED_ROOM, 0, 0
+            if top != NO_TOP:
+                if height == stack.shape[0]:
+                    stack = _grown(stack, height)
+                stack[height] = top
+                height += 1
+                continue
+            wa, we = _waiting(items, next_sym, st[origin, ITEMS_LO], st[origin, ITEMS_HI], symbol)
+            pf, pn = _predicted(by_keys, by_vals, st[origin, PREDICTION], symbol)
+            while height + (we - wa) + pn > stack.shape[0]:
+                stack = _grown(stack, height)
+            for i in range(wa, we):
+                stack[height] = _pack(items[i, 0] + 1, items[i, 1])
+                height += 1
+            for i in range(pn):
+                stack[height] = _pack(pool[pf + i] + 1, origin)
+                height += 1
+            continue
+        if n_out == out.shape[0]:
+            out = _grown(out, n_out)
+        out[n_out] = item
+        n_out += 1
+        if symbol >= n_lexemes:
+            extended = hash_get(ext_keys, ext_vals, _pack(prediction, symbol), -1)
+            if extended < 0:
+                return NEED_EXTEND, prediction, symbol
+            prediction = extended
+            if nullable[symbol]:
+                if height == stack.shape[0]:
+                    stack = _grown(stack, height)
+                stack[height] = _pack(d + 1, origin)
+                height += 1
+        if n_seen + pred_size[prediction] > limit:
+            return TOO_MANY, n_seen + pred_size[prediction], 0
+    return earley_commit(out[:n_out], prediction, accepting, st[sid, DEPTH] + 1, next_sym, lhs, start,
+                         by_keys, by_vals, pool, st, items, sig, meta, leo_keys, leo_vals, in_keys, in_sids)
+
+
+@nb.njit(cache=True)
+def earley_commit(
+    out, prediction, accepting, depth, next_sym, lhs, start, by_keys, by_vals, pool,
+    st, items, sig, meta, leo_keys, leo_vals, in_keys, in_sids,
+):
+    """Intern the state with items ``out`` (packed, distinct): ``(sid, is_new, 0)`` or
+    ``(NEED_ROOM, 0, 0)``.  The signature is ``ParseState.signature``'s: sorted distinct
+    pairs ``(dot * 2 + named_by_top, origin or packed Leo top)``."""
+    n = out.shape[0]
+    k1 = np.empty(n, dtype=np.int64)
+    k2 = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        d, origin = out[i] >> np.int64(32), out[i] & _LOW32
+        k1[i], k2[i] = d << np.int64(1), origin
+        if next_sym[d + 1] < 0 and st[origin, DEPTH] > 0:
+            top = _leo_top(origin, lhs[d], st, items, next_sym, lhs, start, by_keys, by_vals, pool,
+                           meta, leo_keys, leo_vals)
+            if top == NEED_ROOM:
+                return NEED_ROOM, 0, 0
+            if top != NO_TOP:
+                k1[i], k2[i] = (d << np.int64(1)) | np.int64(1), top
+    order = np.argsort(k2, kind="mergesort")
+    order = order[np.argsort(k1[order], kind="mergesort")]
+    s1 = np.empty(n, dtype=np.int64)
+    s2 = np.empty(n, dtype=np.int64)
+    m = 0
+    h = np.int64(prediction) * np.int64(1_000_003) + np.int64(accepting)
+    for i in order:
+        if m > 0 and s1[m - 1] == k1[i] and s2[m - 1] == k2[i]:
+            continue
+        s1[m], s2[m] = k1[i], k2[i]
+        h = (h ^ k1[i]) * np.int64(0x100000001B3)
+        h = (h ^ k2[i]) * np.int64(-7046029254386353131)
+        m += 1
+    mask = in_keys.shape[0] - 1
+    slot = _slot(h, mask)
+    while in_sids[slot] != EMPTY:
+        other = in_sids[slot]
+        if in_keys[slot] == h and _same_signature(st, sig, other, prediction, accepting, s1, s2, m):
+            return other, 0, 0
+        slot = (slot + 1) & mask
+    sid = meta[N_STATES]
+    if (sid >= st.shape[0] or meta[N_ITEMS] + n > items.shape[0] or meta[N_SIG] + m > sig.shape[0]
+            or 4 * (meta[N_INTERNED] + 1) > 3 * in_keys.shape[0]):
+        return NEED_ROOM, 0, 0
+    symbols = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        symbols[i] = next_sym[out[i] >> np.int64(32)]
+    lo = meta[N_ITEMS]
+    for j, i in enumerate(np.argsort(symbols, kind="mergesort")):
+        items[lo + j, 0], items[lo + j, 1] = out[i] >> np.int64(32), out[i] & _LOW32
+    sig_lo = meta[N_SIG]
+    sig[sig_lo : sig_lo + m, 0] = s1[:m]
+    sig[sig_lo : sig_lo + m, 1] = s2[:m]
+    st[sid, DEPTH], st[sid, ACCEPTING], st[sid, PREDICTION] = depth, accepting, prediction
+    st[sid, ITEMS_LO], st[sid, ITEMS_HI] = lo, lo + n
+    st[sid, SIG_LO], st[sid, SIG_HI] = sig_lo, sig_lo + m
+    meta[N_STATES] += 1
+    meta[N_ITEMS] += n
+    meta[N_SIG] += m
+    in_keys[slot], in_sids[slot] = h, sid
+    meta[N_INTERNED] += 1
+    return sid, 1, 0
+
+
+@nb.njit(cache=True)
+def _same_signature(st, sig, other, prediction, accepting, s1, s2, m):
+    lo = st[other, SIG_LO]
+    if st[other, PREDICTION] != prediction or st[other, ACCEPTING] != accepting or st[other, SIG_HI] - lo != m:
+        return False
+    for i in range(m):
+        if sig[lo + i, 0] != s1[i] or sig[lo + i, 1] != s2[i]:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def rehash_interned(keys, sids, new_keys, new_sids):
+    """Move the signature-hash -> state id table into the (empty, larger) new arrays."""
+    mask = new_keys.shape[0] - 1
+    for i in range(keys.shape[0]):
+        if sids[i] != EMPTY:
+            h = _slot(keys[i], mask)
+            while new_sids[h] != EMPTY:
+                h = (h + 1) & mask
+            new_keys[h], new_sids[h] = keys[i], sids[i]

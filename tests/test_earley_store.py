@@ -1,0 +1,136 @@
+"""The compiled Earley states (:mod:`outform.automata.earley_store`) against the Python parser.
+
+Oracle: :class:`EarleyParser`, itself checked against brute-force enumeration of
+bounded languages in ``test_earley.py``.  Every state reachable within the
+bound is advanced both ways; allowed lexemes, acceptance, which advances fail,
+and which states are the same state (signature interning) must agree, and so
+must unions and shortest completions.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from outform.automata.earley import EarleyParser
+from outform.automata.earley_store import PredictionTables, StateStore
+from outform.errors import ResourceLimitExceeded
+from outform.limits import Limits
+from test_earley import AMBIGUOUS, GRAMMARS, JSON_LIKE, make_bnf, random_rules
+
+
+def walk_both(bnf, bound: int, seed: int = 0) -> list[tuple[object, int]]:
+    """Advance the Python parser (states interned by signature, as parse tables do) and a
+    store in lockstep over every lexeme sequence up to ``bound``; returns the pairs met."""
+    parser = EarleyParser(bnf)
+    store = StateStore(parser, PredictionTables(parser))
+    interned: dict = {}
+    root = parser.initial()
+    pairs = [(root, store.root())]
+    sid_of: dict[int, int] = {id(root): pairs[0][1]}
+    state_of: dict[int, object] = {pairs[0][1]: root}
+    frontier = list(pairs)
+    for _ in range(bound):
+        grown = []
+        for state, sid in frontier:
+            assert store.allowed_ids(sid) == state.allowed_ids
+            assert store.accepting(sid) == state.accepting
+            for lexeme in range(bnf.n_lexemes):
+                nxt, nsid = parser.advance(state, lexeme), store.advance(sid, lexeme)
+                assert (nxt is None) == (nsid == -1)
+                if nxt is None or nxt is state:
+                    continue
+                nxt = interned.setdefault(nxt.signature(), nxt)
+                # the same behaviour class both ways: a bijection between interned states and ids
+                assert sid_of.setdefault(id(nxt), nsid) == nsid
+                assert state_of.setdefault(nsid, nxt) is nxt
+                if (nxt, nsid) not in pairs:
+                    pairs.append((nxt, nsid))
+                    grown.append((nxt, nsid))
+        frontier = grown
+    rng = random.Random(seed)
+    deep = [(s, i) for s, i in pairs if s.depth > 0]
+    for _ in range(min(40, len(deep) ** 2)):  # unions behave like the Python union
+        (a, ia), (b, ib) = rng.choice(deep), rng.choice(deep)
+        merged, mid = parser.union(a, b), store.union(ia, ib)
+        assert (merged is None) == (mid == -1)
+        if merged is not None:
+            assert store.allowed_ids(mid) == merged.allowed_ids
+            assert store.accepting(mid) == merged.accepting
+            for lexeme in range(bnf.n_lexemes):
+                after, mafter = parser.advance(merged, lexeme), store.advance(mid, lexeme)
+                assert (after is None) == (mafter == -1)
+                if after is not None:
+                    assert store.allowed_ids(mafter) == after.allowed_ids
+                    assert store.accepting(mafter) == after.accepting
+    return pairs
+
+
+@pytest.mark.parametrize("name", sorted(GRAMMARS))
+def test_store_matches_python_parser(name):
+    alphabet, rules, start, bound = GRAMMARS[name]
+    pairs = walk_both(make_bnf(alphabet, rules, start), min(bound, 8))
+    assert len(pairs) > 1 or name == "epsilon_only"
+
+
+def test_store_matches_python_parser_on_random_grammars():
+    rng = random.Random(5)
+    for k in range(150):
+        walk_both(make_bnf("ab", random_rules(rng), "S"), 6, seed=k)
+
+
+def test_store_ignored_lexemes_keep_the_state():
+    alphabet, rules, start, _ = JSON_LIKE
+    bnf = make_bnf(alphabet + "w", rules, start, "w")
+    parser = EarleyParser(bnf)
+    store = StateStore(parser, PredictionTables(parser))
+    root = store.root()
+    assert store.advance(root, len(alphabet)) == root
+    with pytest.raises(ValueError):
+        store.advance(root, len(alphabet) + 1)
+
+
+def test_store_completion_costs_match():
+    alphabet, rules, start, _ = JSON_LIKE
+    parser = EarleyParser(make_bnf(alphabet, rules, start))
+    parser.set_lexeme_costs([float(k + 1) for k in range(len(alphabet))])
+    store = StateStore(parser, PredictionTables(parser))
+    checked = 0
+    stack = [(parser.initial(), store.root(), 0)]
+    while stack:
+        state, sid, depth = stack.pop()
+        assert store.completion_cost(sid) == parser.completion_cost(state)
+        checked += 1
+        if depth < 4:
+            for lexeme in range(len(alphabet)):
+                nxt = parser.advance(state, lexeme)
+                if nxt is not None:
+                    stack.append((nxt, store.advance(sid, lexeme), depth + 1))
+    assert checked > 20
+
+
+def test_store_item_limit():
+    parser = EarleyParser(make_bnf(*AMBIGUOUS[:3]), Limits(max_earley_items=20))
+    store = StateStore(parser, PredictionTables(parser))
+    sid = store.root()
+    with pytest.raises(ResourceLimitExceeded) as info:
+        for _ in range(50):
+            sid = store.advance(sid, 0)
+    assert info.value.limit == "max_earley_items"
+
+
+def test_store_grows_past_its_initial_arrays():
+    """A long right-recursive list and a deep nesting: thousands of states and Leo links."""
+    alphabet, rules, start, _ = JSON_LIKE
+    bnf = make_bnf(alphabet, rules, start)
+    parser = EarleyParser(bnf)
+    store = StateStore(parser, PredictionTables(parser))
+    state, sid = parser.initial(), store.root()
+    text = "[" * 300 + "{" + ",".join(["s:n"] * 300) + "}" + "]" * 300
+    for ch in text:
+        lexeme = alphabet.index(ch)
+        state, sid = parser.advance(state, lexeme), store.advance(sid, lexeme)
+        assert store.allowed_ids(sid) == state.allowed_ids
+    assert store.accepting(sid) and state.accepting
+    assert len(store) > 300
