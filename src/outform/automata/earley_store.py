@@ -62,10 +62,13 @@ class PredictionTables:
         self.ext_keys = np.full(256, EMPTY, dtype=np.int64)  # (prediction, nonterminal) -> prediction
         self.ext_vals = np.zeros(256, dtype=np.int64)
         self.size = np.zeros(16, dtype=np.int64)  # items per prediction
+        self.lexeme_bits = np.zeros((16, max(1, -(-parser.n_lexemes // 64))), dtype=np.uint64)  # predicted lexemes
         self.number(parser._no_prediction)  # number 0: the kernels start every set from it
 
+    @property
     def arrays(self) -> tuple:
-        return self.by_keys, self.by_vals, self.pool, self.ext_keys, self.ext_vals, self.size
+        """What the kernels take as ``predictions`` (rebuilt: the arrays are replaced as they grow)."""
+        return self.by_keys, self.by_vals, self.pool, self.ext_keys, self.ext_vals, self.size, self.lexeme_bits
 
     def number(self, prediction: Prediction) -> int:
         n = self._numbers.get(id(prediction))
@@ -74,7 +77,9 @@ class PredictionTables:
             self.objects.append(prediction)
             if n == len(self.size):
                 self.size = np.concatenate([self.size, np.zeros_like(self.size)])
+                self.lexeme_bits = np.concatenate([self.lexeme_bits, np.zeros_like(self.lexeme_bits)])
             self.size[n] = prediction.size
+            self.lexeme_bits[n] = self.parser._bitset(tuple(sorted(prediction.lexemes)))
             for symbol, dots in prediction.by_symbol.items():
                 first = int(self.counts[N_POOL])
                 while first + len(dots) > len(self.pool):
@@ -102,12 +107,12 @@ class StateStore:
     def __init__(self, parser: EarleyParser, predictions: PredictionTables):
         self.parser = parser
         self.predictions = predictions
-        self._grammar = (
+        self.grammar = (  # what the kernels take as ``grammar``
             np.asarray(parser.next_sym, dtype=np.int32), np.asarray(parser.lhs, dtype=np.int32),
             np.asarray(parser.nullable, dtype=np.bool_), parser.n_lexemes, parser.start_symbol,
             parser.limits.max_earley_items,
         )
-        self._next_sym = self._grammar[0]
+        self._next_sym = self.grammar[0]
         self.meta = np.zeros(5, dtype=np.int64)
         self.st = np.zeros((64, STATE_COLUMNS), dtype=np.int64)
         self.items = np.zeros((256, 2), dtype=np.int32)  # (dotted position, origin id), by next symbol
@@ -123,8 +128,10 @@ class StateStore:
     def __len__(self) -> int:
         return int(self.meta[N_STATES])
 
-    def _state_arrays(self) -> tuple:
-        return (self.st, self.items, self.sig, self.meta, self.leo_keys, self.leo_vals, self.in_keys, self.in_sids)
+    @property
+    def arrays(self) -> tuple:
+        """What the kernels take as ``store`` (rebuilt: the arrays are replaced as they grow)."""
+        return self.st, self.items, self.sig, self.meta, self.leo_keys, self.leo_vals, self.in_keys, self.in_sids
 
     # -- states --------------------------------------------------------------
 
@@ -138,26 +145,25 @@ class StateStore:
         if lexeme in self.parser.ignore:
             return sid
         while True:
-            status, a, b = earley_advance(sid, lexeme, *self._grammar, *self.predictions.arrays(),
-                                          *self._state_arrays())
+            status, a, b = earley_advance(sid, lexeme, self.grammar, self.predictions.arrays, self.arrays)
             if status >= NOT_ALLOWED:
                 return int(status)
-            self._serve(status, a, b)
+            self.serve(status, a, b)
 
     def adopt(self, state: ParseState) -> int:
         """The id of a Python state whose origins are views of this store (or none: the root)."""
         out = np.array([_pack(d, self._view_ids[id(origin)]) for waiters in state.waiting.values()
                         for d, origin in waiters], dtype=np.int64)
         prediction = self.predictions.number(state.prediction)
-        next_sym, lhs, _, _, start, _ = self._grammar
         while True:
-            status, a, b = earley_commit(out, prediction, state.accepting, state.depth, next_sym, lhs, start,
-                                         *self.predictions.arrays()[:3], *self._state_arrays())
+            status, a, b = earley_commit(out, prediction, state.accepting, state.depth, self.grammar,
+                                         self.predictions.arrays, self.arrays)
             if status >= 0:
                 return int(status)
-            self._serve(status, a, b)
+            self.serve(status, a, b)
 
-    def _serve(self, status: int, a: int, b: int) -> None:
+    def serve(self, status: int, a: int, b: int) -> None:
+        """Do what a kernel's status asks for (it is then called again)."""
         if status == NEED_EXTEND:
             self.predictions.extend(int(a), int(b))
         elif status == NEED_ROOM:

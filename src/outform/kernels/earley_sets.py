@@ -209,15 +209,17 @@ def _doubled_set(seen):
 
 
 @nb.njit(cache=True)
-def earley_advance(
-    sid, lexeme, next_sym, lhs, nullable, n_lexemes, start, limit,
-    by_keys, by_vals, pool, ext_keys, ext_vals, pred_size,
-    st, items, sig, meta, leo_keys, leo_vals, in_keys, in_sids,
-):
+def earley_advance(sid, lexeme, grammar, predictions, store):
     """The state after ``lexeme`` from state ``sid``: ``(sid', is_new, 0)``, or a status
     ``(NOT_ALLOWED | NEED_ROOM, 0, 0)``, ``(NEED_EXTEND, prediction, nonterminal)``,
     ``(TOO_MANY, items, 0)``.  Scan, then complete and predict to a fixed point, exactly
-    as ``EarleyParser.advance`` and ``_scan``; then intern by signature."""
+    as ``EarleyParser.advance`` and ``_scan``; then intern by signature.
+
+    ``grammar``, ``predictions`` and ``store`` are the tuples of arrays that
+    :class:`~outform.automata.earley_store.StateStore` keeps (see there)."""
+    next_sym, lhs, nullable, n_lexemes, start, limit = grammar
+    by_keys, by_vals, pool, ext_keys, ext_vals, pred_size, _ = predictions
+    st, items, sig, meta, leo_keys, leo_vals, in_keys, in_sids = store
     first, n_predicted = _predicted(by_keys, by_vals, st[sid, PREDICTION], lexeme)
     a, end = _waiting(items, next_sym, st[sid, ITEMS_LO], st[sid, ITEMS_HI], lexeme)
     if n_predicted + (end - a) == 0:
@@ -278,7 +280,7 @@ def earley_advance(
         if symbol >= n_lexemes:
             extended = hash_get(ext_keys, ext_vals, _pack(prediction, symbol), -1)
             if extended < 0:
-                return NEED_EXTEND, prediction, symbol
+                return NEED_EXTEND, np.int64(prediction), np.int64(symbol)
             prediction = extended
             if nullable[symbol]:
                 if height == stack.shape[0]:
@@ -287,18 +289,17 @@ def earley_advance(
                 height += 1
         if n_seen + pred_size[prediction] > limit:
             return TOO_MANY, n_seen + pred_size[prediction], 0
-    return earley_commit(out[:n_out], prediction, accepting, st[sid, DEPTH] + 1, next_sym, lhs, start,
-                         by_keys, by_vals, pool, st, items, sig, meta, leo_keys, leo_vals, in_keys, in_sids)
+    return earley_commit(out[:n_out], prediction, accepting, st[sid, DEPTH] + 1, grammar, predictions, store)
 
 
 @nb.njit(cache=True)
-def earley_commit(
-    out, prediction, accepting, depth, next_sym, lhs, start, by_keys, by_vals, pool,
-    st, items, sig, meta, leo_keys, leo_vals, in_keys, in_sids,
-):
+def earley_commit(out, prediction, accepting, depth, grammar, predictions, store):
     """Intern the state with items ``out`` (packed, distinct): ``(sid, is_new, 0)`` or
     ``(NEED_ROOM, 0, 0)``.  The signature is ``ParseState.signature``'s: sorted distinct
     pairs ``(dot * 2 + named_by_top, origin or packed Leo top)``."""
+    next_sym, lhs, _, _, start, _ = grammar
+    by_keys, by_vals, pool, _, _, _, _ = predictions
+    st, items, sig, meta, leo_keys, leo_vals, in_keys, in_sids = store
     n = out.shape[0]
     k1 = np.empty(n, dtype=np.int64)
     k2 = np.empty(n, dtype=np.int64)

@@ -26,12 +26,13 @@ are then never merged into unions: two readings may decide differently whether
 a byte continues their lexeme, so each keeps its own parser id (greedy lexing
 leaves few readings anyway).
 
-Parser transitions live in a table filled lazily by the Python Earley parser:
-an entry of -2 means "not computed yet", and the kernels then return the
-(parser id, lexeme) pair they need; the caller computes it and calls again with
-the same buffers, resuming where the walk stopped.  So Python is consulted only
-at lexeme boundaries, and only once per (parser state, lexeme).  Unions of
-parser ids live in a hash table filled the same way.  (Recording the missing
+Parser transitions live in a table filled lazily: an entry of -2 means "not
+computed yet".  Given the compiled parser (``parser``, see
+:mod:`outform.kernels.parse_table`), the walks fill such entries themselves;
+without it, or when that parser needs Python's help, they return the (parser
+id, lexeme) pair they need; the caller computes it and calls again with the
+same buffers, resuming where the walk stopped.  Unions of parser ids live in a
+hash table filled by the caller the same way.  (Recording the missing
 entries and walking again was tried and measured far slower: chains of lexemes
 inside one token, like ``((((((((``, need one pass per lexeme, and each pass
 re-walks whole subtrees.)
@@ -42,7 +43,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-UNKNOWN = -2  # parser transition or union not computed yet
+from outform.kernels.parse_table import UNKNOWN, table_resolve  # UNKNOWN: transition or union not computed yet
+
 OVERFLOW = -3  # more configurations than the buffers hold
 SUBTREE = -5  # boundary_walks hands a large subtree, with the configurations closed at its root, to the caller
 UNION = -6  # ``need_lexeme <= UNION`` asks for the union of parser ids ``need_p`` and ``UNION - need_lexeme``
@@ -174,6 +176,21 @@ def _close_lexemes(
             lexeme += 1
         w += 1
     return n_out, need_p, need_lexeme
+
+
+@nb.njit(cache=True, nogil=True)
+def _resolved(need_p, need_lexeme, parser):
+    """Whether the transition a helper asked for was filled by the compiled parser
+    (``parser``: the argument tuple of :func:`~outform.kernels.parse_table.table_resolve`,
+    or None); False leaves it to Python (unions, or a status only Python can serve).
+
+    The walks call this at their top level only, never from per-node helpers: passing the
+    tuple down costs a reference count per array at every call.  Only with the parse
+    table's lock held: it writes the table and its Earley states."""
+    if parser is None or need_lexeme <= UNION:
+        return False
+    status, _, _ = table_resolve(need_p, need_lexeme, parser[0], parser[1], parser[2], parser[3])
+    return status >= -1
 
 
 @nb.njit(cache=True, nogil=True)
@@ -329,7 +346,7 @@ def boundary_walks(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
     lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, p_first_bytes, child_bytes, pid,
     boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out, u_keys, u_vals, greedy,
-    large_subtree,
+    large_subtree, parser,
 ):
     """The parser-dependent part of a mask: tokens that close a lexeme inside them.
 
@@ -340,6 +357,7 @@ def boundary_walks(
     when ``need_p >= 0`` fill ``p_next[need_p, need_lexeme]`` and call again
     with ``first=k, resume_node=node``.  ``need_lexeme == OVERFLOW`` means the
     configuration buffers were too small.  Done when ``need_p < 0``.
+    With ``parser`` (or None) transitions are filled in the walk (see :func:`_resolved`).
     With ``greedy``, a lexeme closes at node ``i`` only before a child byte that
     cannot continue it.
 
@@ -377,6 +395,11 @@ def boundary_walks(
                     q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
                     start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals, greedy,
                 )
+                while need_p >= 0 and _resolved(need_p, need_lexeme, parser):
+                    n, need_p, need_lexeme = _close_lexemes(
+                        q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
+                        start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals, greedy,
+                    )
                 if need_p >= 0:
                     return k, -1, need_p, need_lexeme
                 if n < 0:
@@ -416,6 +439,8 @@ def boundary_walks(
                 lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals, greedy,
             )
             if need_p >= 0:
+                if _resolved(need_p, need_lexeme, parser):
+                    continue  # step the same node again
                 return k, node, need_p, need_lexeme
             if n < 0:
                 return k, node, -1, OVERFLOW
@@ -440,7 +465,7 @@ def _continues(lex_trans, lex_alive, p_allowed, q, p, byte):
 @nb.njit(cache=True, nogil=True)
 def grammar_advance_walk(
     data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, cfg_n, start_pos,
-    u_keys, u_vals, greedy,
+    u_keys, u_vals, greedy, parser,
 ):
     """Configurations after the bytes ``data``, row ``k + 1`` of the buffers after byte ``k``.
 
@@ -452,6 +477,11 @@ def grammar_advance_walk(
             data[k], cfg_q, cfg_p, cfg_n, k, k + 1,
             lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals, greedy,
         )
+        while need_p >= 0 and _resolved(need_p, need_lexeme, parser):
+            n, need_p, need_lexeme = step_configs(
+                data[k], cfg_q, cfg_p, cfg_n, k, k + 1,
+                lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals, greedy,
+            )
         if need_p >= 0:
             return k, need_p, need_lexeme
         if n < 0:

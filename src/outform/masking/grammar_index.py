@@ -25,6 +25,7 @@ from outform.grammar.regex_ast import Repeat, shortest_lengths
 from outform.grammar.passes import collapse_regular_rules, separate_ignored_lexemes, simplify, to_bnf
 from outform.kernels import bitmask_words
 from outform.kernels.bitmask import byte_presence_masks
+from outform.kernels.earley_sets import EMPTY, rehash
 from outform.kernels.grammar_walk import (
     OVERFLOW,
     SUBTREE,
@@ -36,6 +37,16 @@ from outform.kernels.grammar_walk import (
     inside_lexeme_walk,
     lexeme_signature,
     union_lookup,
+)
+from outform.kernels.parse_table import (
+    N_CONTEXTS,
+    N_PID_KEYS,
+    N_PIDS,
+    NEED_CONTEXT,
+    NEED_TABLE_ROOM,
+    context_register,
+    table_intern,
+    table_resolve,
 )
 from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.regex_index import token_trie
@@ -69,16 +80,26 @@ class ParseTable:
     anywhere, and masks would explore all those splits.
     """
 
-    def __init__(self, parser: EarleyParser, predictions: PredictionTables, lexer: LexerBank,
-                 self_merging: frozenset[int]):
+    def __init__(self, parser: EarleyParser, lexer: LexerBank, self_merging: frozenset[int]):
         self.parser = parser
-        self.store = StateStore(parser, predictions)  # the Earley states, interned by signature
+        self.store = StateStore(parser, PredictionTables(parser))  # the Earley states, interned by signature
         self.lexer = lexer
-        self.self_merging = self_merging
         n_lexemes = lexer.n_lexemes
-        self.states: list[tuple[int, int]] = []  # parser id -> (store state id, excluded lexeme)
-        self._ids: dict[tuple[int, int], int] = {}  # (store state id, excluded lexeme) -> parser id
         words = bitmask_words_64(n_lexemes)
+        # (state id, excluded + 1) -> parser id, and back: pid -> (state id, excluded)
+        self._pid_keys = np.full(64, EMPTY, dtype=np.int64)
+        self._pid_vals = np.zeros(64, dtype=np.int64)
+        self._pid_state = np.zeros((16, 2), dtype=np.int64)
+        # lexing contexts: the rows that depend only on the allowed-lexeme set
+        self._ctx_keys = np.zeros(16, dtype=np.int64)
+        self._ctx_ids = np.full(16, EMPTY, dtype=np.int64)
+        self._ctx_allowed = np.zeros((8, words), dtype=np.uint64)
+        self._ctx_start = np.zeros((8, 2), dtype=np.int32)
+        self._ctx_first = np.zeros((8, 4), dtype=np.uint64)
+        self._counts = np.zeros(3, dtype=np.int64)
+        self._ignore_bits = parser._bitset(tuple(sorted(parser.ignore)))
+        self._merging_bits = parser._bitset(tuple(sorted(self_merging)))
+        # the rows the walk kernels read, per parser id
         self.allowed = np.zeros((16, words), dtype=np.uint64)
         self.accepting = np.zeros(16, dtype=np.bool_)
         # lexer start states for the lexemes allowed: pid -> (first, count) in start_pool
@@ -88,7 +109,6 @@ class ParseTable:
         # bytes that can start a lexeme allowed in each parser state (256-bit sets)
         self.first_bytes = np.zeros((16, 4), dtype=np.uint64)
         self._first_bytes_of: dict[tuple, np.ndarray] = {}
-        self._contexts: dict[tuple, tuple] = {}
         self.next = np.full((16, max(n_lexemes, 1)), UNKNOWN, dtype=np.int32)
         # union of two parser ids (see EarleyParser.union): an open-addressing
         # hash table the kernels probe, keyed by (smaller id << 32 | larger id)
@@ -102,49 +122,75 @@ class ParseTable:
         # forks share the table and may be masked from several threads at once
         self.lock = threading.RLock()
 
-    def intern(self, sid: int, excluded: int = -1) -> int:
-        key = (sid, excluded)
-        pid = self._ids.get(key)
-        if pid is None:
-            # first, since building a lexer may raise: no half-registered parser id may stay behind
-            allowed, span, first_bytes = self._lexing_context(self.store.allowed_ids(sid), excluded)
-            pid = self._ids[key] = len(self.states)
-            self.states.append(key)
-            if pid == len(self.accepting):
-                self._grow()
-            self.allowed[pid] = allowed
-            self.accepting[pid] = self.store.accepting(sid)
-            self.start[pid] = span
-            self.first_bytes[pid] = first_bytes
-        return pid
+    @property
+    def arrays(self) -> tuple:
+        """What the kernels of :mod:`outform.kernels.parse_table` take as ``table``."""
+        return (self._pid_keys, self._pid_vals, self._pid_state, self._ctx_keys, self._ctx_ids, self._ctx_allowed,
+                self._ctx_start, self._ctx_first, self.allowed, self.accepting, self.start, self.first_bytes,
+                self.next, self._counts, self._ignore_bits, self._merging_bits)
 
-    def _lexing_context(self, allowed_ids: tuple[int, ...], excluded: int) -> tuple:
-        """(allowed-lexeme bitset, lexer start span, first-byte set) for a parser state;
-        memoised, since many parser states allow the same lexemes."""
-        key = (allowed_ids, excluded)
-        context = self._contexts.get(key)
-        if context is None:
-            if excluded >= 0:
-                allowed_ids = tuple(i for i in allowed_ids if i != excluded)
-            allowed = self.parser._bitset(allowed_ids)
-            starts = self.lexer.starts_for(allowed_ids)
-            context = self._contexts[key] = (allowed, self._pooled(starts), self._lexeme_first_bytes(starts, allowed))
-        return context
+    @property
+    def kernel_args(self) -> tuple:
+        """The ``parser`` argument of the walk kernels: (grammar, predictions, Earley states, table)."""
+        store = self.store
+        return store.grammar, store.predictions.arrays, store.arrays, self.arrays
+
+    @property
+    def n_states(self) -> int:
+        return int(self._counts[N_PIDS])
+
+    def state_of(self, pid: int) -> tuple[int, int]:
+        """(Earley state id in ``store``, excluded lexeme or -1) of parser id ``pid``."""
+        sid, excluded = self._pid_state[pid].tolist()
+        return sid, excluded
+
+    def intern(self, sid: int, excluded: int = -1) -> int:
+        """The parser id of Earley state ``sid`` with ``excluded``, registered with its rows if new."""
+        while True:
+            status, a, b = table_intern(sid, excluded, *self.kernel_args)
+            if status >= 0:
+                return int(status)
+            self._serve(status, a, b)
 
     def resolve(self, pid: int, lexeme: int) -> int:
         """Fill (and return) the parser id after ``lexeme`` from ``pid``, -1 if not allowed."""
         with self.lock:
-            return self._resolve(pid, lexeme)
+            while True:
+                status, a, b = table_resolve(pid, lexeme, *self.kernel_args)
+                if status >= -1:
+                    return int(status)
+                self._serve(status, a, b)
 
-    def _resolve(self, pid: int, lexeme: int) -> int:
-        if self.next[pid, lexeme] == UNKNOWN:
-            sid, excluded = self.states[pid]
-            nxt = -1 if lexeme == excluded else self.store.advance(sid, lexeme)
-            if nxt < 0:
-                self.next[pid, lexeme] = -1
-            else:
-                self.next[pid, lexeme] = self.intern(nxt, lexeme if lexeme in self.self_merging else -1)
-        return int(self.next[pid, lexeme])
+    def _serve(self, status: int, a: int, b: int) -> None:
+        """Do what a kernel's status asks for (it is then called again)."""
+        if status == NEED_CONTEXT:
+            self._add_context(int(a), int(b))
+        elif status == NEED_TABLE_ROOM:
+            self._grow()
+        else:
+            self.store.serve(status, a, b)
+
+    def _add_context(self, sid: int, excluded: int) -> None:
+        """Register the lexing context of state ``sid`` without lexeme ``excluded``: the
+        allowed-lexeme bitset, the lexer start states (building them may build a lexer
+        DFA, and raise) and the first bytes of those lexemes."""
+        allowed_ids = tuple(i for i in self.store.allowed_ids(sid) if i != excluded)
+        allowed = self.parser._bitset(allowed_ids)
+        starts = self.lexer.starts_for(allowed_ids)
+        span, first_bytes = self._pooled(starts), self._lexeme_first_bytes(starts, allowed)
+        context = int(self._counts[N_CONTEXTS])
+        if context == len(self._ctx_allowed):
+            self._ctx_allowed = _resized(self._ctx_allowed, 2 * context, 0)
+            self._ctx_start = _resized(self._ctx_start, 2 * context, 0)
+            self._ctx_first = _resized(self._ctx_first, 2 * context, 0)
+        self._ctx_allowed[context], self._ctx_start[context], self._ctx_first[context] = allowed, span, first_bytes
+        if 2 * (context + 1) > len(self._ctx_ids):
+            self._ctx_keys = np.zeros(2 * len(self._ctx_keys), dtype=np.int64)
+            self._ctx_ids = np.full(len(self._ctx_keys), EMPTY, dtype=np.int64)
+            for known in range(context):
+                context_register(known, self._ctx_keys, self._ctx_ids, self._ctx_allowed)
+        context_register(context, self._ctx_keys, self._ctx_ids, self._ctx_allowed)
+        self._counts[N_CONTEXTS] += 1
 
     def answer(self, need_p: int, need_lexeme: int) -> None:
         """Fill in what a kernel asked for: a parser transition or a union of parser ids."""
@@ -162,7 +208,7 @@ class ParseTable:
         known = union_lookup(self.union_keys, self.union_vals, a, b)
         if known != UNKNOWN:
             return int(known)
-        (sid_a, excluded_a), (sid_b, excluded_b) = self.states[a], self.states[b]
+        (sid_a, excluded_a), (sid_b, excluded_b) = self.state_of(a), self.state_of(b)
         merged = -1 if excluded_a != excluded_b else self.store.union(sid_a, sid_b)
         pid = -1 if merged < 0 else self.intern(merged, excluded_a)
         if 2 * (self._n_unions + 1) > len(self.union_keys):
@@ -216,12 +262,54 @@ class ParseTable:
         return self.start_pool[first : first + count].tolist()
 
     def _grow(self) -> None:
-        size = 2 * len(self.accepting)
-        self.allowed = _resized(self.allowed, size, 0)
-        self.accepting = _resized(self.accepting, size, False)
-        self.start = _resized(self.start, size, 0)
-        self.first_bytes = _resized(self.first_bytes, size, 0)
-        self.next = _resized(self.next, size, UNKNOWN)
+        """Room for more parser ids: double the rows when full, the id hash table when half full."""
+        if self.n_states == len(self.accepting):
+            size = 2 * len(self.accepting)
+            self.allowed = _resized(self.allowed, size, 0)
+            self.accepting = _resized(self.accepting, size, False)
+            self.start = _resized(self.start, size, 0)
+            self.first_bytes = _resized(self.first_bytes, size, 0)
+            self.next = _resized(self.next, size, UNKNOWN)
+            self._pid_state = _resized(self._pid_state, size, 0)
+        if 2 * self._counts[N_PID_KEYS] >= len(self._pid_keys):
+            keys = np.full(2 * len(self._pid_keys), EMPTY, dtype=np.int64)
+            vals = np.zeros(len(keys), dtype=np.int64)
+            rehash(self._pid_keys, self._pid_vals, keys, vals, self._counts, N_PID_KEYS)
+            self._pid_keys, self._pid_vals = keys, vals
+
+
+class _KernelParser:
+    """How a resumable walk kernel gets parser transitions it finds unknown.
+
+    A walk starts without the parser (``with`` gives None): it reads the table
+    without locking, so walks of forks sharing a table run side by side, and
+    returns the first unknown transition to Python.  From then on the walk is
+    meeting new parser states and runs with the table's lock held and the
+    compiled parser's arguments (``ParseTable.kernel_args``), filling the
+    transitions itself; Python still serves what only it can (unions, new
+    predictions or lexing contexts, growth).  The arguments are read inside the
+    lock, so growth by another thread cannot hand the kernel mismatched arrays.
+    """
+
+    __slots__ = ("table", "resolving")
+
+    def __init__(self, table: ParseTable):
+        self.table = table
+        self.resolving = False
+
+    def __enter__(self):
+        if not self.resolving:
+            return None
+        self.table.lock.acquire()
+        return self.table.kernel_args
+
+    def __exit__(self, *exc) -> None:
+        if self.resolving:
+            self.table.lock.release()
+
+    def answer(self, need_p: int, need_lexeme: int) -> None:
+        self.table.answer(need_p, need_lexeme)
+        self.resolving = True
 
 
 def bitmask_words_64(n: int) -> int:
@@ -283,7 +371,6 @@ class GrammarIndex:
         self.lexer = LexerBank(self.bnf.lexeme_patterns, limits)
         self.parser = EarleyParser(self.bnf, limits)
         self.parser.set_lexeme_costs([shortest_lengths(p)[1] for p in self.bnf.lexeme_patterns])
-        self._predictions = PredictionTables(self.parser)  # shared by this grammar's parse tables
         self._distances: dict[int, np.ndarray] = {}
         self._trie = token_trie(vocab)
         self._splits = string_body_splits(vocab)
@@ -309,8 +396,8 @@ class GrammarIndex:
         """The start position, on the parse table shared by all matchers (renewed past
         ``_TABLE_STATES_BEFORE_RENEWAL`` states; states on an old table keep working)."""
         with self._root_lock:
-            if self._root is None or len(self._root.table.states) > _TABLE_STATES_BEFORE_RENEWAL:
-                table = ParseTable(self.parser, self._predictions, self.lexer, self._self_merging)
+            if self._root is None or self._root.table.n_states > _TABLE_STATES_BEFORE_RENEWAL:
+                table = ParseTable(self.parser, self.lexer, self._self_merging)
                 pid = table.intern(table.store.root())
                 self._root = GrammarState(tuple((q, pid) for q in table.starts(pid)), table)
             return self._root
@@ -343,7 +430,7 @@ class GrammarIndex:
         best = float("inf")
         for q, pid in state.configs:
             if q in self.lexer.start_states:
-                best = min(best, table.store.completion_cost(table.states[pid][0]))
+                best = min(best, table.store.completion_cost(table.state_of(pid)[0]))
                 continue
             distances = self._distances.get(q)
             if distances is None:
@@ -352,7 +439,7 @@ class GrammarIndex:
                 if distances[lexeme] < best:
                     after = table.resolve(pid, lexeme)
                     if after >= 0:
-                        best = min(best, distances[lexeme] + table.store.completion_cost(table.states[after][0]))
+                        best = min(best, distances[lexeme] + table.store.completion_cost(table.state_of(after)[0]))
         return best
 
     def advance(self, state: GrammarState, token_id: int) -> GrammarState | None:
@@ -367,17 +454,19 @@ class GrammarIndex:
         byte_array = np.frombuffer(data, dtype=np.uint8)
         table = state.table
         position = 0
+        parser = _KernelParser(table)
         while True:  # resumable kernel: fill each table entry it asks for, then go on
-            position, need_p, need_lexeme = grammar_advance_walk(
-                byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
-                table.allowed, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
-                table.union_keys, table.union_vals, self.greedy,
-            )
+            with parser as resolver:
+                position, need_p, need_lexeme = grammar_advance_walk(
+                    byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
+                    table.allowed, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
+                    table.union_keys, table.union_vals, self.greedy, resolver,
+                )
             if need_lexeme == OVERFLOW:
                 raise self._overflow()
             if need_p < 0:
                 break
-            table.answer(need_p, need_lexeme)
+            parser.answer(need_p, need_lexeme)
         if cfg_n[n] == 0:
             return None
         configs = tuple(sorted(zip(cfg_q[n, : cfg_n[n]].tolist(), cfg_p[n, : cfg_n[n]].tolist())))
@@ -438,14 +527,16 @@ class GrammarIndex:
         configuration closed at its root (their inside parts are cached across positions)."""
         cfg_q, cfg_p, cfg_n = self._buffers()
         k, node = 0, -1
+        parser = _KernelParser(table)
         while True:
-            k, node, need_p, need_lexeme = boundary_walks(
-                t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
-                self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
-                table.allowed, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes, pid,
-                boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, k, node, out,
-                table.union_keys, table.union_vals, self.greedy, _LARGE_SUBTREE,
-            )
+            with parser as resolver:
+                k, node, need_p, need_lexeme = boundary_walks(
+                    t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
+                    self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
+                    table.allowed, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes,
+                    pid, boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, k, node, out,
+                    table.union_keys, table.union_vals, self.greedy, _LARGE_SUBTREE, resolver,
+                )
             if need_lexeme == OVERFLOW:
                 raise self._overflow()
             if need_lexeme == SUBTREE:
@@ -459,7 +550,7 @@ class GrammarIndex:
                 continue
             if need_p < 0:
                 break
-            table.answer(need_p, need_lexeme)
+            parser.answer(need_p, need_lexeme)
 
     def _continuing(self, q: int, parser_allowed: np.ndarray) -> np.ndarray:
         """bool[256]: the bytes that continue, from lexer state ``q``, a lexeme the parser allows
