@@ -154,6 +154,9 @@ class ParseTable:
 
     def resolve(self, pid: int, lexeme: int) -> int:
         """Fill (and return) the parser id after ``lexeme`` from ``pid``, -1 if not allowed."""
+        known = int(self.next[pid, lexeme])
+        if known != UNKNOWN:  # the common case, without a kernel call's argument passing
+            return known
         with self.lock:
             while True:
                 status, a, b = table_resolve(pid, lexeme, *self.kernel_args)
