@@ -22,6 +22,7 @@ def boundary_nodes(trie, dfa, q, allowed, greedy):
     size = int(trie.subtree_end[0])
     nodes, states = np.empty(size, dtype=np.int32), np.empty(size, dtype=np.int32)
     n = inside_lexeme_walk(trie.node_byte, trie.node_depth, trie.subtree_end, trie.token_offsets, trie.token_ids,
+                           trie.child_bytes,
                            dfa.transitions, dfa.accepts, dfa.alive, q, allowed, out, nodes, states, 0,
                            np.zeros(256, dtype=np.bool_), trie.max_depth, greedy)
     return dict(zip(nodes[:n].tolist(), states[:n].tolist())), out

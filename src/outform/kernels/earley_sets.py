@@ -53,8 +53,14 @@ _LOW32 = np.int64(0xFFFF_FFFF)
 
 @nb.njit(cache=True)
 def _slot(key, mask):
-    h = key * np.int64(-7046029254386353131)
-    return (h ^ (h >> np.int64(29))) & mask
+    """Home slot of ``key``: the splitmix64 finaliser, so that keys differing only in their
+    high half (``state << 32 | 0``) spread over the table instead of piling into a few
+    clusters that linear probing then walks."""
+    h = np.uint64(key)
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    h = h ^ (h >> np.uint64(31))
+    return np.int64(h & np.uint64(mask))
 
 
 @nb.njit(cache=True)

@@ -194,21 +194,20 @@ def _resolved(need_p, need_lexeme, parser):
 
 
 @nb.njit(cache=True, nogil=True)
-def _stops_below(node_byte, subtree_end, lex_trans, lex_alive, allowed, i, q):
-    """Whether some child of trie node ``i`` has a byte that does not continue, from
-    lexer state ``q``, a lexeme in ``allowed`` (greedy lexing closes only before one)."""
-    j = i + 1
-    while j < subtree_end[i]:
-        q2 = lex_trans[q, node_byte[j]]
+def _stopping_bytes(lex_trans, lex_alive, allowed, q, into, row):
+    """Into ``into[row]`` (256-bit set): the bytes that do not continue, from lexer state
+    ``q``, a lexeme in ``allowed`` (greedy lexing closes a lexeme only before one)."""
+    for w in range(4):
+        into[row, w] = 0
+    for b in range(256):
+        q2 = lex_trans[q, b]
         if q2 < 0 or not _intersects(lex_alive, q2, allowed, 0):
-            return True
-        j = subtree_end[j]
-    return False
+            into[row, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
 
 
 @nb.njit(cache=True, nogil=True)
 def inside_lexeme_walk(
-    node_byte, node_depth, subtree_end, token_offsets, token_ids,
+    node_byte, node_depth, subtree_end, token_offsets, token_ids, child_bytes,
     lex_trans, lex_accepts, lex_alive, q, allowed, out, boundary_nodes, boundary_states, root, blocked, max_depth,
     greedy,
 ):
@@ -228,14 +227,16 @@ def inside_lexeme_walk(
     for it.  With ``greedy``, a node is a boundary only if some child byte
     cannot continue the lexeme: maximal munch closes nowhere else (below an
     identifier prefix whose children are all letters nothing closes), which
-    spares :func:`boundary_walks` most of a long lexeme's nodes.  Returns the
-    number of boundary nodes.
+    spares :func:`boundary_walks` most of a long lexeme's nodes; the test is one
+    AND of the node's child bytes with the state's stopping bytes, computed once
+    per lexer state met.  Returns the number of boundary nodes.
     """
     n_boundary = 0
     stack = np.empty(max_depth + 1, dtype=np.int32)
     # per lexer state, decided on first visit: 1 alive (for ``allowed``), 3 alive and
     # accepting, 0 dead; a walk meets few states but each of them at many nodes
     verdict = np.full(lex_trans.shape[0], -1, dtype=np.int8)
+    stops = np.empty((lex_trans.shape[0], 4), dtype=np.uint64)  # row q valid once verdict[q] has bit 4
     root_depth = node_depth[root]
     stack[root_depth] = q
     end = subtree_end[root]
@@ -257,9 +258,14 @@ def inside_lexeme_walk(
         for k in range(token_offsets[i], token_offsets[i + 1]):
             token = token_ids[k]
             out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
-        if v == 3 and subtree_end[i] > i + 1 and (
-            not greedy or _stops_below(node_byte, subtree_end, lex_trans, lex_alive, allowed, i, q2)
-        ):
+        if v & 3 == 3 and subtree_end[i] > i + 1 and greedy:
+            if v < 4:
+                _stopping_bytes(lex_trans, lex_alive, allowed, q2, stops, q2)
+                verdict[q2] = v = v | 4
+            if not ((child_bytes[i, 0] & stops[q2, 0]) | (child_bytes[i, 1] & stops[q2, 1])
+                    | (child_bytes[i, 2] & stops[q2, 2]) | (child_bytes[i, 3] & stops[q2, 3])):
+                v = 1  # no child byte stops the lexeme here: not a boundary
+        if v & 3 == 3 and subtree_end[i] > i + 1:
             boundary_nodes[n_boundary] = i
             boundary_states[n_boundary] = q2
             n_boundary += 1

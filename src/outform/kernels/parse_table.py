@@ -35,6 +35,7 @@ from outform.kernels.earley_sets import (
     ITEMS_LO,
     NOT_ALLOWED,
     PREDICTION,
+    _slot,
     earley_advance,
     hash_get,
     hash_put,
@@ -132,7 +133,7 @@ def _context_slot(bits, ctx_keys, ctx_ids, ctx_allowed):
     """The slot holding the context of ``bits``, or the empty slot where it would go."""
     h = _bits_hash(bits)
     mask = ctx_keys.shape[0] - 1
-    slot = (h ^ (h >> np.int64(29))) & mask
+    slot = _slot(h, mask)
     while ctx_ids[slot] != EMPTY:
         if ctx_keys[slot] == h and np.array_equal(ctx_allowed[ctx_ids[slot]], bits):
             break

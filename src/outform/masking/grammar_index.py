@@ -387,9 +387,10 @@ class GrammarIndex:
         self._inside_cache: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._closing_masks: dict[bytes, np.ndarray] = {}  # see _not_continuing
         self._continues: dict[tuple[int, bytes], np.ndarray] = {}  # see _continuing
-        self._first_byte_masks: tuple[np.ndarray, np.ndarray] | None = None  # rows, their union: see _not_continuing
         self._root: GrammarState | None = None
         self._root_lock = threading.Lock()
+        if self.greedy:  # once per vocabulary, at compile time rather than in a mask
+            _first_byte_masks(vocab, self._trie)
 
     @property
     def n_words(self) -> int:
@@ -577,10 +578,7 @@ class GrammarIndex:
         key = np.packbits(continues).tobytes()
         mask = self._closing_masks.get(key)
         if mask is None:
-            if self._first_byte_masks is None:
-                rows = _first_byte_masks(self._trie)
-                self._first_byte_masks = rows, np.bitwise_or.reduce(rows, axis=0)
-            rows, spelled = self._first_byte_masks
+            rows, spelled = _first_byte_masks(self.vocab, self._trie)
             stops = np.zeros(self.n_words, dtype=np.uint32)
             if continues.sum() <= 128:
                 stops[: rows.shape[1]] = spelled & ~np.bitwise_or.reduce(rows[continues], axis=0)
@@ -672,7 +670,7 @@ class GrammarIndex:
         nodes = np.empty(size, dtype=np.int32)
         states = np.empty(size, dtype=np.int32)
         n = inside_lexeme_walk(
-            t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
+            t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids, t.child_bytes,
             self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, relevant, out, nodes, states,
             root, blocked, t.max_depth, self.greedy,
         )
@@ -713,7 +711,23 @@ def _lexeme_signature(lexer: LexerBank, q: int, relevant: np.ndarray) -> tuple[b
     return rows[:n].tobytes() + accepting[:n].tobytes(), order[:n].copy()
 
 
-def _first_byte_masks(trie: TokenTrie) -> np.ndarray:
+def _first_byte_masks(vocab: Vocabulary, trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, their union) for the vocabulary's trie ``trie``, built once per vocabulary
+    (~20 ms at 128k tokens, which the first greedy mask of every grammar used to pay)."""
+    with _SHARED_LOCK:
+        masks = _FIRST_BYTE_MASKS.get(vocab)
+    if masks is None:
+        rows = _first_byte_rows(trie)
+        masks = rows, np.bitwise_or.reduce(rows, axis=0)
+        with _SHARED_LOCK:
+            _FIRST_BYTE_MASKS[vocab] = masks
+    return masks
+
+
+_FIRST_BYTE_MASKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # vocabulary -> (rows, union)
+
+
+def _first_byte_rows(trie: TokenTrie) -> np.ndarray:
     """Row ``b``: the token bitmask of the tokens whose first byte is ``b``, i.e. the tokens
     below the root's child ``b`` (a subtree's tokens are contiguous in ``token_ids``)."""
     first = np.zeros(len(trie.token_ids), dtype=np.uint8)
