@@ -18,7 +18,7 @@ from outform.grammar import parse_regex
 from outform.kernels.grammar_walk import body_closure
 from outform.masking import Compiler, Matcher
 from outform.masking.grammar_index import GrammarIndex
-from outform.vocabulary.string_body import UTF8_BODY, string_body_splits
+from outform.vocabulary.string_body import UTF8_BODY, WORD_BODY, body_splits, string_body_splits
 
 
 def _is_body_oracle(data: bytes | None) -> bool:
@@ -84,7 +84,7 @@ def test_body_closure_agrees_with_enumeration(patterns, horizon, expected):
     allowed = np.full((1, lexer.alive.shape[1]), ~np.uint64(0), dtype=np.uint64)
     q = lexer.transitions[lexer.start, ord('"')] if patterns[0].startswith('"') else lexer.start
     good = np.zeros(len(lexer.transitions), dtype=np.int8)
-    safe = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, UTF8_BODY, horizon, good)
+    safe = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, UTF8_BODY, horizon, good, False)
     assert (safe == horizon) == expected == _closure_oracle(lexer, q, allowed, 4, horizon)
     if safe < horizon:  # texts of `safe` bytes pass, and one of a byte more fails
         assert _closure_oracle(lexer, q, allowed, 4, safe) and not _closure_oracle(lexer, q, allowed, 4, safe + 1)
@@ -138,3 +138,48 @@ def test_sliced_masks_equal_full_walks(llama3_vocab, llama3_tokenizer, monkeypat
     sliced, n_sliced = masks(sliced=True)
     assert n_sliced >= 2  # string values (and, with many keys, keys) were sliced
     assert all(np.array_equal(a, b) for a, b in zip(full, sliced))
+
+
+def _is_word_oracle(data: bytes | None) -> bool:
+    return bool(data) and all(chr(b).isascii() and (chr(b).isalnum() or chr(b) == "_") for b in data)
+
+
+def test_word_tokens_are_the_tokens_of_word_characters(llama3_vocab):
+    split = body_splits(llama3_vocab, "word")[-1]
+    expected = np.array([_is_word_oracle(data) for data in llama3_vocab.token_bytes])
+    assert np.array_equal(split.is_body, expected) and expected.sum() > 20_000
+    assert set(split.rest.token_ids.tolist()) == {
+        t for t, data in enumerate(llama3_vocab.token_bytes) if data and not expected[t]}
+
+
+def _word_closure_oracle(lexer: LexerDFA, q: int, allowed: np.ndarray, max_chars: int) -> bool:
+    """Every short word text keeps some allowed lexeme alive at each byte (accepting is fine)."""
+    for n in range(1, max_chars + 1):
+        for chars in itertools.product(b"az0_B", repeat=n):
+            state = q
+            for byte in chars:
+                state = lexer.transitions[state, byte]
+                if state < 0 or not (lexer.alive[state] & allowed).any():
+                    return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "patterns, prefix, expected",
+    [
+        ([r"[a-zA-Z_][a-zA-Z0-9_]*"], "x", True),  # inside a name: every word byte continues it
+        ([r"[a-zA-Z_][a-zA-Z0-9_]*", "struct"], "str", True),  # a keyword prefix is a name prefix too
+        ([r"[a-zA-Z_][a-zA-Z0-9_]*"], "", False),  # a name cannot start with a digit
+        ([r"[a-z]+"], "x", False),  # "B", "0", "_" end it
+        (["struct"], "str", False),  # a keyword alone dies on "z"
+    ],
+)
+def test_word_closure_agrees_with_enumeration(patterns, prefix, expected):
+    lexer = LexerDFA.build([parse_regex(p) for p in patterns])
+    allowed = np.full((1, lexer.alive.shape[1]), ~np.uint64(0), dtype=np.uint64)
+    q = lexer.start
+    for byte in prefix.encode():
+        q = lexer.transitions[q, byte]
+    good = np.zeros(len(lexer.transitions), dtype=np.int8)
+    safe = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, WORD_BODY, 40, good, True)
+    assert (safe == 40) == expected == _word_closure_oracle(lexer, q, allowed, 4)

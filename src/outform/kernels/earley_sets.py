@@ -38,7 +38,7 @@ NEED_ROOM = -3  # an array or hash table is full
 TOO_MANY = -4  # the Earley set exceeds the item limit
 
 EMPTY = -1  # hash keys
-NO_TOP = -2  # Leo memo value: no deterministic completion chain
+NO_TOP = -2  # no deterministic completion chain (see _leo_top)
 _UNSET = -5
 
 # columns of a state row
@@ -153,7 +153,9 @@ def _leo_link(s, symbol, st, items, next_sym, by_keys, by_vals, pool):
 @nb.njit(cache=True)
 def _leo_top(s, symbol, st, items, next_sym, lhs, start, by_keys, by_vals, pool, meta, leo_keys, leo_vals):
     """Top of the deterministic completion chain of ``symbol`` finished at ``s`` (a packed
-    finished item), NO_TOP, or NEED_ROOM; every link is memoised (see ``EarleyParser._leo_top``)."""
+    finished item), NO_TOP, or NEED_ROOM; every link of a chain is memoised (see
+    ``EarleyParser._leo_top``), the far more common "no chain here" is not: the table
+    stays small enough to double without stalling a mask."""
     chain = np.empty(0, dtype=np.int64)
     n = 0
     top = np.int64(NO_TOP)
@@ -165,9 +167,7 @@ def _leo_top(s, symbol, st, items, next_sym, lhs, start, by_keys, by_vals, pool,
                 top = known
             break
         link = _leo_link(s, symbol, st, items, next_sym, by_keys, by_vals, pool)
-        if link == NO_TOP:
-            if not hash_put(leo_keys, leo_vals, meta, N_LEO, key, NO_TOP):
-                return NEED_ROOM
+        if link == NO_TOP:  # not memoised: finding that out again costs a lookup, like the memo
             break
         if n == chain.shape[0]:
             chain = _grown(chain, n)

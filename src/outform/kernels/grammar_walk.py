@@ -43,7 +43,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from outform.kernels.parse_table import UNKNOWN, table_resolve  # UNKNOWN: transition or union not computed yet
+from outform.kernels.parse_table import UNKNOWN, next_slot, table_resolve  # UNKNOWN: not computed yet
 
 OVERFLOW = -3  # more configurations than the buffers hold
 SUBTREE = -5  # boundary_walks hands a large subtree, with the configurations closed at its root, to the caller
@@ -108,7 +108,7 @@ def _add(cfg_q, cfg_p, row, n, q, p, u_keys, u_vals, greedy):
 
 @nb.njit(cache=True, nogil=True)
 def step_configs(
-    byte, cfg_q, cfg_p, cfg_n, row_in, row_out, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
+    byte, cfg_q, cfg_p, cfg_n, row_in, row_out, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start,
     start_pool, u_keys, u_vals, greedy,
 ):
     """Configurations of buffer row ``row_out`` after ``byte`` from row ``row_in``.
@@ -116,7 +116,7 @@ def step_configs(
     Returns ``(n_out, need_p, need_lexeme)``.
 
     ``n_out`` is OVERFLOW when the buffers are too small; ``need_p >= 0`` asks
-    the caller to fill ``p_next[need_p, need_lexeme]`` first (or, with
+    the caller to fill ``next[need_p, need_lexeme]`` first (or, with
     ``need_lexeme <= UNION``, a union of parser ids).
     """
     n_out, need_p, need_lexeme = 0, -1, -1
@@ -132,7 +132,7 @@ def step_configs(
                 return n_out, need_a, UNION - need_b
         if n_out >= 0 and not (greedy and continued):
             n_out, need_p, need_lexeme = _close_lexemes(
-                q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool,
+                q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool,
                 cfg_q, cfg_p, row_out, n_out, u_keys, u_vals, greedy,
             )
         c += 1
@@ -141,7 +141,7 @@ def step_configs(
 
 @nb.njit(cache=True, nogil=True)
 def _close_lexemes(
-    q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, row, n_out,
+    q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, cfg_q, cfg_p, row, n_out,
     u_keys, u_vals, greedy,
 ):
     """Close every lexeme ``L`` that lexer state ``q`` accepts and parser state ``p``
@@ -159,7 +159,7 @@ def _close_lexemes(
         lexeme = w * 64
         while bits and need_p < 0 and n_out >= 0:
             if bits & np.uint64(1):
-                p2 = p_next[p, lexeme]
+                p2 = p_next[next_slot(p_allowed, p_next_at, p, lexeme)]
                 if p2 == UNKNOWN:
                     need_p, need_lexeme = p, lexeme
                 elif p2 >= 0:
@@ -274,7 +274,7 @@ def inside_lexeme_walk(
 
 
 @nb.njit(cache=True, nogil=True)
-def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, good):
+def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, good, may_accept):
     """How many bytes of *body* text (``body``: the automaton of
     :mod:`outform.vocabulary.string_body`), up to ``horizon`` (the longest body token),
     surely keep, from lexer state ``q``, some lexeme of ``allowed`` ([1, K], the
@@ -292,7 +292,10 @@ def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, g
     characters that it met passes too (what it can reach was searched), which makes
     the next key prefix of a long key trie free; otherwise only ``q`` is known.  Using
     ``allowed`` rather than the lexemes still alive at ``q`` changes nothing: a state
-    reachable from ``q`` keeps alive only lexemes ``q`` keeps alive.
+    reachable from ``q`` keeps alive only lexemes ``q`` keeps alive.  With
+    ``may_accept`` (greedy lexing, word bodies) completing a lexeme on the way is
+    allowed: maximal munch closes only before a byte that continues nothing, never
+    before a body byte that keeps the lexeme alive.
     """
     if good[q] == 1:
         return horizon
@@ -320,7 +323,8 @@ def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, g
                 if p2 < 0:
                     return depth
                 if not seen[p2, u2]:
-                    if not _intersects(lex_alive, p2, allowed, 0) or _intersects(lex_accepts, p2, allowed, 0):
+                    if not _intersects(lex_alive, p2, allowed, 0) or (
+                            not may_accept and _intersects(lex_accepts, p2, allowed, 0)):
                         return depth
                     seen[p2, u2] = True
                     next_p[grown], next_u[grown] = p2, u2
@@ -350,7 +354,7 @@ def _first_bytes_union(p_first_bytes, cfg_p, row, n, union):
 @nb.njit(cache=True, nogil=True)
 def boundary_walks(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
-    lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, p_first_bytes, child_bytes, pid,
+    lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, p_first_bytes, child_bytes, pid,
     boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out, u_keys, u_vals, greedy,
     large_subtree, parser,
 ):
@@ -360,7 +364,7 @@ def boundary_walks(
     lexeme the lexer state there accepts and parser state ``pid`` allows, and
     walk the node's subtree from the resulting configurations (lexer start,
     next parser state).  Resumable: returns ``(k, node, need_p, need_lexeme)``;
-    when ``need_p >= 0`` fill ``p_next[need_p, need_lexeme]`` and call again
+    when ``need_p >= 0`` fill ``next[need_p, need_lexeme]`` and call again
     with ``first=k, resume_node=node``.  ``need_lexeme == OVERFLOW`` means the
     configuration buffers were too small.  Done when ``need_p < 0``.
     With ``parser`` (or None) transitions are filled in the walk (see :func:`_resolved`).
@@ -398,12 +402,12 @@ def boundary_walks(
                     cfg_p[bd, c] = saved_p[c]
             else:
                 n, need_p, need_lexeme = _close_lexemes(
-                    q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
+                    q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start,
                     start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals, greedy,
                 )
                 while need_p >= 0 and _resolved(need_p, need_lexeme, parser):
                     n, need_p, need_lexeme = _close_lexemes(
-                        q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start,
+                        q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start,
                         start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals, greedy,
                     )
                 if need_p >= 0:
@@ -442,7 +446,7 @@ def boundary_walks(
                 continue
             n, need_p, need_lexeme = step_configs(
                 b, cfg_q, cfg_p, cfg_n, d - 1, d,
-                lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals, greedy,
+                lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, u_keys, u_vals, greedy,
             )
             if need_p >= 0:
                 if _resolved(need_p, need_lexeme, parser):
@@ -470,7 +474,7 @@ def _continues(lex_trans, lex_alive, p_allowed, q, p, byte):
 
 @nb.njit(cache=True, nogil=True)
 def grammar_advance_walk(
-    data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, cfg_q, cfg_p, cfg_n, start_pos,
+    data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, cfg_q, cfg_p, cfg_n, start_pos,
     u_keys, u_vals, greedy, parser,
 ):
     """Configurations after the bytes ``data``, row ``k + 1`` of the buffers after byte ``k``.
@@ -481,12 +485,12 @@ def grammar_advance_walk(
     for k in range(start_pos, data.shape[0]):
         n, need_p, need_lexeme = step_configs(
             data[k], cfg_q, cfg_p, cfg_n, k, k + 1,
-            lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals, greedy,
+            lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, u_keys, u_vals, greedy,
         )
         while need_p >= 0 and _resolved(need_p, need_lexeme, parser):
             n, need_p, need_lexeme = step_configs(
                 data[k], cfg_q, cfg_p, cfg_n, k, k + 1,
-                lex_trans, lex_accepts, lex_alive, p_allowed, p_next, p_start, start_pool, u_keys, u_vals, greedy,
+                lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, u_keys, u_vals, greedy,
             )
         if need_p >= 0:
             return k, need_p, need_lexeme

@@ -15,12 +15,19 @@ each comes back as a status with the arguments Python needs.
 
 The ``table`` tuple: ``(pid_keys, pid_vals, pid_state, ctx_keys, ctx_ids,
 ctx_allowed, ctx_start, ctx_first, allowed, accepting, start, first_bytes,
-next, tmeta, ignore_bits, merging_bits)``: the ``(state, excluded + 1) ->
-pid`` hash table, ``pid_state[pid] = (state, excluded)``, the context hash
-table (bitset hash -> context id) and the context rows, the per-pid rows,
-counters (``N_PIDS``, ``N_PID_KEYS``, ``N_CONTEXTS``), and bitsets of the
-ignored lexemes and of those that exclude themselves after being read (see
-``ParseTable``).
+next_at, tmeta, ignore_bits, merging_bits, next)``: the ``(state, excluded +
+1) -> pid`` hash table, ``pid_state[pid] = (state, excluded)``, the context
+hash table (bitset hash -> context id) and the context rows, the per-pid rows,
+counters (``N_PIDS``, ``N_PID_KEYS``, ``N_CONTEXTS``, ``N_NEXT``), bitsets of
+the ignored lexemes and of those that exclude themselves after being read (see
+``ParseTable``), and the transition pool.
+
+**Transitions** are stored per pid for its allowed lexemes only (nothing else
+is ever asked): pid ``p``'s entries start at ``next_at[p]`` in the ``next``
+pool, one per allowed lexeme in id order (:func:`next_slot`).  A dense
+``[pid, lexeme]`` table cost 4 bytes per lexeme of the grammar per pid, and
+doubling it past ~16k pids stalled a mask for tens of milliseconds on fresh
+memory.
 """
 
 from __future__ import annotations
@@ -45,38 +52,65 @@ UNKNOWN = -2  # p_next entry not computed yet (as in grammar_walk)
 NEED_CONTEXT = -6  # (state, excluded): the lexing context of a new allowed-lexeme set
 NEED_TABLE_ROOM = -7  # the per-pid rows or the pid hash table are full
 
-N_PIDS, N_PID_KEYS, N_CONTEXTS = range(3)
+N_PIDS, N_PID_KEYS, N_CONTEXTS, N_NEXT = range(4)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _has(bits, i):
     return (bits[i >> 6] >> np.uint64(i & 63)) & np.uint64(1)
+
+
+@nb.njit(cache=True, nogil=True)
+def _popcount(x):
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@nb.njit(cache=True, nogil=True)
+def next_slot(p_allowed, p_next_at, p, lexeme):
+    """Where ``next[p, lexeme]`` lives in the transition pool (``lexeme`` allowed in ``p``):
+    after ``p``'s entries for the allowed lexemes with smaller ids."""
+    w = lexeme >> 6
+    rank = _popcount(p_allowed[p, w] & ((np.uint64(1) << np.uint64(lexeme & 63)) - np.uint64(1)))
+    for k in range(w):
+        rank += _popcount(p_allowed[p, k])
+    return p_next_at[p] + rank
+
+
+@nb.njit(cache=True, nogil=True)
+def table_lookup(p_allowed, p_next_at, p_next, pid, lexeme):
+    """``next[pid, lexeme]``: a parser id, -1 (not allowed) or UNKNOWN."""
+    if not _has(p_allowed[pid], lexeme):
+        return -1
+    return p_next[next_slot(p_allowed, p_next_at, pid, lexeme)]
 
 
 @nb.njit(cache=True)
 def table_resolve(pid, lexeme, grammar, predictions, store, table):
     """``next[pid, lexeme]``, computed and stored if unknown: a parser id, -1 (not
     allowed), or a status ``(NEED_*, a, b)`` from the Earley step or :func:`table_intern`."""
-    p_next = table[12]
-    known = p_next[pid, lexeme]
+    p_allowed, p_next_at, p_next = table[8], table[12], table[16]
+    if not _has(p_allowed[pid], lexeme):
+        return np.int64(-1), np.int64(0), np.int64(0)
+    slot = next_slot(p_allowed, p_next_at, pid, lexeme)
+    known = p_next[slot]
     if known != UNKNOWN:
         return np.int64(known), np.int64(0), np.int64(0)
-    sid, excluded = table[2][pid, 0], table[2][pid, 1]
-    if lexeme == excluded:
-        p_next[pid, lexeme] = -1
-        return np.int64(-1), np.int64(0), np.int64(0)
+    sid = table[2][pid, 0]
     after = sid
     if not _has(table[14], lexeme):  # ignored lexemes keep the Earley state
         status, a, b = earley_advance(sid, lexeme, grammar, predictions, store)
         if status == NOT_ALLOWED:
-            p_next[pid, lexeme] = -1
+            p_next[slot] = -1
             return np.int64(-1), np.int64(0), np.int64(0)
         if status < 0:
             return status, a, b
         after = status
     status, a, b = table_intern(after, lexeme if _has(table[15], lexeme) else -1, grammar, predictions, store, table)
     if status >= 0:
-        p_next[pid, lexeme] = status
+        p_next[slot] = status
     return status, a, b
 
 
@@ -84,7 +118,7 @@ def table_resolve(pid, lexeme, grammar, predictions, store, table):
 def table_intern(sid, excluded, grammar, predictions, store, table):
     """The parser id of ``(sid, excluded)``, registered with its rows if new."""
     pid_keys, pid_vals, pid_state, ctx_keys, ctx_ids, ctx_allowed, ctx_start, ctx_first = table[:8]
-    allowed, accepting, p_start, first_bytes, _, tmeta, ignore_bits, _ = table[8:]
+    allowed, accepting, p_start, first_bytes, next_at, tmeta, ignore_bits, _, p_next = table[8:]
     key = (np.int64(sid) << np.int64(32)) | np.int64(excluded + 1)
     pid = hash_get(pid_keys, pid_vals, key, -1)
     if pid >= 0:
@@ -94,8 +128,15 @@ def table_intern(sid, excluded, grammar, predictions, store, table):
     if context < 0:
         return np.int64(NEED_CONTEXT), np.int64(sid), np.int64(excluded)
     pid = tmeta[N_PIDS]
-    if pid == allowed.shape[0] or not hash_put(pid_keys, pid_vals, tmeta, N_PID_KEYS, key, pid):
+    width = 0
+    for w in range(bits.shape[0]):
+        width += _popcount(bits[w])
+    if (pid == allowed.shape[0] or tmeta[N_NEXT] + width > p_next.shape[0]
+            or not hash_put(pid_keys, pid_vals, tmeta, N_PID_KEYS, key, pid)):
         return np.int64(NEED_TABLE_ROOM), np.int64(0), np.int64(0)
+    next_at[pid] = tmeta[N_NEXT]
+    p_next[tmeta[N_NEXT] : tmeta[N_NEXT] + width] = UNKNOWN
+    tmeta[N_NEXT] += width
     allowed[pid] = bits
     accepting[pid] = store[0][sid, ACCEPTING] != 0
     p_start[pid] = ctx_start[context]

@@ -41,17 +41,19 @@ from outform.kernels.grammar_walk import (
 from outform.kernels.parse_table import (
     N_CONTEXTS,
     N_PID_KEYS,
+    N_NEXT,
     N_PIDS,
     NEED_CONTEXT,
     NEED_TABLE_ROOM,
     context_register,
     table_intern,
+    table_lookup,
     table_resolve,
 )
 from outform.limits import DEFAULT_LIMITS, Limits
 from outform.masking.regex_index import token_trie
 from outform.vocabulary import TokenTrie, Vocabulary
-from outform.vocabulary.string_body import UTF8_BODY, StringBodySplit, string_body_splits
+from outform.vocabulary.string_body import BODIES, BodySplit, body_splits
 
 LEXING_MODES = ("complete", "greedy")
 _MASK_CACHE_SIZE = 1024  # masks kept per parse table (16 KiB each at 128k tokens)
@@ -96,7 +98,7 @@ class ParseTable:
         self._ctx_allowed = np.zeros((8, words), dtype=np.uint64)
         self._ctx_start = np.zeros((8, 2), dtype=np.int32)
         self._ctx_first = np.zeros((8, 4), dtype=np.uint64)
-        self._counts = np.zeros(3, dtype=np.int64)
+        self._counts = np.zeros(4, dtype=np.int64)
         self._ignore_bits = parser._bitset(tuple(sorted(parser.ignore)))
         self._merging_bits = parser._bitset(tuple(sorted(self_merging)))
         # the rows the walk kernels read, per parser id
@@ -109,7 +111,9 @@ class ParseTable:
         # bytes that can start a lexeme allowed in each parser state (256-bit sets)
         self.first_bytes = np.zeros((16, 4), dtype=np.uint64)
         self._first_bytes_of: dict[tuple, np.ndarray] = {}
-        self.next = np.full((16, max(n_lexemes, 1)), UNKNOWN, dtype=np.int32)
+        # transitions: pid -> its first entry in the pool ``next`` (see kernels.parse_table)
+        self.next_at = np.zeros(16, dtype=np.int64)
+        self.next = np.full(16 * max(n_lexemes, 1), UNKNOWN, dtype=np.int32)
         # union of two parser ids (see EarleyParser.union): an open-addressing
         # hash table the kernels probe, keyed by (smaller id << 32 | larger id)
         self.union_keys = np.full(64, -1, dtype=np.int64)
@@ -127,7 +131,7 @@ class ParseTable:
         """What the kernels of :mod:`outform.kernels.parse_table` take as ``table``."""
         return (self._pid_keys, self._pid_vals, self._pid_state, self._ctx_keys, self._ctx_ids, self._ctx_allowed,
                 self._ctx_start, self._ctx_first, self.allowed, self.accepting, self.start, self.first_bytes,
-                self.next, self._counts, self._ignore_bits, self._merging_bits)
+                self.next_at, self._counts, self._ignore_bits, self._merging_bits, self.next)
 
     @property
     def kernel_args(self) -> tuple:
@@ -154,8 +158,8 @@ class ParseTable:
 
     def resolve(self, pid: int, lexeme: int) -> int:
         """Fill (and return) the parser id after ``lexeme`` from ``pid``, -1 if not allowed."""
-        known = int(self.next[pid, lexeme])
-        if known != UNKNOWN:  # the common case, without a kernel call's argument passing
+        known = int(table_lookup(self.allowed, self.next_at, self.next, pid, lexeme))
+        if known != UNKNOWN:  # the common case, without the compiled parser's arguments
             return known
         with self.lock:
             while True:
@@ -272,8 +276,11 @@ class ParseTable:
             self.accepting = _resized(self.accepting, size, False)
             self.start = _resized(self.start, size, 0)
             self.first_bytes = _resized(self.first_bytes, size, 0)
-            self.next = _resized(self.next, size, UNKNOWN)
+            self.next_at = _resized(self.next_at, size, 0)
             self._pid_state = _resized(self._pid_state, size, 0)
+        used, room = int(self._counts[N_NEXT]), len(self.next)
+        if room - used < self.lexer.n_lexemes:  # room for the widest row
+            self.next = _resized(self.next, max(2 * room, used + self.lexer.n_lexemes), UNKNOWN)
         if 2 * self._counts[N_PID_KEYS] >= len(self._pid_keys):
             keys = np.full(2 * len(self._pid_keys), EMPTY, dtype=np.int64)
             vals = np.zeros(len(keys), dtype=np.int64)
@@ -376,9 +383,10 @@ class GrammarIndex:
         self.parser.set_lexeme_costs([shortest_lengths(p)[1] for p in self.bnf.lexeme_patterns])
         self._distances: dict[int, np.ndarray] = {}
         self._trie = token_trie(vocab)
-        self._splits = string_body_splits(vocab)
-        self._split_of_rest = {id(split.rest): split for split in self._splits}  # see _walk_inside
-        self._body_good: dict[bytes, np.ndarray] = {}  # parser-allowed lexemes -> body_closure memo
+        # body kinds this grammar's masks may take as blocks: words need greedy lexing
+        self._splits = {kind: body_splits(vocab, kind) for kind in (("string", "word") if self.greedy else ("string",))}
+        self._split_of_rest = {id(split.rest): split for splits in self._splits.values() for split in splits}
+        self._body_good: dict[tuple, np.ndarray] = {}  # (body kind, parser-allowed lexemes) -> body_closure memo
         self._scratch = threading.local()  # per-thread walk buffers: batches fill masks in parallel
         self._self_merging = frozenset(
             lexeme for lexeme in self.bnf.ignore if _closed_under_concatenation(self.bnf.lexeme_patterns[lexeme])
@@ -463,7 +471,7 @@ class GrammarIndex:
             with parser as resolver:
                 position, need_p, need_lexeme = grammar_advance_walk(
                     byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
-                    table.allowed, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
+                    table.allowed, table.next_at, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
                     table.union_keys, table.union_vals, self.greedy, resolver,
                 )
             if need_lexeme == OVERFLOW:
@@ -537,7 +545,7 @@ class GrammarIndex:
                 k, node, need_p, need_lexeme = boundary_walks(
                     t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
                     self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
-                    table.allowed, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes,
+                    table.allowed, table.next_at, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes,
                     pid, boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, k, node, out,
                     table.union_keys, table.union_vals, self.greedy, _LARGE_SUBTREE, resolver,
                 )
@@ -608,34 +616,70 @@ class GrammarIndex:
         trie = self._trie if trie is None else trie
         relevant = (parser_allowed & self.lexer.alive[q]).reshape(1, -1)
         blocked = _NOTHING_BLOCKED if blocked is None else blocked
-        key = (root, trie is self._trie, q, relevant.tobytes(), np.packbits(blocked).tobytes())
+        key = (root, id(trie), q, relevant.tobytes(), np.packbits(blocked).tobytes())  # tries live as long as the vocab
         part = self._inside_cache.get(key)
         if part is None:
             if root == 0 and trie is self._trie and blocked is _NOTHING_BLOCKED:
                 split = self._body_split(q, parser_allowed)
                 trie = trie if split is None else split.rest
-            part = self._shared_inside_part(q, relevant, root, blocked, trie)
+            n_relevant = int(np.bitwise_count(relevant).sum())
+            if self.greedy and root == 0 and trie is self._trie and q in self.lexer.start_states and 1 < n_relevant <= 64:
+                part = self._united_inside_part(q, relevant[0], root, blocked)
+            else:
+                part = self._shared_inside_part(q, relevant, root, blocked, trie)
             if len(self._inside_cache) >= _INSIDE_CACHE_SIZE:
                 self._inside_cache.clear()
             self._inside_cache[key] = part
         return part
 
-    def _body_split(self, q: int, parser_allowed: np.ndarray) -> StringBodySplit | None:
+    def _united_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray):
+        """The inside part from lexeme start ``q``, as the union of one part per relevant lexeme.
+
+        A token lies inside for a set of lexemes iff it lies inside for one of them (a
+        lexeme completable at the token's end is completable along its prefixes), and a
+        boundary node for the set is one for some member.  So the parts of single lexemes,
+        cached (and shared across grammars by :meth:`_shared_inside_part`), serve every
+        allowed set met at a lexeme start, where a walk of its own costs milliseconds
+        (names alone keep ~45k tokens alive).  Greedy boundary nodes, kept per lexeme when
+        some child byte stops *that* lexeme, would be filtered again for the set (a child
+        byte must continue none of them), which ``boundary_walks`` checks anyway (it skips
+        children that continue a lexeme the parser allows), so they are only merged here.
+        """
+        parts = []
+        for lexeme in _set_bits(relevant):
+            single = np.zeros((1, len(relevant)), dtype=np.uint64)
+            single[0, lexeme >> 6] = np.uint64(1) << np.uint64(lexeme & 63)
+            key = ("single", root, q, lexeme, np.packbits(blocked).tobytes())  # walked in the whole trie
+            part = self._inside_cache.get(key)
+            if part is None:
+                part = self._inside_cache[key] = self._shared_inside_part(q, single, root, blocked, self._trie)
+            parts.append(part)
+        out = parts[0][0].copy()
+        for part in parts[1:]:
+            out |= part[0]
+        nodes, first = np.unique(np.concatenate([part[1] for part in parts]), return_index=True)
+        states = np.concatenate([part[2] for part in parts])[first]
+        return out, nodes.astype(np.int32), states.astype(np.int32), self._trie
+
+    def _body_split(self, q: int, parser_allowed: np.ndarray) -> BodySplit | None:
         """The split with the most body tokens that all stay inside a lexeme the parser
-        allows from lexer state ``q`` (see :func:`body_closure`; memoised per allowed-lexeme
-        set), or None."""
-        key = parser_allowed.tobytes()
-        good = self._body_good.get(key)
+        allows from lexer state ``q`` (see :func:`body_closure`; memoised per body kind and
+        allowed-lexeme set), or None.  String bodies first; word bodies under greedy lexing."""
         n_states = len(self.lexer.transitions)
-        if good is None or len(good) < n_states:  # the lexer bank grows as new lexeme sets are met
-            grown = np.zeros(n_states, dtype=np.int8)
-            if good is not None:
-                grown[: len(good)] = good
-            good = self._body_good[key] = grown
-        safe = body_closure(self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q,
-                            parser_allowed.reshape(1, -1), UTF8_BODY, self._splits[-1].length, good)
-        fitting = [split for split in self._splits if split.length <= safe]
-        return fitting[-1] if fitting else None
+        for kind, splits in self._splits.items():
+            key = (kind, parser_allowed.tobytes())
+            good = self._body_good.get(key)
+            if good is None or len(good) < n_states:  # the lexer bank grows as new lexeme sets are met
+                grown = np.zeros(n_states, dtype=np.int8)
+                if good is not None:
+                    grown[: len(good)] = good
+                good = self._body_good[key] = grown
+            safe = body_closure(self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q,
+                                parser_allowed.reshape(1, -1), BODIES[kind], splits[-1].length, good, kind == "word")
+            fitting = [split for split in splits if split.length <= safe]
+            if fitting:
+                return fitting[-1]
+        return None
 
     def _shared_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray, trie: TokenTrie):
         """The inside part, from the cache shared by every grammar on this vocabulary when the
@@ -648,7 +692,8 @@ class GrammarIndex:
         signature, order = named
         shared = _SHARED_INSIDE.setdefault(self.vocab, OrderedDict())
         split = self._split_of_rest.get(id(trie))
-        key = (signature, root, split and split.length, np.packbits(blocked).tobytes(), self.n_words, self.greedy)
+        key = (signature, root, split and (split.kind, split.length), np.packbits(blocked).tobytes(), self.n_words,
+               self.greedy)
         with _SHARED_LOCK:
             found = shared.get(key)
             if found is not None:

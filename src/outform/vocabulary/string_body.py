@@ -1,4 +1,5 @@
-"""The tokens that spell plain string content, split off the token trie once per vocabulary.
+"""The tokens that spell plain string content (or word characters), split off the token trie
+once per vocabulary.
 
 Inside a JSON string (and any lexeme shaped like one: a key among many, a
 string with a key-trie in front) nearly every token is allowed: 123k of
@@ -19,6 +20,13 @@ between characters, 1-7: inside a multi-byte character, expecting the
 continuation bytes that keep it well formed, surrogates excluded) byte ``b``
 leads to the state given, or -1 when the text is not body.  A token is a body
 token when it runs from 0 back to 0.
+
+The same split serves names in code grammars under greedy lexing: the *word*
+body (``WORD_BODY``: ``[0-9A-Za-z_]``, ~45k of llama-3's tokens) keeps an
+identifier going, and maximal munch closes nothing before a byte that
+continues the lexeme, so from a lexer state where every word text stays alive
+the word tokens are inside the lexeme as a block (accepting on the way is
+fine there, unlike in a string, where closing may happen anywhere).
 """
 
 from __future__ import annotations
@@ -59,14 +67,27 @@ def _utf8_body_table() -> np.ndarray:
 UTF8_BODY = _utf8_body_table()
 
 
+def _word_body_table() -> np.ndarray:
+    table = np.full((1, 256), -1, dtype=np.int8)
+    for first, last in (b"09", b"AZ", b"az", b"__"):
+        table[0, first : last + 1] = 0
+    table.setflags(write=False)
+    return table
+
+
+WORD_BODY = _word_body_table()
+BODIES = {"string": UTF8_BODY, "word": WORD_BODY}
+
+
 @dataclass
-class StringBodySplit:
-    """A vocabulary's body tokens of at most ``length`` bytes as a bool array, and the
-    trie of all other tokens."""
+class BodySplit:
+    """A vocabulary's body tokens (of body ``kind``, a key of ``BODIES``) of at most
+    ``length`` bytes as a bool array, and the trie of all other tokens."""
 
     is_body: np.ndarray  # bool [len(vocab)]
     rest: TokenTrie
     length: int
+    kind: str
     _masks: dict = field(default_factory=dict, repr=False)  # n_words -> body_mask
 
     def body_mask(self, n_words: int) -> np.ndarray:
@@ -103,27 +124,31 @@ def _body_flags(flat, offsets, table):
     return out
 
 
-def string_body_splits(vocab: Vocabulary) -> tuple[StringBodySplit, ...]:
-    """The splits for ``vocab``, shortest first, the last one holding every body token;
-    built once per vocabulary object."""
-    splits = _splits.get(vocab)
+def body_splits(vocab: Vocabulary, kind: str = "string") -> tuple[BodySplit, ...]:
+    """The splits of body ``kind`` for ``vocab``, shortest first, the last one holding every
+    body token; built once per vocabulary object."""
+    splits = _splits.setdefault(vocab, {}).get(kind)
     if splits is None:
         data = [b or b"" for b in vocab.token_bytes]
         lengths = np.array([len(d) for d in data], dtype=np.int64)
         offsets = np.zeros(len(data) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         flat = np.frombuffer(b"".join(data), dtype=np.uint8)
-        is_body = _body_flags(flat, offsets, UTF8_BODY)
+        is_body = _body_flags(flat, offsets, BODIES[kind])
         longest = int(lengths[is_body].max(initial=0))
-        splits = tuple(_split(vocab, is_body & (lengths <= n), n)
+        splits = tuple(_split(vocab, is_body & (lengths <= n), n, kind)
                        for n in (*(n for n in SHORT_SPLITS if n < longest), longest))
-        _splits[vocab] = splits
+        _splits[vocab][kind] = splits
     return splits
 
 
-def _split(vocab: Vocabulary, is_body: np.ndarray, length: int) -> StringBodySplit:
+def string_body_splits(vocab: Vocabulary) -> tuple[BodySplit, ...]:
+    return body_splits(vocab, "string")
+
+
+def _split(vocab: Vocabulary, is_body: np.ndarray, length: int, kind: str) -> BodySplit:
     rest = TokenTrie.from_token_bytes([None if body else b for body, b in zip(is_body.tolist(), vocab.token_bytes)])
-    return StringBodySplit(is_body, rest, length)
+    return BodySplit(is_body, rest, length, kind)
 
 
-_splits: "weakref.WeakKeyDictionary[Vocabulary, tuple[StringBodySplit, ...]]" = weakref.WeakKeyDictionary()
+_splits: "weakref.WeakKeyDictionary[Vocabulary, dict[str, tuple[BodySplit, ...]]]" = weakref.WeakKeyDictionary()
