@@ -76,14 +76,14 @@ class PredictionTables:
             n = self._numbers[id(prediction)] = len(self.objects)
             self.objects.append(prediction)
             if n == len(self.size):
-                self.size = np.concatenate([self.size, np.zeros_like(self.size)])
-                self.lexeme_bits = np.concatenate([self.lexeme_bits, np.zeros_like(self.lexeme_bits)])
+                self.size = grown_rows(self.size, 2 * n)
+                self.lexeme_bits = grown_rows(self.lexeme_bits, 2 * n)
             self.size[n] = prediction.size
             self.lexeme_bits[n] = self.parser._bitset(tuple(sorted(prediction.lexemes)))
             for symbol, dots in prediction.by_symbol.items():
                 first = int(self.counts[N_POOL])
                 while first + len(dots) > len(self.pool):
-                    self.pool = np.concatenate([self.pool, np.zeros_like(self.pool)])
+                    self.pool = grown_rows(self.pool, 2 * len(self.pool))
                 self.pool[first : first + len(dots)] = dots
                 self.counts[N_POOL] += len(dots)
                 self.by_keys, self.by_vals = _put(self.by_keys, self.by_vals, self.counts, N_BY_SYMBOL,
@@ -180,7 +180,7 @@ class StateStore:
         for name, used in (("st", N_STATES), ("items", N_ITEMS), ("sig", N_SIG)):
             array = getattr(self, name)
             if 2 * meta[used] >= len(array):
-                setattr(self, name, np.concatenate([array, np.zeros_like(array)]))
+                setattr(self, name, grown_rows(array, 2 * len(array)))
                 grew = True
         if 2 * meta[N_LEO] >= len(self.leo_keys):
             self.leo_keys, self.leo_vals = _doubled(self.leo_keys, self.leo_vals, meta, N_LEO)
@@ -192,8 +192,8 @@ class StateStore:
             self.in_keys, self.in_sids = keys, sids
             grew = True
         if not grew:  # one new state needs more than the free half of its arrays
-            self.items = np.concatenate([self.items, np.zeros_like(self.items)])
-            self.sig = np.concatenate([self.sig, np.zeros_like(self.sig)])
+            self.items = grown_rows(self.items, 2 * len(self.items))
+            self.sig = grown_rows(self.sig, 2 * len(self.sig))
 
     # -- what the parse table reads ------------------------------------------
 
@@ -243,6 +243,20 @@ class StateStore:
 
     def completion_cost(self, sid: int) -> float:
         return self.parser.completion_cost(self.view(sid))
+
+
+def grown_rows(array: np.ndarray, rows: int) -> np.ndarray:
+    """``array`` with room for ``rows`` rows, the new ones left unwritten.
+
+    For arrays whose rows are written before anything reads them (states, parser ids,
+    pools filled at registration).  Not filling them matters on fresh memory: the
+    first write to a page faults, and filling a doubled array faulted all its pages at
+    once, stalling one mask for 10-30 ms on the benchmark VM; unwritten pages fault one
+    by one later, as rows are appended.
+    """
+    bigger = np.empty((rows, *array.shape[1:]), dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger
 
 
 def _pack(a: int, b: int) -> int:

@@ -17,7 +17,7 @@ from collections import OrderedDict
 import numpy as np
 
 from outform.automata.earley import EarleyParser
-from outform.automata.earley_store import PredictionTables, StateStore
+from outform.automata.earley_store import PredictionTables, StateStore, grown_rows
 from outform.automata.lexer import LexerBank, distances_to_accept
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.ir import Grammar
@@ -187,9 +187,9 @@ class ParseTable:
         span, first_bytes = self._pooled(starts), self._lexeme_first_bytes(starts, allowed)
         context = int(self._counts[N_CONTEXTS])
         if context == len(self._ctx_allowed):
-            self._ctx_allowed = _resized(self._ctx_allowed, 2 * context, 0)
-            self._ctx_start = _resized(self._ctx_start, 2 * context, 0)
-            self._ctx_first = _resized(self._ctx_first, 2 * context, 0)
+            self._ctx_allowed = grown_rows(self._ctx_allowed, 2 * context)
+            self._ctx_start = grown_rows(self._ctx_start, 2 * context)
+            self._ctx_first = grown_rows(self._ctx_first, 2 * context)
         self._ctx_allowed[context], self._ctx_start[context], self._ctx_first[context] = allowed, span, first_bytes
         if 2 * (context + 1) > len(self._ctx_ids):
             self._ctx_keys = np.zeros(2 * len(self._ctx_keys), dtype=np.int64)
@@ -272,15 +272,16 @@ class ParseTable:
         """Room for more parser ids: double the rows when full, the id hash table when half full."""
         if self.n_states == len(self.accepting):
             size = 2 * len(self.accepting)
-            self.allowed = _resized(self.allowed, size, 0)
-            self.accepting = _resized(self.accepting, size, False)
-            self.start = _resized(self.start, size, 0)
-            self.first_bytes = _resized(self.first_bytes, size, 0)
-            self.next_at = _resized(self.next_at, size, 0)
-            self._pid_state = _resized(self._pid_state, size, 0)
+            # every row is written when its parser id is registered, before any read
+            self.allowed = grown_rows(self.allowed, size)
+            self.accepting = grown_rows(self.accepting, size)
+            self.start = grown_rows(self.start, size)
+            self.first_bytes = grown_rows(self.first_bytes, size)
+            self.next_at = grown_rows(self.next_at, size)
+            self._pid_state = grown_rows(self._pid_state, size)
         used, room = int(self._counts[N_NEXT]), len(self.next)
-        if room - used < self.lexer.n_lexemes:  # room for the widest row
-            self.next = _resized(self.next, max(2 * room, used + self.lexer.n_lexemes), UNKNOWN)
+        if room - used < self.lexer.n_lexemes:  # room for the widest row (filled when registered)
+            self.next = grown_rows(self.next, max(2 * room, used + self.lexer.n_lexemes))
         if 2 * self._counts[N_PID_KEYS] >= len(self._pid_keys):
             keys = np.full(2 * len(self._pid_keys), EMPTY, dtype=np.int64)
             vals = np.zeros(len(keys), dtype=np.int64)
@@ -324,12 +325,6 @@ class _KernelParser:
 
 def bitmask_words_64(n: int) -> int:
     return max(1, (n + 63) // 64)
-
-
-def _resized(array: np.ndarray, rows: int, fill) -> np.ndarray:
-    grown = np.full((rows, *array.shape[1:]), fill, dtype=array.dtype)
-    grown[: len(array)] = array
-    return grown
 
 
 class GrammarState:
