@@ -124,6 +124,10 @@ class StateStore:
         self._allowed_ids: dict[int, tuple[int, ...]] = {}
         self._views: dict[int, ParseState] = {}
         self._view_ids: dict[int, int] = {}  # id(view) -> state id
+        # Numba loads a kernel from its disk cache on the first call in a process (1-3 ms):
+        # let the growth kernels load with the first store, not inside some later mask.
+        rehash(self.leo_keys, self.leo_vals, self.leo_keys.copy(), self.leo_vals.copy(), self.meta.copy(), N_LEO)
+        rehash_interned(self.in_keys, self.in_sids, self.in_keys.copy(), self.in_sids.copy())
 
     def __len__(self) -> int:
         return int(self.meta[N_STATES])

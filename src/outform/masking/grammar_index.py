@@ -125,6 +125,9 @@ class ParseTable:
         self.masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
         # forks share the table and may be masked from several threads at once
         self.lock = threading.RLock()
+        # load the kernels Python calls in masks now (see StateStore): both answer -1 here
+        table_lookup(self.allowed, self.next_at, self.next, 0, 0)
+        table_resolve(0, 0, *self.kernel_args)
 
     @property
     def arrays(self) -> tuple:
