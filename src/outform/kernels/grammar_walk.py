@@ -43,7 +43,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from outform.kernels.parse_table import UNKNOWN, next_slot, table_resolve  # UNKNOWN: not computed yet
+from outform.kernels.parse_table import UNKNOWN, popcount, table_resolve  # UNKNOWN: not computed yet
 
 OVERFLOW = -3  # more configurations than the buffers hold
 SUBTREE = -5  # boundary_walks hands a large subtree, with the configurations closed at its root, to the caller
@@ -153,27 +153,29 @@ def _close_lexemes(
     Returns ``(n_out, need_p, need_lexeme)`` like :func:`step_configs`.
     """
     need_p, need_lexeme = -1, -1
+    slot = p_next_at[p]  # p's transition for its first allowed lexeme in word w (see next_slot)
     w = 0
     while w < lex_accepts.shape[1] and need_p < 0 and n_out >= 0:
-        bits = lex_accepts[q, w] & p_allowed[p, w]
-        lexeme = w * 64
+        allowed = p_allowed[p, w]
+        bits = lex_accepts[q, w] & allowed
         while bits and need_p < 0 and n_out >= 0:
-            if bits & np.uint64(1):
-                p2 = p_next[next_slot(p_allowed, p_next_at, p, lexeme)]
-                if p2 == UNKNOWN:
-                    need_p, need_lexeme = p, lexeme
-                elif p2 >= 0:
-                    for j in range(p_start[p2, 0], p_start[p2, 0] + p_start[p2, 1]):
-                        next_q = start_pool[j] if byte < 0 else lex_trans[start_pool[j], byte]
-                        if need_p < 0 and n_out >= 0 and (
-                            byte < 0 or (next_q >= 0 and _intersects(lex_alive, next_q, p_allowed, p2))
-                        ):
-                            n_out, need_a, need_b = _add(cfg_q, cfg_p, row, n_out, next_q, p2, u_keys, u_vals,
-                                                         greedy)
-                            if need_a >= 0:
-                                need_p, need_lexeme = need_a, UNION - need_b
-            bits >>= np.uint64(1)
-            lexeme += 1
+            below = (bits & (~bits + np.uint64(1))) - np.uint64(1)  # the bits under the lowest set one
+            lexeme = w * 64 + popcount(below)
+            p2 = p_next[slot + popcount(allowed & below)]
+            if p2 == UNKNOWN:
+                need_p, need_lexeme = p, lexeme
+            elif p2 >= 0:
+                for j in range(p_start[p2, 0], p_start[p2, 0] + p_start[p2, 1]):
+                    next_q = start_pool[j] if byte < 0 else lex_trans[start_pool[j], byte]
+                    if need_p < 0 and n_out >= 0 and (
+                        byte < 0 or (next_q >= 0 and _intersects(lex_alive, next_q, p_allowed, p2))
+                    ):
+                        n_out, need_a, need_b = _add(cfg_q, cfg_p, row, n_out, next_q, p2, u_keys, u_vals,
+                                                     greedy)
+                        if need_a >= 0:
+                            need_p, need_lexeme = need_a, UNION - need_b
+            bits &= bits - np.uint64(1)
+        slot += popcount(allowed)
         w += 1
     return n_out, need_p, need_lexeme
 

@@ -61,7 +61,7 @@ def _has(bits, i):
 
 
 @nb.njit(cache=True, nogil=True)
-def _popcount(x):
+def popcount(x):
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
     x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
@@ -73,9 +73,9 @@ def next_slot(p_allowed, p_next_at, p, lexeme):
     """Where ``next[p, lexeme]`` lives in the transition pool (``lexeme`` allowed in ``p``):
     after ``p``'s entries for the allowed lexemes with smaller ids."""
     w = lexeme >> 6
-    rank = _popcount(p_allowed[p, w] & ((np.uint64(1) << np.uint64(lexeme & 63)) - np.uint64(1)))
+    rank = popcount(p_allowed[p, w] & ((np.uint64(1) << np.uint64(lexeme & 63)) - np.uint64(1)))
     for k in range(w):
-        rank += _popcount(p_allowed[p, k])
+        rank += popcount(p_allowed[p, k])
     return p_next_at[p] + rank
 
 
@@ -130,7 +130,7 @@ def table_intern(sid, excluded, grammar, predictions, store, table):
     pid = tmeta[N_PIDS]
     width = 0
     for w in range(bits.shape[0]):
-        width += _popcount(bits[w])
+        width += popcount(bits[w])
     if (pid == allowed.shape[0] or tmeta[N_NEXT] + width > p_next.shape[0]
             or not hash_put(pid_keys, pid_vals, tmeta, N_PID_KEYS, key, pid)):
         return np.int64(NEED_TABLE_ROOM), np.int64(0), np.int64(0)

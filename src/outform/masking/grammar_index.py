@@ -125,6 +125,7 @@ class ParseTable:
         # minimal lexer DFA sits in the same state token after token, and the
         # parser id does not change until the lexeme closes, so these repeat.
         self.masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._answers: dict[tuple[int, int], int] = {}  # see resolve
         # forks share the table and may be masked from several threads at once
         self.lock = threading.RLock()
         # load the kernels Python calls in masks now (see StateStore): both answer -1 here
@@ -162,16 +163,24 @@ class ParseTable:
             self._serve(status, a, b)
 
     def resolve(self, pid: int, lexeme: int) -> int:
-        """Fill (and return) the parser id after ``lexeme`` from ``pid``, -1 if not allowed."""
-        known = int(table_lookup(self.allowed, self.next_at, self.next, pid, lexeme))
-        if known != UNKNOWN:  # the common case, without the compiled parser's arguments
+        """Fill (and return) the parser id after ``lexeme`` from ``pid``, -1 if not allowed.
+
+        Python asks the same few transitions at every mask (acceptance, closing before a
+        token's first byte): answers are kept in a dict, cheaper than a kernel call."""
+        known = self._answers.get((pid, lexeme))
+        if known is not None:
             return known
-        with self.lock:
-            while True:
-                status, a, b = table_resolve(pid, lexeme, *self.kernel_args)
-                if status >= -1:
-                    return int(status)
-                self._serve(status, a, b)
+        known = int(table_lookup(self.allowed, self.next_at, self.next, pid, lexeme))
+        if known == UNKNOWN:
+            with self.lock:
+                while True:
+                    status, a, b = table_resolve(pid, lexeme, *self.kernel_args)
+                    if status >= -1:
+                        break
+                    self._serve(status, a, b)
+            known = int(status)
+        self._answers[(pid, lexeme)] = known
+        return known
 
     def _serve(self, status: int, a: int, b: int) -> None:
         """Do what a kernel's status asks for (it is then called again)."""
