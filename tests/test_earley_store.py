@@ -110,14 +110,18 @@ def test_store_completion_costs_match():
     assert checked > 20
 
 
-def test_store_item_limit():
+def test_store_item_limit_trips_where_the_parser_does():
+    """The item limit raises a typed error at the same lexeme in the store as in the parser."""
     parser = EarleyParser(make_bnf(*AMBIGUOUS[:3]), Limits(max_earley_items=20))
     store = StateStore(parser, PredictionTables(parser))
-    sid = store.root()
-    with pytest.raises(ResourceLimitExceeded) as info:
-        for _ in range(50):
-            sid = store.advance(sid, 0)
-    assert info.value.limit == "max_earley_items"
+    tripped = []
+    for step in (lambda s: parser.advance(s, 0), lambda s: store.advance(s, 0)):
+        state = parser.initial() if not tripped else store.root()
+        with pytest.raises(ResourceLimitExceeded) as info:
+            for n in range(50):
+                state = step(state)
+        tripped.append((n, info.value.limit))
+    assert tripped[0] == tripped[1] and tripped[0][1] == "max_earley_items"
 
 
 def test_store_grows_past_its_initial_arrays():
