@@ -240,12 +240,16 @@ class EarleyParser:
         """``prediction`` plus the prediction closure of nonterminal ``symbol``."""
         extended = prediction._extended.get(symbol)
         if extended is None:
-            nonterminals = prediction.nonterminals | self.reach.get(symbol, frozenset())
-            extended = self._predictions.get(nonterminals)
-            if extended is None:
-                extended = self._predictions[nonterminals] = self._make_prediction(nonterminals)
+            extended = self.prediction_of(prediction.nonterminals | self.reach.get(symbol, frozenset()))
             prediction._extended[symbol] = extended
         return extended
+
+    def prediction_of(self, nonterminals: frozenset[int]) -> Prediction:
+        """The interned prediction of ``nonterminals`` (a union of prediction closures)."""
+        prediction = self._predictions.get(nonterminals)
+        if prediction is None:
+            prediction = self._predictions[nonterminals] = self._make_prediction(nonterminals)
+        return prediction
 
     def _make_prediction(self, nonterminals: frozenset[int]) -> Prediction:
         by_symbol: dict[int, list[int]] = {}
@@ -312,11 +316,7 @@ class EarleyParser:
         state.accepting = a.accepting or b.accepting
         state.prediction = a.prediction
         if b.prediction is not a.prediction:
-            nonterminals = a.prediction.nonterminals | b.prediction.nonterminals
-            prediction = self._predictions.get(nonterminals)
-            if prediction is None:
-                prediction = self._predictions[nonterminals] = self._make_prediction(nonterminals)
-            state.prediction = prediction
+            state.prediction = self.prediction_of(a.prediction.nonterminals | b.prediction.nonterminals)
         state.waiting = {symbol: list(items) for symbol, items in a.waiting.items()}
         for symbol, items in b.waiting.items():
             merged = state.waiting.setdefault(symbol, [])

@@ -38,6 +38,7 @@ from outform.kernels.earley_sets import (
     TOO_MANY,
     earley_advance,
     earley_commit,
+    earley_union,
     hash_put,
     rehash,
     rehash_interned,
@@ -55,6 +56,7 @@ class PredictionTables:
         self.parser = parser
         self.objects: list[Prediction] = []
         self._numbers: dict[int, int] = {}  # id(prediction) -> number
+        self._united: dict[tuple[int, int], int] = {}  # see united
         self.counts = np.zeros(3, dtype=np.int64)
         self.by_keys = np.full(256, EMPTY, dtype=np.int64)  # (prediction, symbol) -> first << 32 | count
         self.by_vals = np.zeros(256, dtype=np.int64)
@@ -88,6 +90,17 @@ class PredictionTables:
                 self.counts[N_POOL] += len(dots)
                 self.by_keys, self.by_vals = _put(self.by_keys, self.by_vals, self.counts, N_BY_SYMBOL,
                                                   _pack(n, symbol), first << 32 | len(dots))
+        return n
+
+    def united(self, a: int, b: int) -> int:
+        """The number of the prediction of both ``a`` and ``b`` (memoised)."""
+        if a == b:
+            return a
+        key = (min(a, b), max(a, b))
+        n = self._united.get(key)
+        if n is None:
+            nonterminals = self.objects[a].nonterminals | self.objects[b].nonterminals
+            n = self._united[key] = self.number(self.parser.prediction_of(nonterminals))
         return n
 
     def extend(self, n: int, nonterminal: int) -> None:
@@ -242,8 +255,14 @@ class StateStore:
 
     def union(self, a: int, b: int) -> int:
         """The state reading both ``a`` and ``b`` (``EarleyParser.union``), -1 if they cannot merge."""
-        merged = self.parser.union(self.view(a), self.view(b))
-        return -1 if merged is None else self.adopt(merged)
+        if self.st[a, DEPTH] == 0 or self.st[b, DEPTH] == 0:  # the root is never merged (see there)
+            return -1
+        prediction = self.predictions.united(int(self.st[a, PREDICTION]), int(self.st[b, PREDICTION]))
+        while True:
+            status, count, _ = earley_union(a, b, prediction, self.grammar, self.predictions.arrays, self.arrays)
+            if status >= 0:
+                return int(status)
+            self.serve(status, count, 0)
 
     def completion_cost(self, sid: int) -> float:
         return self.parser.completion_cost(self.view(sid))

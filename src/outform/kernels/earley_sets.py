@@ -384,3 +384,23 @@ def rehash_interned(keys, sids, new_keys, new_sids):
             while new_sids[h] != EMPTY:
                 h = (h + 1) & mask
             new_keys[h], new_sids[h] = keys[i], sids[i]
+
+
+@nb.njit(cache=True)
+def earley_union(a, b, prediction, grammar, predictions, store):
+    """The state holding the items of states ``a`` and ``b`` (``EarleyParser.union``) with
+    ``prediction`` (the union of theirs, numbered by the caller): ``(sid, is_new, 0)``,
+    ``(NEED_ROOM, 0, 0)`` or ``(TOO_MANY, items, 0)``."""
+    st, items = store[0], store[1]
+    ranges = ((st[a, ITEMS_LO], st[a, ITEMS_HI]), (st[b, ITEMS_LO], st[b, ITEMS_HI]))
+    out = np.empty(ranges[0][1] - ranges[0][0] + ranges[1][1] - ranges[1][0], dtype=np.int64)
+    n = 0
+    for lo, hi in ranges:
+        for i in range(lo, hi):
+            out[n] = _pack(items[i, 0], items[i, 1])
+            n += 1
+    out = np.unique(out)
+    if out.shape[0] + predictions[5][prediction] > grammar[5]:
+        return TOO_MANY, np.int64(out.shape[0] + predictions[5][prediction]), np.int64(0)
+    accepting = st[a, ACCEPTING] != 0 or st[b, ACCEPTING] != 0
+    return earley_commit(out, prediction, accepting, max(st[a, DEPTH], st[b, DEPTH]), grammar, predictions, store)
