@@ -24,7 +24,7 @@ from typing import Hashable
 import numpy as np
 
 from outform.grammar.ir import DocumentCheck
-from outform.kernels import bitmask_to_ids, bitmask_words
+from outform.kernels import bitmask_words
 from outform.masking.grammar_index import GrammarIndex
 from outform.vocabulary.token_index import token_index
 
@@ -118,7 +118,7 @@ class CheckedConstraint:
         closing = self.check.closing_bytes(check_state)
         if not closing:
             return mask
-        ids = bitmask_to_ids(mask & self._tokens.any_byte_mask(closing, len(mask)))
+        ids = self._tokens.allowed_with_any(mask, closing)
         if not len(ids):
             return mask
         failing = getattr(self.check, "failing", None)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from typing import Any, Callable, Hashable, Iterator
 
@@ -134,9 +135,10 @@ class JsonDocumentCheck:
         self._at: dict[tuple, tuple[int, ...]] = {}
         self._prefix_at: dict[tuple, tuple[int, ...]] = {}
         self._results: dict[tuple[int, bytes], bool] = {}
-        self._may: dict[tuple[tuple, int], bool] = {}  # see _may_run
+        self._may: dict[tuple, tuple[bool, ...]] = {}  # see _may_row
         self._guarded: dict[tuple, bool] = {}  # see _guards
         self._free: dict[tuple, bool] = {}  # see _text_free
+        self._shared: dict[tuple, dict[bytes, int]] = {}  # see _shared_lengths
         self._ran = 0  # checks evaluated so far (see ``failing``)
 
     def __repr__(self) -> str:
@@ -205,113 +207,144 @@ class JsonDocumentCheck:
         (``tokens``: the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`).
 
         A token can only fail where a check runs on a value it closes, or where it
-        closes a key already seen in its object (see :meth:`_guards`).  Tokens
-        closing too few containers to reach a checked location are skipped
-        (:meth:`_may_run`, on per-token bracket counts); key duplicates are found by
-        prefix lookup (:meth:`_duplicate_risks`).  Inside a string, tokens that end
-        it the same way (same bytes from the closing quote on) fare the same when
-        closing that string runs no check; at a value or key position, a token that
-        only opens a string cannot fail.
+        closes a key already seen in its object (see :meth:`_guards`).  Which tokens
+        must be fed is decided on a few facts about each token's bytes (brackets and
+        quotes outside strings, ...: see :class:`_TokenTraits`) and on the state's
+        side of the rules (:meth:`_feed_rule`): tokens closing too few containers to
+        reach a checked location are skipped (:meth:`_may_run`), key duplicates are
+        found by prefix lookup (:meth:`_duplicate_risks`), and a token that only
+        opens containers or a string cannot fail.  Inside a string, tokens that end it
+        the same way (same bytes from the closing quote on) fare the same when closing
+        that string runs no check.
         """
         mode = state[1]
-        if _STR <= mode <= _ESC or mode >= _NUM or not state[2]:
-            here = state[4]  # the scalar's location (or the root, before any value)
-        else:  # between members: values may close in the current or next member
-            here = state[2][-1][2] + (_member_step(state),)
-        structure = _structure(tokens, mode)
-        closes = np.minimum(structure[0][ids], len(here))
-        keep = np.array([self._may_run(here, c) for c in range(len(here) + 1)])[closes]
-        if mode <= _COLON or mode == _LIT:  # whitespace alone closes nothing here
-            keep &= tokens.counts(b" \t\n\r")[ids] < tokens.lengths[ids]
-        out, risky = self._duplicate_risks(state, ids, tokens)
-        keep |= risky
-        token_bytes = tokens.token_bytes
-        if mode == _KSTR:  # tokens that close the key and at most begin its value cannot fail
-            keep &= risky | tokens.flags(_may_close_after_key, 0x22, True)[ids]
+        risk, at_risk, refused = self._duplicate_risks(state, tokens)
+        traits = _traits(tokens, mode)
+        keep = traits.decide(self._feed_rule(state, risk), _to_feed)[traits.classes[ids]]
+        at_risk = _among(at_risk, ids)
+        if at_risk:
+            keep[np.searchsorted(ids, at_risk)] = True
+        out = _among(refused, ids)
+        if out:
+            keep[np.searchsorted(ids, out)] = False  # refused without feeding
         candidates = ids[keep].tolist()
-        if mode == _STR:  # a token without an unescaped quote stays in the string: nothing closes
-            groups: dict[bytes, list[int]] = {}
-            exits = tokens.string_exits()
-            for t in candidates:
-                q = int(exits[t])
-                if q >= 0:
-                    groups.setdefault(token_bytes[t][q:], []).append(t)
-            for members in groups.values():
-                ran = self._ran
-                if self.feed(state, token_bytes[members[0]]) is None:
-                    out.append(members[0])
-                elif self._ran == ran:
-                    continue  # no check looked at the string: all members pass
-                out.extend(t for t in members[1:] if self.feed(state, token_bytes[t]) is None)
+        if mode == _STR:
+            out.extend(self._failing_string_ends(state, candidates, tokens))
             return out
-        opening = (mode == _VALUE or mode == _KEY) and not self._typing_may_die(state[2])
         # a token that only writes a key (and at most the colon and the value's first byte)
         # fails exactly when that key is a duplicate (see _key_writers)
         writes_key = tokens.derived("json-key-writers", _key_writers) if mode == _KEY else {}
         top = state[2][-1] if state[2] else None
         refuse_used = top is not None and top[0] and self._guards(top[2])
+        token_bytes = tokens.token_bytes
         for t in candidates:
-            data = token_bytes[t]
             key = writes_key.get(t)
             if key is not None:
                 if refuse_used and key in top[3]:
                     out.append(t)
-                continue
-            if opening:
-                rest = data.lstrip(b" \t\n\r")
-                if rest[:1] == b'"' and rest.count(b'"') == 1:
-                    continue  # opens a string and stays inside it
-            if self.feed(state, data) is None:
+            elif self.feed(state, token_bytes[t]) is None:
                 out.append(t)
         return out
 
-    def _duplicate_risks(self, state: tuple, ids: np.ndarray, tokens) -> tuple[list[int], np.ndarray]:
-        """(ids refused for closing the current key as a duplicate, bool array over ``ids``
-        of the tokens that may close some key as a duplicate and must be fed).
+    def _feed_rule(self, state: tuple, risk: tuple | None) -> tuple:
+        """The state's side of the choice of tokens to feed (see :func:`_to_feed`): whether
+        a check may run within a token that closes ``k`` containers, for each ``k``; whether
+        whitespace alone closes nothing; the duplicate-key ``risk``; whether in a key string
+        (a token that closes it and at most begins its value fails only as a duplicate);
+        whether a token that only opens containers or a string (see ``opens`` in
+        :func:`_traits_of`) cannot fail."""
+        mode = state[1]
+        if _STR <= mode <= _ESC or mode >= _NUM or not state[2]:
+            here = state[4]  # the scalar's location (or the root, before any value)
+        else:  # between members: values may close in the current or next member
+            here = state[2][-1][2] + (_member_step(state),)
+        opening = (mode == _VALUE or mode == _KEY) and not self._typing_may_die(state[2])
+        return self._may_row(here), mode <= _COLON or mode == _LIT, risk, mode == _KSTR, opening
+
+    def _failing_string_ends(self, state: tuple, candidates: list[int], tokens) -> list[int]:
+        """Of ``candidates`` read inside a string value, those that fail: a token without an
+        unescaped quote stays in the string (nothing closes); tokens with the same bytes from
+        that quote on fare alike when closing the string runs no check."""
+        token_bytes = tokens.token_bytes
+        exits = tokens.string_exits()
+        groups: dict[bytes, list[int]] = {}
+        for t in candidates:
+            q = int(exits[t])
+            if q >= 0:
+                groups.setdefault(token_bytes[t][q:], []).append(t)
+        out = []
+        for members in groups.values():
+            ran = self._ran
+            if self.feed(state, token_bytes[members[0]]) is None:
+                out.append(members[0])
+            elif self._ran == ran:
+                continue  # no check looked at the string: all members pass
+            out.extend(t for t in members[1:] if self.feed(state, token_bytes[t]) is None)
+        return out
+
+    def _duplicate_risks(self, state: tuple, tokens) -> tuple[tuple | None, np.ndarray, np.ndarray]:
+        """(which tokens may close some key as a duplicate and must be fed, as a rule on their
+        traits (see :func:`_risky`; None: none); the ids of more tokens to feed (see
+        :meth:`_escape_risks`); the ids of the tokens refused for closing the current key as
+        a duplicate or typing a dead prefix (see :meth:`_dead_prefixes`)).
 
         Only inside a guarded object (:meth:`_guards`).  In a key string, a token
         without a backslash before its first quote closes the key as the key so far
         plus the token's bytes up to that quote, so the duplicates are the tokens
         starting with the rest of a seen key and a quote; tokens that can close a
-        further key (3 quotes or more), or spell the key with escapes, are fed.  At
-        any other position a token needs two quotes to write a whole key."""
+        further key (3 quotes or more) are fed.  At any other position a token needs
+        two quotes delimiting strings to write a whole key."""
         text, mode, stack, start = state[0], state[1], state[2], state[3]
-        risky = np.zeros(len(ids), dtype=bool)
         if not stack or not self._guards(stack[-1][2]):
-            return [], risky
-        quotes = tokens.counts(b'"')[ids]
-        # a key begins right after "{" or ",": elsewhere a token needs one of those to reach one
-        # (structure[2]: the quotes after its first one)
-        structure = _structure(tokens, mode)
-        if mode != _KSTR and mode != _KESC:  # a token needs two quotes to write a whole key, one to
-            if mode != _KEY:  # start a dead prefix, a comma to go past the last key; the quotes
-                quotes = structure[2][ids]  # before its first "," or "{" close or write values
+            return None, _NO_IDS, _NO_IDS
+        if mode != _KSTR and mode != _KESC:
+            # a key begins right after "{" or ",": elsewhere a token needs one of those to reach
+            # one (quotes_after: the quotes after its first one; before it they close or write values)
+            quotes = "delimiters" if mode == _KEY else "quotes_after"
             # the token may close open containers first: any open object may get the key or comma
-            if not any(self._may_die(level) for level in stack):
-                return [], quotes >= 2
+            if not self.closed_keys or not any(self._may_die(level) for level in stack):
+                return (quotes, 2, False), _NO_IDS, _NO_IDS
+            # one quote may start a dead prefix, a comma go past the last key
             exhausted = any(level[0] and self._exhausted(level) for level in stack)
-            return [], (quotes >= 1) | (structure[1][ids] & exhausted)
-        seen = stack[-1][3]
+            return (quotes, 1, exhausted), _NO_IDS, _NO_IDS
         typed = text[start + 1:]
         if mode == _KESC or b"\\" in typed:
-            return [], quotes >= 1 if not self._typing_may_die(stack) else np.ones(len(ids), dtype=bool)
-        risky = structure[2][ids] >= 2  # closes this key and writes another
+            return ("delimiters", 0 if self._typing_may_die(stack) else 1, False), _NO_IDS, _NO_IDS
+        seen = stack[-1][3]
         names = self._viable_keys(stack[-1][2]) if self.closed_keys else None
-        if (names is not None and len(names - seen) <= 1) or any(  # or a comma past the last key (this
-                level[0] and self._exhausted(level) for level in stack[:-1]):  # one may be the last unused)
-            risky |= structure[1][ids]
-        escaped = tokens.counts(b"\\")[ids] > 0  # may close this key spelled with escapes
-        risky |= escaped & (True if self._typing_may_die(stack) else tokens.string_exits()[ids] >= 0)
+        # a comma past the last key (this one may be the last unused)
+        comma = bool(self.closed_keys) and (names is not None and len(names - seen) <= 1 or any(
+            level[0] and self._exhausted(level) for level in stack[:-1]))
         refused = []
         for key in seen:
-            spelled = key.encode("utf-8", "surrogatepass")
-            if spelled.startswith(typed) and json.dumps(key, ensure_ascii=False).encode("utf-8", "surrogatepass") == \
-                    b'"' + spelled + b'"':
-                refused.extend(_among(tokens.with_prefix(spelled[len(typed):] + b'"'), ids))
-        refused.extend(self._dead_prefixes(stack[-1], typed, ids, tokens))
-        if refused:
-            risky[np.searchsorted(ids, refused)] = False  # refused ids are among ids
-        return refused, risky
+            spelled = _utf8(key)
+            if spelled.startswith(typed) and _spelled_plainly(key):
+                refused.append(tokens.with_prefix(spelled[len(typed):] + b'"'))
+        refused.extend(self._dead_prefixes(stack[-1], typed, tokens))
+        return (("quotes_after", 2, comma), _concatenated(self._escape_risks(stack, typed, tokens)),
+                _concatenated(refused))
+
+    def _escape_risks(self, stack: tuple, typed: bytes, tokens) -> list[np.ndarray]:
+        """The tokens with a backslash that may spell the rest of a seen key with escapes
+        while a key is typed (no escape in it so far): closing the key as a duplicate or,
+        keys being closed, typing a dead prefix.  Such a token adds to the key the text its
+        bytes decode to (see :func:`_escaped_spellings`), so it is at risk only where the key
+        so far plus that text is a seen key (closing it) or begins one (staying in it)."""
+        closing, staying, unknown = tokens.derived("json-escaped-spellings", _escaped_spellings)
+        try:
+            so_far = typed.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:  # a character cut short, which a token may complete: all at risk
+            return [unknown, *closing.values(), *staying.values()]
+        may_die = self._typing_may_die(stack)
+        risky = [unknown]
+        for key in stack[-1][3]:
+            if key.startswith(so_far):
+                rest = key[len(so_far):]
+                if rest in closing:
+                    risky.append(closing[rest])
+                if may_die:
+                    risky.extend(staying[rest[:i]] for i in range(1, len(rest) + 1) if rest[:i] in staying)
+        return risky
 
     def _exhausted(self, top: tuple) -> bool:
         names = self._viable_keys(top[2])
@@ -324,27 +357,34 @@ class JsonDocumentCheck:
     def _may_die(self, level: tuple) -> bool:
         """Whether a key typed in the open container ``level`` may type a dead prefix (see
         ``closed_keys``): it is an object with closed keys and some already used."""
-        return bool(level[0] and level[3] and self.closed_keys and self._viable_keys(level[2]) is not None)
+        return bool(self.closed_keys and level[0] and level[3] and self._viable_keys(level[2]) is not None)
 
-    def _dead_prefixes(self, top: tuple, typed: bytes, ids: np.ndarray, tokens) -> list[int]:
-        """Of ``ids``, the tokens without a quote after which the key typed so far in the
+    def _dead_prefixes(self, top: tuple, typed: bytes, tokens) -> list[np.ndarray]:
+        """The tokens (id arrays) without a quote after which the key typed so far in the
         object ``top`` is a prefix of used keys only, in an object with closed keys: the
-        rests of the used keys cut short, each checked against the keys still unused."""
-        names = self._viable_keys(top[2]) if self.closed_keys else None
-        if names is None:
+        rests of the used keys cut short, from where no unused key agrees with them."""
+        if not self.closed_keys or self._viable_keys(top[2]) is None:
             return []
-        unused = [k.encode("utf-8", "surrogatepass") for k in names - top[3]]
         dead = []
-        for key in top[3]:
-            spelled = key.encode("utf-8", "surrogatepass")
-            if not spelled.startswith(typed):
-                continue
-            rest = spelled[len(typed):]
-            for j in range(1, len(rest) + 1):
-                if not any(u.startswith(typed + rest[:j]) for u in unused):
-                    hits = tokens.with_prefix(rest[:j])
-                    dead.extend(hits[tokens.lengths[hits] == j].tolist())
-        return _among(np.array(dead, dtype=np.int64), ids) if dead else []
+        for spelled, alive in self._shared_lengths(top[2], top[3]).items():
+            if spelled.startswith(typed):
+                for end in range(max(alive, len(typed)) + 1, len(spelled) + 1):
+                    dead.append(tokens.spelled_as(spelled[len(typed):end]))
+        return dead
+
+    def _shared_lengths(self, loc: tuple, used: frozenset) -> dict[bytes, int]:
+        """For each key ``used`` in an object at ``loc`` with closed keys (UTF-8), how many of its
+        first bytes some unused key shares (memoised: the same while a key is typed)."""
+        key = (loc, used)
+        shared = self._shared.get(key)
+        if shared is None:
+            unused = [_utf8(k) for k in self._viable_keys(loc) - used]
+            shared = {spelled: max((len(os.path.commonprefix((u, spelled))) for u in unused), default=0)
+                      for spelled in map(_utf8, used)}
+            if len(self._shared) > 10_000:
+                self._shared.clear()
+            self._shared[key] = shared
+        return shared
 
     def _viable_keys(self, loc: tuple) -> frozenset | None:
         """The keys an object at ``loc`` may have, when some ``closed_keys`` entry says (the
@@ -366,6 +406,17 @@ class JsonDocumentCheck:
                 for pattern, _, _ in self._all)
         return guarded
 
+    def _may_row(self, here: tuple) -> tuple[bool, ...]:
+        """``_may_run(here, k)`` for ``k`` from 0 to ``len(here)`` (memoised; a key prefix step
+        is told apart from the key it spells, which ``==`` would not)."""
+        key = (here, isinstance(here[-1], _KeyPrefix)) if here else (here, False)
+        row = self._may.get(key)
+        if row is None:
+            if len(self._may) > 100_000:
+                self._may.clear()
+            row = self._may[key] = tuple(self._may_run(here, k) for k in range(len(here) + 1))
+        return row
+
     def _may_run(self, here: tuple, closes: int) -> bool:
         """Whether some check may run within a token that closes ``closes`` containers,
         from ``here``: the location of the scalar being read or, between the members of
@@ -374,20 +425,12 @@ class JsonDocumentCheck:
         a check pattern can match one only if it is that long and agrees with
         ``here`` on the first ``len(here) - closes`` steps.  Prefix checks run at
         the closed value's parent: a new container (the same condition) or an
-        open one, ``here[:m]`` with ``len(here) - closes - 1 <= m < len(here)``
-        (memoised)."""
-        key = (here, closes)
-        may = self._may.get(key)
-        if may is None:
-            j = len(here) - closes
-            may = any(_may_match(pattern, here, j) for pattern, _, _ in self.checks) or any(
-                _may_match(pattern, here, j) or (j - 1 <= len(pattern) < len(here)
-                                                 and _may_match(pattern, here, len(pattern)))
-                for pattern, _, _ in self.prefix_checks)
-            if len(self._may) > 100_000:
-                self._may.clear()
-            self._may[key] = may
-        return may
+        open one, ``here[:m]`` with ``len(here) - closes - 1 <= m < len(here)``."""
+        j = len(here) - closes
+        return any(_may_match(pattern, here, j) for pattern, _, _ in self.checks) or any(
+            _may_match(pattern, here, j) or (j - 1 <= len(pattern) < len(here)
+                                             and _may_match(pattern, here, len(pattern)))
+            for pattern, _, _ in self.prefix_checks)
 
     def accepts_end(self, state: tuple) -> bool:
         text, mode, stack, start, loc, _ = state
@@ -588,20 +631,163 @@ def _may_match(pattern: tuple, here: tuple, j: int) -> bool:
 def _among(candidates: np.ndarray, ids: np.ndarray) -> list[int]:
     """The ``candidates`` found in ``ids`` (ascending), by binary search: both are small next
     to the vocabulary, and a set intersection would sort them."""
+    if not len(candidates):
+        return []
     at = np.searchsorted(ids, candidates)
     found = at < len(ids)
     found[found] = ids[at[found]] == candidates[found]
     return candidates[found].tolist()
 
 
-def _may_close_after_key(data: bytes) -> bool:
-    """Whether ``data``, read in a key string, might close a value besides the key: not when
-    all it has after the key's closing quote is the colon, openings of containers, and the
-    start of a string (or key) or of a number (which closes only at the byte after it)."""
-    q = data.find(b'"')
-    if q < 0 or b"\\" in data[:q]:
-        return True
-    rest = data[q + 1:].lstrip(b" \t\n\r")
+_NO_IDS = np.zeros(0, dtype=np.int64)
+
+
+def _concatenated(arrays: list[np.ndarray]) -> np.ndarray:
+    return _NO_IDS if not arrays else arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+@functools.lru_cache(maxsize=65536)
+def _utf8(key: str) -> bytes:
+    return key.encode("utf-8", "surrogatepass")
+
+
+@functools.lru_cache(maxsize=65536)
+def _spelled_plainly(key: str) -> bool:
+    """Whether JSON spells ``key`` without escapes, as its UTF-8 bytes."""
+    return json.dumps(key, ensure_ascii=False).encode("utf-8", "surrogatepass") == b'"' + _utf8(key) + b'"'
+
+
+# ---------------------------------------------------------------------------
+# which tokens to feed: per-token traits, per-state rules
+# ---------------------------------------------------------------------------
+
+
+class _TokenTraits:
+    """The facts about each token's bytes that decide whether :meth:`JsonDocumentCheck.failing`
+    feeds it, for tokens read in one kind of position (see :func:`_traits`), with the tokens
+    grouped into classes of equal facts.
+
+    Tokens of one class are decided alike, so deciding a state is done once per class
+    (a few dozen) and then looked up per token: the state's side of the rules is a
+    small value that recurs across positions and schemas (:meth:`decide` memoises it),
+    where deciding token by token took a dozen array operations per mask.
+    """
+
+    def __init__(self, facts: dict[str, np.ndarray]):
+        key = np.zeros(len(next(iter(facts.values()))), dtype=np.int64)  # a token's facts as one
+        scale = 1  # mixed-radix number; the classes are the numbers some token has
+        for values in facts.values():
+            key += values.astype(np.int64) * scale
+            scale *= int(values.max()) + 1
+        present = np.zeros(scale, dtype=bool)
+        present[key] = True
+        classes = np.flatnonzero(present)
+        # per token, its class, in as few bytes as will do: masks gather it at a few hundred
+        # scattered ids, mostly from memory the grammar's mask work has evicted from the caches
+        self.classes = (np.cumsum(present) - 1)[key].astype(np.min_scalar_type(len(classes)))
+        self.facts = {}  # per class
+        scale = 1
+        for name, values in facts.items():
+            radix = int(values.max()) + 1
+            self.facts[name] = (classes // scale % radix).astype(values.dtype)
+            scale *= radix
+        self._decisions: dict[tuple, np.ndarray] = {}
+
+    def decide(self, rule: tuple, decision: Callable[[dict, tuple], np.ndarray]) -> np.ndarray:
+        """``decision(facts, rule)``, a bool per class (memoised per ``rule``)."""
+        out = self._decisions.get(rule)
+        if out is None:
+            if len(self._decisions) > 10_000:
+                self._decisions.clear()
+            out = self._decisions[rule] = decision(self.facts, rule)
+        return out
+
+
+def _traits(tokens, mode: int) -> _TokenTraits:
+    """The traits of the tokens read in ``mode``: from a string (``_STR``, ``_KSTR``) a
+    token starts inside one, after a backslash (``_ESC``, ``_KESC``) its bytes are only
+    counted, an upper bound."""
+    return tokens.derived(*_TRAITS[None if mode == _ESC or mode == _KESC else mode == _STR or mode == _KSTR])
+
+
+def _traits_of(tokens, inside: bool | None) -> _TokenTraits:
+    """Per token: ``closers``, ``comma``, ``quotes_after`` (capped at 2) and ``delimiters``
+    (capped at 2) count bytes outside strings and quotes delimiting one (see
+    :func:`_outside_strings`): ``"},{"`` at a value position is one string, which closes
+    nothing and begins no key, and ``"a",`` writes no key; ``blank``: only whitespace;
+    ``after_key``: read in a key string, it ends it and may close a value besides the key
+    (see :func:`_may_close_after`; in the key it can only type a dead prefix, which
+    :meth:`JsonDocumentCheck._duplicate_risks` finds);
+    ``opens``: read where a value or key begins, it only opens containers and at most a
+    string (or key) and stays inside: it closes nothing."""
+    quotes = tokens.counts(b'"')
+    closers = tokens.counts(b"}]").copy()
+    commas = tokens.counts(b",") > 0
+    quotes_after = np.where(tokens.counts(b",{") > 0, quotes, 0)
+    delimiters = quotes.copy()
+    exits = tokens.string_exits()
+    after_key = np.zeros(len(quotes), dtype=bool)  # a token that stays in the key closes nothing
+    opens = tokens.counts(b" \t\n\r[{") == tokens.lengths  # (tokens with a quote: below)
+    token_bytes = tokens.token_bytes
+    if inside is not None:
+        if inside:  # a token without a quote stays in the string
+            closers[quotes == 0], commas[quotes == 0] = 0, False
+        for t in tokens.with_byte(0x22).tolist():
+            data = token_bytes[t]
+            closers[t], commas[t], quotes_after[t], delimiters[t] = _outside_strings(data, inside)
+            if exits[t] >= 0:
+                after_key[t] = _may_close_after(data[exits[t] + 1:])
+            opens[t] = delimiters[t] == 1 and data.lstrip(b" \t\n\r[{")[:1] == b'"'
+    return _TokenTraits({
+        "closers": closers, "comma": commas, "quotes_after": np.minimum(quotes_after, 2),
+        "delimiters": np.minimum(delimiters, 2), "blank": tokens.counts(b" \t\n\r") >= tokens.lengths,
+        "after_key": after_key, "opens": opens,
+    })
+
+
+_TRAITS = {inside: (("json-traits", inside), functools.partial(_traits_of, inside=inside))
+           for inside in (None, False, True)}
+"""The key and the builder of the :class:`_TokenTraits` of tokens read from inside a string or
+not (None: after a backslash), for :meth:`TokenIndex.derived`."""
+
+
+def _to_feed(facts: dict[str, np.ndarray], rule: tuple) -> np.ndarray:
+    """Per class of :class:`_TokenTraits`, whether its tokens must be fed under ``rule`` (see
+    :meth:`JsonDocumentCheck._feed_rule`): those that may close a checked value (but not
+    whitespace alone where it closes nothing), those at risk of closing a duplicate key,
+    and, in a key string, of the others only those that may close a value besides the key;
+    where a value may begin, not those that only open containers or a string."""
+    may, blank_inert, risk, in_key, opening = rule
+    keep = np.array(may)[np.minimum(facts["closers"], len(may) - 1)]
+    if blank_inert:
+        keep &= ~facts["blank"]
+    risky = _risky(facts, risk)
+    keep |= risky
+    if in_key:
+        keep &= risky | facts["after_key"]
+    if opening:
+        keep &= ~facts["opens"]
+    return keep
+
+
+def _risky(facts: dict[str, np.ndarray], risk: tuple | None) -> np.ndarray | bool:
+    """The tokens that may close a duplicate key, under ``risk`` (see
+    :meth:`JsonDocumentCheck._duplicate_risks`): (a quote count, its least risky value,
+    whether a comma is risky)."""
+    if risk is None:
+        return False
+    quotes, least, comma = risk
+    risky = facts[quotes] >= least
+    if comma:
+        risky |= facts["comma"]
+    return risky
+
+
+def _may_close_after(rest: bytes) -> bool:
+    """Whether ``rest``, read after a key's closing quote, might close a value: not when all
+    it has is the colon, openings of containers, and the start of a string (or key) or of a
+    number (which closes only at the byte after it)."""
+    rest = rest.lstrip(b" \t\n\r")
     if rest[:1] == b":":
         rest = rest[1:].lstrip(b" \t\n\r[{")
     if rest[:1] == b'"':
@@ -609,38 +795,11 @@ def _may_close_after_key(data: bytes) -> bool:
     return not all(b in _NUMBER_BYTES for b in rest)
 
 
-def _structure(tokens, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per token read in ``mode``: (closing brackets, whether it has a ``,``, quotes after
-    its first ``,`` or ``{``), counting only bytes
-    outside strings (and quotes that delimit one): ``"},{"`` at a value position is one
-    string, which closes nothing and begins no key, and ``"a",`` writes no key.  Read from
-    a string (``_STR``, ``_KSTR``) the token starts inside one; after a backslash
-    (``_ESC``, ``_KESC``) every byte counts, an upper bound."""
-    if mode == _ESC or mode == _KESC:
-        return tokens.derived("json-structure-bytes", lambda index: _structure_of(index, None))
-    inside = mode == _STR or mode == _KSTR
-    return tokens.derived(("json-structure", inside), lambda index: _structure_of(index, inside))
-
-
-def _structure_of(tokens, inside: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    closers = tokens.counts(b"}]").copy()
-    commas = tokens.counts(b",") > 0
-    quotes_after = np.where(tokens.counts(b",{") > 0, tokens.counts(b'"'), 0)
-    if inside is None:
-        return closers, commas, quotes_after
-    if inside:  # a token without a quote stays in the string
-        no_quote = tokens.counts(b'"') == 0
-        closers[no_quote], commas[no_quote] = 0, False
-    for t in tokens.with_byte(0x22).tolist():
-        closers[t], commas[t], quotes_after[t] = _outside_strings(tokens.token_bytes[t], inside)
-    return closers, commas, quotes_after
-
-
-def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, int]:
+def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, int, int]:
     """(closing brackets, any ``,``) among the bytes of ``data`` outside JSON strings,
-    reading from inside a string when ``inside``, and the quotes delimiting a string
-    after the first ``,`` or ``{``."""
-    closers, key_opener, comma, quotes_after = 0, False, False, 0
+    reading from inside a string when ``inside``, the quotes delimiting a string after the
+    first ``,`` or ``{``, and all the quotes delimiting a string."""
+    closers, key_opener, comma, quotes_after, delimiters = 0, False, False, 0, 0
     i = 0
     while i < len(data):
         b = data[i]
@@ -650,9 +809,11 @@ def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, int]:
             elif b == 0x22:
                 inside = False
                 quotes_after += key_opener
+                delimiters += 1
         elif b == 0x22:
             inside = True
             quotes_after += key_opener
+            delimiters += 1
         elif b == 0x7D or b == 0x5D:
             closers += 1
         elif b == 0x2C:
@@ -660,15 +821,43 @@ def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, int]:
         elif b == 0x7B:
             key_opener = True
         i += 1
-    return closers, comma, quotes_after
+    return closers, comma, quotes_after, delimiters
 
 
-_KEY_WRITER = re.compile(rb'[ \t\n\r]*("[^"\\]*")[ \t\n\r]*(?::[ \t\n\r]*[\[{"tfn0-9-]?)?')
+def _escaped_spellings(tokens) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """The tokens with a backslash, read in a key string (not after a backslash), by the text
+    they add to the key: (those that close it, those that stay in it, those whose text
+    cannot be told alone: UTF-8 cut short at their start, or a closing they cannot decode).
+    The others stay in the key with an escape cut short or invalid, where the key cannot be
+    decoded and so is neither a duplicate nor a dead prefix."""
+    exits = tokens.string_exits()
+    closing: dict[str, list[int]] = {}
+    staying: dict[str, list[int]] = {}
+    unknown = []
+    for t in tokens.with_byte(0x5C).tolist():
+        data = tokens.token_bytes[t]
+        text = data[:exits[t]] if exits[t] >= 0 else data
+        try:
+            text.decode("utf-8", "surrogatepass")
+            (closing if exits[t] >= 0 else staying).setdefault(json.loads(b'"' + text + b'"'), []).append(t)
+        except UnicodeDecodeError:
+            unknown.append(t)
+        except ValueError:
+            if exits[t] >= 0:
+                unknown.append(t)
+    return _id_arrays(closing), _id_arrays(staying), np.array(unknown, dtype=np.int64)
+
+
+def _id_arrays(groups: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    return {text: np.array(ids, dtype=np.int64) for text, ids in groups.items()}
+
+
+_KEY_WRITER = re.compile(rb'[ \t\n\r]*("(?:[^"\\]|\\.)*")[ \t\n\r]*(?::[ \t\n\r]*[\[{"tfn0-9-]?)?', re.S)
 
 
 def _key_writers(tokens) -> dict[int, str]:
-    """The tokens that, read where a key begins, write one whole key without escapes and
-    then at most the colon and the first byte of the value, each with the key it writes.
+    """The tokens that, read where a key begins, write one whole key and then at most the
+    colon and the first byte of the value, each with the key it writes (escapes decoded).
     Reading one changes nothing a check looks at but the object's keys: no value closes
     and no other key is typed, so it fails exactly when its key is a duplicate."""
     writers = {}

@@ -12,7 +12,9 @@ from __future__ import annotations
 import bisect
 import weakref
 
+import numba as nb
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from outform.kernels.bitmask import bitmask_to_ids, bitmask_words, byte_presence_masks
 from outform.vocabulary.vocabulary import Vocabulary
@@ -59,14 +61,24 @@ class TokenIndex:
         """The tokens containing at least one byte of ``data``, as a token bitmask of
         ``n_words`` uint32 words: intersecting it with a mask is a few thousand word
         operations, where indexing the mask by these ids would touch every id."""
-        key = (bytes(sorted(set(data))), n_words)
-        mask = self._any_masks.get(key)
+        mask = self._any_masks.get((data, n_words))  # callers ask with a few constant byte strings
         if mask is None:
-            rows = self.byte_masks()
-            mask = np.zeros(max(n_words, rows.shape[1]), dtype=np.uint32)
-            np.bitwise_or.reduce(rows[list(key[0])], axis=0, out=mask[: rows.shape[1]])
-            mask = self._any_masks[key] = mask[:n_words]
+            key = (bytes(sorted(set(data))), n_words)
+            mask = self._any_masks.get(key)
+            if mask is None:
+                rows = self.byte_masks()
+                mask = np.zeros(max(n_words, rows.shape[1]), dtype=np.uint32)
+                np.bitwise_or.reduce(rows[list(key[0])], axis=0, out=mask[: rows.shape[1]])
+                mask = self._any_masks[key] = mask[:n_words]
+            if len(self._any_masks) > 4096:  # byte sets built from key prefixes (see JsonDocumentCheck)
+                self._any_masks.clear()
+            self._any_masks[(data, n_words)] = mask
         return mask
+
+    def allowed_with_any(self, mask: np.ndarray, data: bytes) -> np.ndarray:
+        """The ids (ascending) that the token bitmask ``mask`` allows of the tokens containing
+        a byte of ``data``: one pass over the words, without building their intersection."""
+        return _common_set_bits(mask.view(np.uint32), self.any_byte_mask(data, len(mask)))
 
     def counts(self, data: bytes) -> np.ndarray:
         """Per token id, how many of its bytes are in ``data`` (int32)."""
@@ -114,6 +126,39 @@ class TokenIndex:
         stem = prefix.rstrip(b"\xff")  # the first byte string after all extensions of prefix
         hi = len(self._sorted) if not stem else bisect.bisect_left(self._sorted, stem[:-1] + bytes([stem[-1] + 1]), lo)
         return self._sorted_ids[lo:hi]
+
+    def spelled_as(self, data: bytes) -> np.ndarray:
+        """Ids of the tokens whose bytes are exactly ``data``, by binary search."""
+        lo = bisect.bisect_left(self._sorted, data)
+        return self._sorted_ids[lo:bisect.bisect_right(self._sorted, data, lo)]
+
+
+@nb.njit(cache=True, nogil=True)
+def _common_set_bits(a, b):
+    """Positions of the bits set in both ``a`` and ``b`` (uint32 words): the words with
+    common bits are listed first, without branching (most words have none), and only
+    those are taken apart, bit by bit."""
+    n = min(a.shape[0], b.shape[0])
+    words = np.empty(n, dtype=np.int64)
+    k = 0
+    for w in range(n):
+        words[k] = w
+        k += (a[w] & b[w]) != 0
+    total = 0
+    for i in range(k):
+        x = a[words[i]] & b[words[i]]
+        while x:
+            x &= x - np.uint32(1)
+            total += 1
+    out = np.empty(total, dtype=np.int64)
+    j = 0
+    for i in range(k):
+        x = a[words[i]] & b[words[i]]
+        while x:
+            out[j] = words[i] * 32 + trailing_zeros(x)
+            x &= x - np.uint32(1)
+            j += 1
+    return out
 
 
 def _string_exit(data: bytes) -> int:

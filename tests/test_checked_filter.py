@@ -1,0 +1,106 @@
+"""The bulk check filter (``JsonDocumentCheck.failing`` under ``CheckedConstraint``) against
+feeding each token (``accept_token`` on a fork), where its shortcuts decide tokens
+without feeding them: keys spelled with escapes (closing a seen key, or typing a
+prefix only used keys complete), whole keys with escapes written at a key position,
+and tokens that only open containers at a checked location.  Also the token-index
+lookups the filter uses, against plain loops over the token bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from outform.masking.compiler import Compiler
+from outform.masking.matcher import Matcher
+from outform.vocabulary.token_index import token_index
+
+
+@pytest.fixture(scope="module")
+def compiler(llama3_vocab):
+    return Compiler(llama3_vocab)
+
+
+def _refused_along(index, vocab, tokenizer, prefix: str, picked) -> set[bytes]:
+    """At every position along ``prefix`` (and after it), the filtered mask must agree with
+    feeding on each grammar-allowed token whose bytes ``picked`` selects; returns the
+    bytes of the tokens refused somewhere."""
+    chosen = {t for t, data in enumerate(vocab.token_bytes) if data and picked(data)}
+    matcher = Matcher(index)
+    refused = set()
+    for k, token in enumerate(tokenizer.encode(prefix, add_special_tokens=False) + [None]):
+        inner = index.inner.token_mask(matcher.state.inner)
+        allowed = set(np.flatnonzero(np.unpackbits(inner.view(np.uint8), bitorder="little")).tolist())
+        candidates = chosen & allowed
+        expected = {t for t in candidates if matcher.fork().accept_token(t)}
+        assert set(matcher.allowed_token_ids().tolist()) & candidates == expected, f"after {k} tokens"
+        refused |= {vocab.token_bytes[t] for t in candidates - expected}
+        if token is not None:
+            assert matcher.accept_token(token)
+    return refused
+
+
+def _escaped(data: bytes) -> bool:
+    return b"\\" in data
+
+
+def test_keys_spelled_with_escapes_where_keys_are_free(compiler, llama3_vocab, llama3_tokenizer):
+    """Seen keys ``"``, ``\\`` and ``a"``: a token closing the key typed so far with an
+    escape (``\\""``, ``\\\\"``) is refused exactly when it spells one of them, and a
+    token writing a whole escaped key (`` "\\""``) at a key position likewise."""
+    schema = {"type": "array", "uniqueItems": True, "maxItems": 2,
+              "items": {"type": "object", "additionalProperties": {"type": "integer"}}}
+    index = compiler.compile_schema(schema, max_whitespace=1)
+    prefix = '[{"\\"": 1, "\\\\": 2, "a\\"": 3, "a": 4, "ab'
+    refused = _refused_along(index, llama3_vocab, llama3_tokenizer, prefix, lambda d: b'"' in d)
+    assert {b'\\""', b'\\\\"', b' "\\""'} <= refused
+
+
+def test_escapes_typing_a_key_only_used_keys_complete(compiler, llama3_vocab, llama3_tokenizer):
+    """Closed keys in any order, ``q"a`` used: after ``q`` a token spelling ``"`` with an
+    escape types a prefix only used keys complete, and is refused; after ``k`` it is not."""
+    schema = {"type": "object", "additionalProperties": False,
+              "properties": {"q\"a": {"type": "integer"}, "qz": {"type": "integer"},
+                             **{f"k{i}": {"type": "integer"} for i in range(9)}}}
+    index = compiler.compile_schema(schema, max_whitespace=1)
+    refused = _refused_along(index, llama3_vocab, llama3_tokenizer, '{"q\\"a": 1, "q', _escaped)
+    assert b'\\"' in refused
+    assert b'\\"' not in _refused_along(index, llama3_vocab, llama3_tokenizer, '{"q\\"a": 1, "k', _escaped)
+
+
+def test_container_openers_at_a_checked_location(compiler, llama3_vocab, llama3_tokenizer):
+    """Items checked for uniqueness: a token that only opens containers (`` [``, ``{"``)
+    closes nothing and is never refused; one that closes an equal item (`` []``) is."""
+    schema = {"type": "array", "uniqueItems": True, "maxItems": 6,
+              "items": {"anyOf": [{"type": "array", "items": {"type": "integer"}},
+                                  {"type": "object", "additionalProperties": {"type": "integer"}}]}}
+    index = compiler.compile_schema(schema, max_whitespace=1)
+    refused = _refused_along(index, llama3_vocab, llama3_tokenizer, '[[], {}, [1], {"a": 1}, {"b',
+                             lambda d: b"[" in d or b"{" in d)
+    assert b" []" in refused and b" {}" in refused
+    assert not {data for data in refused if data.strip(b" \n") in (b"[", b"{", b'{"', b"[[", b"[{")}
+
+
+def test_token_index_lookups(llama3_vocab):
+    tokens = token_index(llama3_vocab)
+    spelled = [data if data else b"" for data in llama3_vocab.token_bytes]
+    for data in (b'"', b'\\""', b"ab", b"", b"\xff\xfe"):
+        assert tokens.spelled_as(data).tolist() == [t for t, d in enumerate(spelled) if d == data and d]
+    rng = np.random.default_rng(5)
+    n_words = (len(spelled) + 31) // 32 + 2
+    for density in (0.0, 0.01, 0.5, 1.0):
+        mask = np.packbits(rng.random(n_words * 32) < density, bitorder="little").view(np.uint32)
+        bits = np.unpackbits(mask.view(np.uint8), bitorder="little")
+        for data in (b'"', b'"}], \t\n\rel'):
+            expected = [t for t, d in enumerate(spelled) if bits[t] and any(b in d for b in data)]
+            assert tokens.allowed_with_any(mask, data).tolist() == expected
+
+
+def test_may_run_tells_a_key_prefix_from_the_key_it_spells():
+    """A check on member ``abc``: while a key starting ``ab`` is typed it may run, at member
+    ``ab`` it may not -- whichever position is asked first (``"ab" == _KeyPrefix("ab")``)."""
+    from outform.schemas.checks import JsonDocumentCheck, _KeyPrefix
+
+    for order in ([("ab",), (_KeyPrefix("ab"),)], [(_KeyPrefix("ab"),), ("ab",)]):
+        check = JsonDocumentCheck([((("k", "abc"),), lambda value: value == 1, "abc")])
+        rows = {type(here[0]): check._may_row(here) for here in order}
+        assert rows == {str: (False, True), _KeyPrefix: (True, True)}
