@@ -104,3 +104,18 @@ def test_may_run_tells_a_key_prefix_from_the_key_it_spells():
         check = JsonDocumentCheck([((("k", "abc"),), lambda value: value == 1, "abc")])
         rows = {type(here[0]): check._may_row(here) for here in order}
         assert rows == {str: (False, True), _KeyPrefix: (True, True)}
+
+
+def test_may_run_rows_shared_by_siblings_match_the_direct_answers():
+    """Rows memoised by parent location (siblings share all but their first entry) against
+    ``_may_run`` asked directly, for checks on some items, members and prefixes."""
+    from outform.schemas.checks import _ANY_STEP, JsonDocumentCheck, _KeyPrefix
+
+    checks = [((("k", "a"), ("i", 2)), bool, "a2"), ((("k", "b"), ("f", 1), ("k", "c")), bool, "bc")]
+    prefix_checks = [((("k", "a"),), bool, "a (prefixes)")]
+    heres = [(), ("a",), ("b",), ("a", 0), ("a", 2), ("a", 3), ("a", _ANY_STEP), ("b", 0, "c"), ("b", 1, "c"),
+             ("b", 1, _KeyPrefix("c")), ("b", 1, "d"), ("b", 1, _KeyPrefix("")), ("b", 2, _ANY_STEP)]
+    shared = JsonDocumentCheck(checks, prefix_checks)
+    for here in heres + heres[::-1]:
+        direct = JsonDocumentCheck(checks, prefix_checks)
+        assert shared._may_row(here) == tuple(direct._may_run(here, k) for k in range(len(here) + 1)), here

@@ -123,13 +123,13 @@ class CheckedConstraint:
             return mask
         failing = getattr(self.check, "failing", None)
         if failing is not None:  # optional bulk form of feed
-            refused = np.asarray(failing(check_state, ids, self._tokens), dtype=np.int64)
+            refused = failing(check_state, ids, self._tokens)
         else:
             token_bytes = self._token_bytes
-            refused = np.array([t for t in ids.tolist() if self.check.feed(check_state, token_bytes[t]) is None],
-                               dtype=np.int64)
+            refused = [t for t in ids.tolist() if self.check.feed(check_state, token_bytes[t]) is None]
         if not len(refused):
             return mask
+        refused = np.asarray(refused, dtype=np.int64)
         out = mask.copy()
         np.bitwise_and.at(out, refused >> 5, ~(np.uint32(1) << (refused & 31).astype(np.uint32)))
         return out

@@ -136,6 +136,7 @@ class JsonDocumentCheck:
         self._prefix_at: dict[tuple, tuple[int, ...]] = {}
         self._results: dict[tuple[int, bytes], bool] = {}
         self._may: dict[tuple, tuple[bool, ...]] = {}  # see _may_row
+        self._may_rest: dict[tuple, tuple[bool, ...]] = {}  # see _may_row
         self._guarded: dict[tuple, bool] = {}  # see _guards
         self._free: dict[tuple, bool] = {}  # see _text_free
         self._shared: dict[tuple, dict[bytes, int]] = {}  # see _shared_lengths
@@ -407,14 +408,20 @@ class JsonDocumentCheck:
         return guarded
 
     def _may_row(self, here: tuple) -> tuple[bool, ...]:
-        """``_may_run(here, k)`` for ``k`` from 0 to ``len(here)`` (memoised; a key prefix step
-        is told apart from the key it spells, which ``==`` would not)."""
+        """``_may_run(here, k)`` for ``k`` from 0 to ``len(here)`` (memoised).  Only ``k = 0``
+        reads the last step of ``here``, so the rest is memoised by the parent location and
+        shared by its members and items; a key prefix step is told apart from the key it
+        spells, which ``==`` would not."""
         key = (here, isinstance(here[-1], _KeyPrefix)) if here else (here, False)
         row = self._may.get(key)
         if row is None:
+            rest = self._may_rest.get(here[:-1]) if here else ()
+            if rest is None:
+                rest = self._may_rest[here[:-1]] = tuple(self._may_run(here, k) for k in range(1, len(here) + 1))
             if len(self._may) > 100_000:
                 self._may.clear()
-            row = self._may[key] = tuple(self._may_run(here, k) for k in range(len(here) + 1))
+                self._may_rest.clear()
+            row = self._may[key] = (self._may_run(here, 0),) + rest
         return row
 
     def _may_run(self, here: tuple, closes: int) -> bool:
@@ -682,8 +689,7 @@ class _TokenTraits:
         present = np.zeros(scale, dtype=bool)
         present[key] = True
         classes = np.flatnonzero(present)
-        # per token, its class, in as few bytes as will do: masks gather it at a few hundred
-        # scattered ids, mostly from memory the grammar's mask work has evicted from the caches
+        # per token, its class (in one byte while there are few: masks gather it at scattered ids)
         self.classes = (np.cumsum(present) - 1)[key].astype(np.min_scalar_type(len(classes)))
         self.facts = {}  # per class
         scale = 1
