@@ -6,9 +6,9 @@ one parse table as rows of arrays and advances them with
 :func:`~outform.kernels.earley_sets.earley_advance` (the same algorithm, no
 Python objects per item), interning every new set by its signature.  Python is
 consulted only for what is rare: a prediction the kernels have not seen (the
-parser builds it), arrays that need to grow, unions of two states, and
-shortest completions, which run the reference code on *views*: ``ParseState``
-objects rebuilt from the arrays on demand.
+parser builds it, also for the union of two states), arrays that need to grow,
+and shortest completions, which run the reference code on *views*:
+``ParseState`` objects rebuilt from the arrays on demand.
 """
 
 from __future__ import annotations
@@ -136,7 +136,6 @@ class StateStore:
         self.in_sids = np.full(256, EMPTY, dtype=np.int64)
         self._allowed_ids: dict[int, tuple[int, ...]] = {}
         self._views: dict[int, ParseState] = {}
-        self._view_ids: dict[int, int] = {}  # id(view) -> state id
         # Numba loads a kernel from its disk cache on the first call in a process (1-3 ms):
         # let the growth kernels load with the first store, not inside some later mask.
         rehash(self.leo_keys, self.leo_vals, self.leo_keys.copy(), self.leo_vals.copy(), self.meta.copy(), N_LEO)
@@ -153,7 +152,15 @@ class StateStore:
     # -- states --------------------------------------------------------------
 
     def root(self) -> int:
-        return self.adopt(self.parser.initial())
+        """The id of the parser's initial state (no items; never merged with another)."""
+        initial = self.parser.initial()
+        prediction = self.predictions.number(initial.prediction)
+        while True:
+            status, a, b = earley_commit(np.zeros(0, dtype=np.int64), prediction, initial.accepting, 0,
+                                         self.grammar, self.predictions.arrays, self.arrays)
+            if status >= 0:
+                return int(status)
+            self.serve(status, a, b)
 
     def advance(self, sid: int, lexeme: int) -> int:
         """The state id after ``lexeme``, -1 if the grammar forbids it (ignored lexemes: ``sid``)."""
@@ -164,18 +171,6 @@ class StateStore:
         while True:
             status, a, b = earley_advance(sid, lexeme, self.grammar, self.predictions.arrays, self.arrays)
             if status >= NOT_ALLOWED:
-                return int(status)
-            self.serve(status, a, b)
-
-    def adopt(self, state: ParseState) -> int:
-        """The id of a Python state whose origins are views of this store (or none: the root)."""
-        out = np.array([_pack(d, self._view_ids[id(origin)]) for waiters in state.waiting.values()
-                        for d, origin in waiters], dtype=np.int64)
-        prediction = self.predictions.number(state.prediction)
-        while True:
-            status, a, b = earley_commit(out, prediction, state.accepting, state.depth, self.grammar,
-                                         self.predictions.arrays, self.arrays)
-            if status >= 0:
                 return int(status)
             self.serve(status, a, b)
 
@@ -251,7 +246,6 @@ class StateStore:
         for d, origin in self.items[self.st[s, ITEMS_LO] : self.st[s, ITEMS_HI]].tolist():
             state.waiting.setdefault(self.parser.next_sym[d], []).append((d, self._views[origin]))
         self._views[s] = state
-        self._view_ids[id(state)] = s
 
     def union(self, a: int, b: int) -> int:
         """The state reading both ``a`` and ``b`` (``EarleyParser.union``), -1 if they cannot merge."""
