@@ -55,6 +55,8 @@ cyclic garbage collector, which was measured to double the cost of ``advance``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from outform.errors import ResourceLimitExceeded
@@ -186,6 +188,8 @@ class EarleyParser:
         self.start_symbol = bnf.n_lexemes + bnf.start
         self.ignore = frozenset(bnf.ignore)
         self._words = max(1, -(-bnf.n_lexemes // 64))
+        self._lexeme_costs: list[float] | Callable[[], list[float]] | None = None  # see set_lexeme_costs
+        self._rest_table: list[float] | None = None
         productions = _productive(bnf.productions, bnf.n_lexemes)
         self.nullable = _nullable(productions, bnf.n_lexemes, len(bnf.nonterminal_names))
         self._flatten(productions)
@@ -426,15 +430,35 @@ class EarleyParser:
 
     # -- shortest completions ---------------------------------------------
 
-    def set_lexeme_costs(self, costs: list[float]) -> None:
-        """Give the fewest bytes of each lexeme, enabling :meth:`completion_cost`.
+    def set_lexeme_costs(self, costs: list[float] | Callable[[], list[float]]) -> None:
+        """Give the fewest bytes of each lexeme (or a function computing them), enabling
+        :meth:`completion_cost`.
 
-        Precomputes the fewest bytes every nonterminal derives (a fixed point
-        over the productions) and ``_rest[d]``, the fewest bytes of the symbols
-        after dotted position ``d``.
+        The tables built from them are computed on the first :meth:`completion_cost`,
+        not here: only generation budgets need them, and on a large schema grammar
+        they took ~10 % of the compile time.
         """
-        inf = float("inf")
-        cost = list(costs) + [inf] * (len(self.nullable) - self.n_lexemes)
+        self._lexeme_costs = costs
+        self._rest_table = None
+
+    @property
+    def _rest(self) -> list[float]:
+        """``_rest[d]``: the fewest bytes of the symbols after dotted position ``d``."""
+        if self._rest_table is None:
+            if self._lexeme_costs is None:
+                raise RuntimeError("completion costs need the lexemes' costs first: call set_lexeme_costs()")
+            costs = self._lexeme_costs() if callable(self._lexeme_costs) else self._lexeme_costs
+            cost = self._symbol_costs(costs)
+            rest = [0.0] * len(self.next_sym)
+            for d in range(len(self.next_sym) - 1, -1, -1):
+                if self.next_sym[d] >= 0:
+                    rest[d] = cost[self.next_sym[d]] + rest[d + 1]
+            self._rest_table = rest
+        return self._rest_table
+
+    def _symbol_costs(self, costs: list[float]) -> list[float]:
+        """The fewest bytes every symbol derives: a fixed point over the productions."""
+        cost = list(costs) + [float("inf")] * (len(self.nullable) - self.n_lexemes)
         for symbol in self.ignore:
             cost[symbol] = 0  # never needed to complete anything
         changed = True
@@ -448,11 +472,7 @@ class EarleyParser:
                 if total < cost[self.lhs[first]]:
                     cost[self.lhs[first]] = total
                     changed = True
-        rest = [0.0] * len(self.next_sym)
-        for d in range(len(self.next_sym) - 1, -1, -1):
-            if self.next_sym[d] >= 0:
-                rest[d] = cost[self.next_sym[d]] + rest[d + 1]
-        self._rest = rest
+        return cost
 
     def completion_cost(self, state: ParseState) -> float:
         """Fewest bytes of lexemes after ``state`` that make the input a sentence (``inf``: none).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from functools import partial
 
 import numpy as np
 
@@ -390,7 +391,7 @@ class GrammarIndex:
         self.bnf = separate_ignored_lexemes(to_bnf(self.grammar))
         self.lexer = LexerBank(self.bnf.lexeme_patterns, limits)
         self.parser = EarleyParser(self.bnf, limits)
-        self.parser.set_lexeme_costs([shortest_lengths(p)[1] for p in self.bnf.lexeme_patterns])
+        self.parser.set_lexeme_costs(partial(_shortest_byte_lengths, self.bnf.lexeme_patterns))
         self._distances: dict[int, np.ndarray] = {}
         self._trie = token_trie(vocab)
         # body kinds this grammar's masks may take as blocks: words need greedy lexing
@@ -808,3 +809,8 @@ def _set_bits(words: np.ndarray):
                 yield w * 64 + bit
             word >>= 1
             bit += 1
+
+
+def _shortest_byte_lengths(patterns: list) -> list[float]:
+    """Fewest bytes each lexeme pattern matches (the parser's completion costs, computed on first use)."""
+    return [shortest_lengths(p)[1] for p in patterns]
