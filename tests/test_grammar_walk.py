@@ -72,7 +72,7 @@ def test_closing_mask_holds_the_tokens_whose_first_byte_stops_the_lexeme(llama3_
     for byte in prefix:
         q = int(index.lexer.transitions[q, byte])
     allowed = np.full(index.lexer.alive.shape[1], np.uint64(2 ** 64 - 1), dtype=np.uint64)
-    continues = index._continuing(q, allowed)
+    continues = index._continuing(q, allowed).bools
     assert 0 < continues.sum() < 256
     expected = [t for t, data in enumerate(llama3_vocab.token_bytes) if data and not continues[data[0]]]
     assert bitmask_to_ids(index._not_continuing(q, allowed)).tolist() == expected

@@ -64,7 +64,22 @@ state (see ``_walk_boundaries``) instead of being walked again at every position
 per lexing mode (NOTES 39): 512 cut C-like greedy mask time by 10 % against 1024 and left
 schema grammars' (complete lexing) slightly worse."""
 _INSIDE_CACHE_SIZE = 4096  # inside parts kept per compiled grammar (a token mask and boundary nodes each)
-_NOTHING_BLOCKED = np.zeros(256, dtype=np.bool_)
+
+
+class _ByteSet:
+    """A read-only set of bytes (``bool[256]``) with its packed form, the part of cache keys
+    it makes (packing it again at every large subtree a walk hands over cost more than the
+    dictionary lookups it keys)."""
+
+    __slots__ = ("bools", "key")
+
+    def __init__(self, bools: np.ndarray):
+        bools.flags.writeable = False
+        self.bools = bools
+        self.key = np.packbits(bools).tobytes()
+
+
+_NOTHING_BLOCKED = _ByteSet(np.zeros(256, dtype=np.bool_))
 _TABLE_STATES_BEFORE_RENEWAL = 20_000
 """Parser states a shared :class:`ParseTable` may hold before new matchers get a fresh one
 (its ``next`` array costs 4 bytes per state and lexeme)."""
@@ -520,16 +535,19 @@ class GrammarIndex:
     def _walk_mask(self, state: GrammarState) -> np.ndarray:
         """Union over configurations (they evolve independently) of their walks."""
         out = np.zeros(self.n_words, dtype=np.uint32)
+        parser = _KernelParser(state.table)
         for q, pid in state.configs:
-            self._walk_config(q, pid, state.table, out)
+            self._walk_config(q, pid, state.table, out, parser)
         return out
 
-    def _walk_config(self, q: int, pid: int, table: ParseTable, out: np.ndarray, root: int = 0,
-                     blocked: np.ndarray | None = None, trie: TokenTrie | None = None) -> None:
+    def _walk_config(self, q: int, pid: int, table: ParseTable, out: np.ndarray, parser: _KernelParser,
+                     root: int = 0, blocked: _ByteSet = _NOTHING_BLOCKED, trie: TokenTrie | None = None) -> None:
         """Tokens below node ``root`` of ``trie`` (default: the vocabulary's) allowed from
         configuration ``(q, pid)``, into ``out``: the inside part (cached), closing before the
         first byte (at the trie root only: below another node ``q`` is a lexer start, which
-        accepts nothing) and the boundary walks."""
+        accepts nothing) and the boundary walks.  ``parser`` is the mask's: once one walk
+        has met a new parser state, the walks of the subtrees it hands over start resolving
+        (each would otherwise return to Python once to learn that)."""
         allowed = table.allowed[pid]
         inside, boundary_nodes, boundary_states, trie = self._inside_part(q, allowed, root, blocked, trie)
         out |= inside
@@ -541,16 +559,15 @@ class GrammarIndex:
                     if self.greedy:  # only before a first byte that cannot continue the lexeme
                         next_mask = next_mask & self._not_continuing(q, allowed)
                     out |= next_mask
-        self._walk_boundaries(pid, boundary_nodes, boundary_states, table, out, trie)
+        self._walk_boundaries(pid, boundary_nodes, boundary_states, table, out, trie, parser)
 
     def _walk_boundaries(self, pid: int, boundary_nodes: np.ndarray, boundary_states: np.ndarray,
-                         table: ParseTable, out: np.ndarray, t: TokenTrie) -> None:
+                         table: ParseTable, out: np.ndarray, t: TokenTrie, parser: _KernelParser) -> None:
         """The resumable boundary kernel over the nodes of trie ``t``: fill each table entry it
         asks for and go on; mask each large subtree it hands over with one ``_walk_config`` per
         configuration closed at its root (their inside parts are cached across positions)."""
         cfg_q, cfg_p, cfg_n = self._buffers()
         k, node = 0, -1
-        parser = _KernelParser(table)
         while True:
             with parser as resolver:
                 k, node, need_p, need_lexeme = boundary_walks(
@@ -566,26 +583,26 @@ class GrammarIndex:
                 root = int(boundary_nodes[k])
                 row = t.node_depth[root]
                 closed = list(zip(cfg_q[row, : cfg_n[row]].tolist(), cfg_p[row, : cfg_n[row]].tolist()))
-                blocked = self._continuing(int(boundary_states[k]), table.allowed[pid]) if self.greedy else None
+                blocked = self._continuing(int(boundary_states[k]), table.allowed[pid]) if self.greedy \
+                    else _NOTHING_BLOCKED
                 for q2, p2 in closed:  # these walks reuse the buffers: resume at the next boundary
-                    self._walk_config(q2, p2, table, out, root, blocked, t)
+                    self._walk_config(q2, p2, table, out, parser, root, blocked, t)
                 k, node = k + 1, -1
                 continue
             if need_p < 0:
                 break
             parser.answer(need_p, need_lexeme)
 
-    def _continuing(self, q: int, parser_allowed: np.ndarray) -> np.ndarray:
-        """bool[256]: the bytes that continue, from lexer state ``q``, a lexeme the parser allows
+    def _continuing(self, q: int, parser_allowed: np.ndarray) -> _ByteSet:
+        """The bytes that continue, from lexer state ``q``, a lexeme the parser allows
         (memoised: asked at every large subtree a greedy walk hands over, for few distinct inputs)."""
         key = (q, parser_allowed.tobytes())
         continues = self._continues.get(key)
         if continues is None:
             targets = self.lexer.transitions[q]
-            continues = targets >= 0
-            continues[continues] = (self.lexer.alive[targets[continues]] & parser_allowed).any(axis=1)
-            continues.flags.writeable = False
-            self._continues[key] = continues
+            bools = targets >= 0
+            bools[bools] = (self.lexer.alive[targets[bools]] & parser_allowed).any(axis=1)
+            continues = self._continues[key] = _ByteSet(bools)
         return continues
 
     def _not_continuing(self, q: int, parser_allowed: np.ndarray) -> np.ndarray:
@@ -593,17 +610,17 @@ class GrammarIndex:
         ``q``, a lexeme the parser allows (greedy lexing closes a lexeme only there).
         ORs the first-byte masks of the smaller side: the continuing bytes (a number's
         digits), then cleared from all tokens, or the stopping ones."""
-        continues = self._continuing(q, parser_allowed)
-        key = np.packbits(continues).tobytes()
-        mask = self._closing_masks.get(key)
+        continuing = self._continuing(q, parser_allowed)
+        mask = self._closing_masks.get(continuing.key)
         if mask is None:
+            continues = continuing.bools
             rows, spelled = _first_byte_masks(self.vocab, self._trie)
             stops = np.zeros(self.n_words, dtype=np.uint32)
             if continues.sum() <= 128:
                 stops[: rows.shape[1]] = spelled & ~np.bitwise_or.reduce(rows[continues], axis=0)
             else:
                 stops[: rows.shape[1]] = np.bitwise_or.reduce(rows[~continues], axis=0)
-            mask = self._closing_masks[key] = stops
+            mask = self._closing_masks[continuing.key] = stops
         return mask
 
     def _buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -614,8 +631,7 @@ class GrammarIndex:
             buffers = self._scratch.buffers = (cfg_q, np.zeros_like(cfg_q), np.zeros(len(cfg_q), dtype=np.int32))
         return buffers
 
-    def _inside_part(self, q: int, parser_allowed: np.ndarray, root: int, blocked: np.ndarray | None,
-                     trie: TokenTrie | None):
+    def _inside_part(self, q: int, parser_allowed: np.ndarray, root: int, blocked: _ByteSet, trie: TokenTrie | None):
         """(token mask, boundary nodes, their lexer states, the trie those nodes belong to),
         cached per (trie node, lexer state, lexemes still possible, blocked first bytes): see
         ``inside_lexeme_walk``.  Below a large trie node (a whitespace prefix) the same lexer
@@ -626,8 +642,7 @@ class GrammarIndex:
         and only the other tokens are walked, in their own trie (:mod:`..string_body`)."""
         trie = self._trie if trie is None else trie
         relevant = (parser_allowed & self.lexer.alive[q]).reshape(1, -1)
-        blocked = _NOTHING_BLOCKED if blocked is None else blocked
-        key = (root, id(trie), q, relevant.tobytes(), np.packbits(blocked).tobytes())  # tries live as long as the vocab
+        key = (root, id(trie), q, relevant.tobytes(), blocked.key)  # tries live as long as the vocab
         part = self._inside_cache.get(key)
         if part is None:
             if root == 0 and trie is self._trie and blocked is _NOTHING_BLOCKED:
@@ -643,7 +658,7 @@ class GrammarIndex:
             self._inside_cache[key] = part
         return part
 
-    def _united_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray):
+    def _united_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: _ByteSet):
         """The inside part from lexeme start ``q``, as the union of one part per relevant lexeme.
 
         A token lies inside for a set of lexemes iff it lies inside for one of them (a
@@ -660,7 +675,7 @@ class GrammarIndex:
         for lexeme in _set_bits(relevant):
             single = np.zeros((1, len(relevant)), dtype=np.uint64)
             single[0, lexeme >> 6] = np.uint64(1) << np.uint64(lexeme & 63)
-            key = ("single", root, q, lexeme, np.packbits(blocked).tobytes())  # walked in the whole trie
+            key = ("single", root, q, lexeme, blocked.key)  # walked in the whole trie
             part = self._inside_cache.get(key)
             if part is None:
                 part = self._inside_cache[key] = self._shared_inside_part(q, single, root, blocked, self._trie)
@@ -692,7 +707,7 @@ class GrammarIndex:
                 return fitting[-1]
         return None
 
-    def _shared_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray, trie: TokenTrie):
+    def _shared_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: _ByteSet, trie: TokenTrie):
         """The inside part, from the cache shared by every grammar on this vocabulary when the
         lexer's behaviour from ``q`` is small enough to name (:func:`_lexeme_signature`): a
         JSON string, a number, a key from a fixed set look the same in every schema, and each
@@ -703,7 +718,7 @@ class GrammarIndex:
         signature, order = named
         shared = _SHARED_INSIDE.setdefault(self.vocab, OrderedDict())
         split = self._split_of_rest.get(id(trie))
-        key = (signature, root, split and (split.kind, split.length), np.packbits(blocked).tobytes(), self.n_words,
+        key = (signature, root, split and (split.kind, split.length), blocked.key, self.n_words,
                self.greedy)
         with _SHARED_LOCK:
             found = shared.get(key)
@@ -720,7 +735,7 @@ class GrammarIndex:
         out, nodes, ranks = found
         return out, nodes, order[ranks], trie
 
-    def _walk_inside(self, q: int, relevant: np.ndarray, root: int, blocked: np.ndarray, t: TokenTrie):
+    def _walk_inside(self, q: int, relevant: np.ndarray, root: int, blocked: _ByteSet, t: TokenTrie):
         out = np.zeros(self.n_words, dtype=np.uint32)
         size = int(t.subtree_end[root]) - root
         nodes = np.empty(size, dtype=np.int32)
@@ -728,7 +743,7 @@ class GrammarIndex:
         n = inside_lexeme_walk(
             t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids, t.child_bytes,
             self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, relevant, out, nodes, states,
-            root, blocked, t.max_depth, self.greedy,
+            root, blocked.bools, t.max_depth, self.greedy,
         )
         split = self._split_of_rest.get(id(t))
         if split is not None and root == 0:
