@@ -40,6 +40,7 @@ from outform.kernels.earley_sets import (
     earley_commit,
     earley_union,
     hash_put,
+    hash_put_many,
     rehash,
     rehash_interned,
 )
@@ -82,15 +83,27 @@ class PredictionTables:
                 self.lexeme_bits = grown_rows(self.lexeme_bits, 2 * n)
             self.size[n] = prediction.size
             self.lexeme_bits[n] = self.parser._bitset(tuple(sorted(prediction.lexemes)))
-            for symbol, dots in prediction.by_symbol.items():
-                first = int(self.counts[N_POOL])
-                while first + len(dots) > len(self.pool):
-                    self.pool = grown_rows(self.pool, 2 * len(self.pool))
-                self.pool[first : first + len(dots)] = dots
-                self.counts[N_POOL] += len(dots)
-                self.by_keys, self.by_vals = _put(self.by_keys, self.by_vals, self.counts, N_BY_SYMBOL,
-                                                  _pack(n, symbol), first << 32 | len(dots))
+            self._add_dots(n, prediction)
         return n
+
+    def _add_dots(self, n: int, prediction: Prediction) -> None:
+        """Pool prediction ``n``'s dotted positions, symbol by symbol, and enter each run's
+        ``(first, count)`` in the hash table: one kernel call for all of them (a prediction
+        can predict hundreds of symbols, and a call per symbol cost ~2 us each)."""
+        if not prediction.by_symbol:
+            return
+        symbols = np.fromiter(prediction.by_symbol, dtype=np.int64, count=len(prediction.by_symbol))
+        counts = np.fromiter(map(len, prediction.by_symbol.values()), dtype=np.int64, count=len(symbols))
+        first = int(self.counts[N_POOL])
+        end = first + int(counts.sum())
+        while end > len(self.pool):
+            self.pool = grown_rows(self.pool, 2 * len(self.pool))
+        self.pool[first:end] = [d for dots in prediction.by_symbol.values() for d in dots]
+        self.counts[N_POOL] = end
+        starts = first + np.cumsum(counts) - counts
+        keys, vals = (np.int64(n) << 32) | symbols, (starts << 32) | counts
+        while not hash_put_many(self.by_keys, self.by_vals, self.counts, N_BY_SYMBOL, keys, vals):
+            self.by_keys, self.by_vals = _doubled(self.by_keys, self.by_vals, self.counts, N_BY_SYMBOL)
 
     def united(self, a: int, b: int) -> int:
         """The number of the prediction of both ``a`` and ``b`` (memoised)."""

@@ -103,6 +103,17 @@ def hash_put(keys, vals, counts, which, key, val):
 
 
 @nb.njit(cache=True)
+def hash_put_many(keys, vals, counts, which, new_keys, new_vals):
+    """Set every ``new_keys[i]`` to ``new_vals[i]``; False (and nothing set) when the table
+    could pass 3/4 full (counted as if every key were new)."""
+    if 4 * (counts[which] + new_keys.shape[0]) > 3 * keys.shape[0]:
+        return False
+    for i in range(new_keys.shape[0]):
+        hash_put(keys, vals, counts, which, new_keys[i], new_vals[i])
+    return True
+
+
+@nb.njit(cache=True)
 def rehash(keys, vals, new_keys, new_vals, counts, which):
     """Move every entry into the (empty, larger) ``new_keys``/``new_vals``."""
     counts[which] = 0

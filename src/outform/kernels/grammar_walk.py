@@ -208,6 +208,19 @@ def _stopping_bytes(lex_trans, lex_alive, allowed, q, into, row):
 
 
 @nb.njit(cache=True, nogil=True)
+def starting_bytes(lex_trans, lex_alive, allowed, starts):
+    """256-bit set (uint64[4]) of the bytes that begin, from one of the lexer ``starts``, a
+    lexeme in ``allowed`` ([1, K]): the first bytes of a lexing context."""
+    bits = np.zeros(4, dtype=np.uint64)
+    for start in starts:
+        for b in range(256):
+            q2 = lex_trans[start, b]
+            if q2 >= 0 and _intersects(lex_alive, q2, allowed, 0):
+                bits[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+    return bits
+
+
+@nb.njit(cache=True, nogil=True)
 def inside_lexeme_walk(
     node_byte, node_depth, subtree_end, token_offsets, token_ids, child_bytes,
     lex_trans, lex_accepts, lex_alive, q, allowed, out, boundary_nodes, boundary_states, root, blocked, max_depth,

@@ -37,6 +37,7 @@ from outform.kernels.grammar_walk import (
     grammar_advance_walk,
     inside_lexeme_walk,
     lexeme_signature,
+    starting_bytes,
     union_lookup,
 )
 from outform.kernels.parse_table import (
@@ -285,13 +286,8 @@ class ParseTable:
         key = (starts, allowed.tobytes())
         bits = self._first_bytes_of.get(key)
         if bits is None:
-            can_start = np.zeros(256, dtype=bool)
-            for start in starts:
-                targets = self.lexer.transitions[start]
-                live = targets >= 0
-                live[live] = (self.lexer.alive[targets[live]] & allowed).any(axis=1)
-                can_start |= live
-            bits = self._first_bytes_of[key] = np.packbits(can_start, bitorder="little").view(np.uint64)
+            bits = self._first_bytes_of[key] = starting_bytes(self.lexer.transitions, self.lexer.alive,
+                                                              allowed.reshape(1, -1), np.asarray(starts, dtype=np.int64))
         return bits
 
     def starts(self, pid: int) -> list[int]:
