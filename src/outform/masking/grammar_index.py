@@ -722,8 +722,8 @@ class GrammarIndex:
                 shared.move_to_end(key)
         if found is None:
             out, nodes, states, _ = self._walk_inside(q, relevant, root, blocked, trie)
-            rank = {state: k for k, state in enumerate(order.tolist())}
-            found = (out, nodes, np.array([rank[state] for state in states.tolist()], dtype=np.int32))
+            by_state = np.argsort(order)  # boundary states -> their rank in ``order`` (all are in it)
+            found = (out, nodes, by_state[np.searchsorted(order, states, sorter=by_state)].astype(np.int32))
             with _SHARED_LOCK:
                 shared[key] = found
                 if len(shared) > _SHARED_INSIDE_SIZE:
@@ -769,7 +769,7 @@ def _lexeme_signature(lexer: LexerBank, q: int, relevant: np.ndarray) -> tuple[b
     The walk only follows transitions into states alive for ``relevant`` and asks of each
     state whether it accepts a relevant lexeme, so two (lexer, state, lexemes) with the same
     breadth-first renumbering of those facts walk the trie identically."""
-    rows = np.empty((_SIGNATURE_STATES, 256), dtype=np.int32)
+    rows = np.empty((_SIGNATURE_STATES, 256), dtype=np.int8)  # ranks < 64: a quarter of the bytes to hash
     accepting = np.empty(_SIGNATURE_STATES, dtype=np.uint8)
     order = np.empty(_SIGNATURE_STATES, dtype=np.int32)
     n = lexeme_signature(lexer.transitions, lexer.accepts, lexer.alive, q, relevant, rows, accepting, order)
