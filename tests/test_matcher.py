@@ -197,9 +197,13 @@ def test_logits_wider_than_vocab_masks_padding(llama3_vocab):
 
 
 def test_bitmask_kernels_agree():
+    """The Numba kernel (numpy, and torch float32 on the CPU) and the tensor-op path (other
+    dtypes and devices) against a direct mask; whole-word fast paths included."""
     rng = np.random.default_rng(0)
     width = 1000
     bitmask = rng.integers(-(2**31), 2**31 - 1, size=(3, (width + 31) // 32), dtype=np.int64).astype(np.int32)
+    bitmask[:, 3], bitmask[:, 5], bitmask[1, 10:20] = -1, 0, -1  # all allowed / all refused words
+    bitmask[:, -1] = -1  # the last word reaches past the width
     logits = rng.normal(size=(3, width)).astype(np.float32)
     expected = logits.copy()
     for r in range(3):
@@ -210,8 +214,17 @@ def test_bitmask_kernels_agree():
     apply_bitmask_numpy(np_logits, bitmask)
     torch_logits = torch.from_numpy(logits.copy())
     apply_bitmask_torch(torch_logits, torch.from_numpy(bitmask))
+    tensor_ops = torch.from_numpy(logits.astype(np.float64))  # not float32: unpacked with tensor ops
+    apply_bitmask_torch(tensor_ops, bitmask)
     assert np.array_equal(np_logits, expected)
     assert np.array_equal(torch_logits.numpy(), expected)
+    assert np.array_equal(tensor_ops.numpy().astype(np.float32), expected)
+
+
+def test_logits_wider_than_the_mask_are_refused():
+    logits = np.zeros(70, dtype=np.float32)
+    apply_bitmask_numpy(logits, np.array([-1], dtype=np.int32))
+    assert np.isfinite(logits[:32]).all() and np.isinf(logits[32:]).all()
 
 
 def test_index_size_limit_raises(llama3_vocab):

@@ -57,8 +57,10 @@ def run(args) -> int:
         print(f"{name:<10} {r.unconstrained_tokens_per_s:>20.1f} {r.constrained_tokens_per_s:>18.1f} {r.ratio:>6.3f} "
               f"{r.constraint_seconds_per_token * 1e6:>20.0f} {share:>16.2%}")
     print("  ratio: tokens/s with / without the constraint (median of the timed pairs; +-2-3 % is the\n"
-          "  forward pass's own run-to-run spread on a CPU); constraint us/token: time inside the\n"
-          "  constrained runs spent on mask, logits masking and accept, and its share of a decode step")
+          "  forward pass's own run-to-run spread on a CPU); constraint us/token: constraint work per\n"
+          "  token (mask, logits masking, accept) and its share of a decode step; the mask is filled\n"
+          "  on a worker thread while the forward pass runs, as generate() does, so only logits masking\n"
+          "  and accept are on the step's path")
     write_json(args.json, results)
     return 0
 

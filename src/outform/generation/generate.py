@@ -9,6 +9,7 @@ probability 1 under the masked distribution, so this changes nothing but speed).
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -17,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from outform.errors import IncompleteOutputError
 from outform.generation.models import Model, from_transformers
+from outform.generation.overlap import MaskAhead
 from outform.kernels import apply_bitmask_torch
 from outform.masking import Matcher
 from outform.samplers import SamplingParams, sample_token
@@ -153,47 +155,49 @@ def _decode(handle: Model, prompt_ids: list[int], matcher: Matcher, params: Samp
     pending = list(prompt_ids)
     past = None
     backtracks = 0
-    while not matcher.is_finished():
-        if len(generated) >= budget:
-            if matcher.accepts_eos():
-                break  # budget spent on a complete match: stop as if EOS was sampled
-            raise _incomplete(handle, generated, f"max_new_tokens={budget} reached before the constraint was complete")
-        out = handle.hf_model(input_ids=torch.tensor([pending]), past_key_values=past, use_cache=True)
-        past = out.past_key_values
-        logits = out.logits[0, -1].float()
-        matcher.fill_mask(bitmask, tokens_left=budget - len(generated))
-        apply_bitmask_torch(logits, bitmask)
-        token = _sample_within_budget(logits, matcher, params, generator, banned.get(len(generated), set()),
-                                      budget - len(generated) - 1 if plans_budget else None, eos_ids)
-        if token is None:  # dead end: back out of the last sampled token
-            backtracks += 1
-            if backtracks > MAX_BACKTRACKS or not any(sampled):
-                raise _incomplete(handle, generated, "no token can continue or complete the constraint here "
-                                  f"(dead end, {backtracks - 1} backtracks)")
-            while not sampled[-1]:
+    with MaskAhead() as ahead:
+        while not matcher.is_finished():
+            if len(generated) >= budget:
+                if matcher.accepts_eos():
+                    break  # budget spent on a complete match: stop as if EOS was sampled
+                raise _incomplete(handle, generated,
+                                  f"max_new_tokens={budget} reached before the constraint was complete")
+            forward = partial(handle.hf_model, input_ids=torch.tensor([pending]), past_key_values=past, use_cache=True)
+            out = ahead.forward(forward, matcher, bitmask, budget - len(generated))  # the mask is filled meanwhile
+            past = out.past_key_values
+            logits = out.logits[0, -1].float()
+            apply_bitmask_torch(logits, bitmask)
+            token = _sample_within_budget(logits, matcher, params, generator, banned.get(len(generated), set()),
+                                          budget - len(generated) - 1 if plans_budget else None, eos_ids)
+            if token is None:  # dead end: back out of the last sampled token
+                backtracks += 1
+                if backtracks > MAX_BACKTRACKS or not any(sampled):
+                    raise _incomplete(handle, generated, "no token can continue or complete the constraint here "
+                                      f"(dead end, {backtracks - 1} backtracks)")
+                while not sampled[-1]:
+                    sampled.pop()
+                    generated.pop()
+                position = len(generated) - 1
+                banned.setdefault(position, set()).add(generated.pop())
                 sampled.pop()
-                generated.pop()
-            position = len(generated) - 1
-            banned.setdefault(position, set()).add(generated.pop())
-            sampled.pop()
-            for later in [p for p in banned if p > position]:
-                del banned[later]
-            matcher.rollback(matcher.num_accepted - len(generated))
-            context = list(prompt_ids) + generated
-            past.crop(past.get_seq_length() - (len(context) - 1))
-            pending = [context[-1]]
-            continue
-        if not matcher.accept_token(token):
-            raise AssertionError(f"sampled token {token} outside the mask")  # a bug, never user error
-        if token in eos_ids:
-            break
-        generated.append(token)
-        sampled.append(True)
-        forced = [t for t in matcher.forced_tokens(limit=budget - len(generated)) if t not in eos_ids]
-        matcher.accept_tokens(forced)
-        generated.extend(forced)
-        sampled.extend([False] * len(forced))
-        pending = [token, *forced]
+                for later in [p for p in banned if p > position]:
+                    del banned[later]
+                matcher.rollback(matcher.num_accepted - len(generated))
+                context = list(prompt_ids) + generated
+                past.crop(past.get_seq_length() - (len(context) - 1))
+                pending = [context[-1]]
+                continue
+            if not matcher.accept_token(token):
+                raise AssertionError(f"sampled token {token} outside the mask")  # a bug, never user error
+            if token in eos_ids:
+                break
+            generated.append(token)
+            sampled.append(True)
+            forced = [t for t in matcher.forced_tokens(limit=budget - len(generated)) if t not in eos_ids]
+            matcher.accept_tokens(forced)
+            generated.extend(forced)
+            sampled.extend([False] * len(forced))
+            pending = [token, *forced]
     return generated
 
 
