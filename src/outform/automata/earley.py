@@ -227,7 +227,15 @@ class EarleyParser:
                     break
                 d += 1
         self.own = own
-        self.reach = {x: self._reachable(x) for x in own}
+        self._reach: dict[int, frozenset[int]] = {}  # see reach: computed per nonterminal on first prediction
+
+    def reach(self, symbol: int) -> frozenset[int]:
+        """Nonterminals predicted, directly or not, by predicting ``symbol`` (memoised; a grammar
+        of hundreds of rules predicts few of them before its first masks)."""
+        known = self._reach.get(symbol)
+        if known is None:
+            known = self._reach[symbol] = self._reachable(symbol) if symbol in self.own else frozenset()
+        return known
 
     def _reachable(self, symbol: int) -> frozenset[int]:
         """Nonterminals predicted, directly or not, by predicting ``symbol``."""
@@ -244,7 +252,7 @@ class EarleyParser:
         """``prediction`` plus the prediction closure of nonterminal ``symbol``."""
         extended = prediction._extended.get(symbol)
         if extended is None:
-            extended = self.prediction_of(prediction.nonterminals | self.reach.get(symbol, frozenset()))
+            extended = self.prediction_of(prediction.nonterminals | self.reach(symbol))
             prediction._extended[symbol] = extended
         return extended
 
@@ -561,30 +569,47 @@ class EarleyParser:
 def _productive(productions: tuple[Production, ...], n_lexemes: int) -> list[Production]:
     """The productions whose every symbol derives some lexeme string.
 
-    Fixed point: a nonterminal is productive once one of its productions has
-    only lexemes and productive nonterminals.  Dropping the rest guarantees
-    that every Earley item can be completed, which makes "some item expects
-    lexeme a" equivalent to "a can start a valid continuation".
+    A nonterminal is productive once one of its productions has only lexemes
+    and productive nonterminals (see :func:`_derived_by`).  Dropping the rest
+    guarantees that every Earley item can be completed, which makes "some item
+    expects lexeme a" equivalent to "a can start a valid continuation".
     """
-    productive: set[int] = set()
-    changed = True
-    while changed:
-        changed = False
-        for p in productions:
-            if p.lhs not in productive and all(s < n_lexemes or s - n_lexemes in productive for s in p.rhs):
-                productive.add(p.lhs)
-                changed = True
-    return [p for p in productions if all(s < n_lexemes or s - n_lexemes in productive for s in p.rhs)]
+    productive = _derived_by(productions, n_lexemes, lambda s: s < n_lexemes)
+    return [p for p in productions if all(s < n_lexemes or s in productive for s in p.rhs)]
 
 
 def _nullable(productions: list[Production], n_lexemes: int, n_nonterminals: int) -> list[bool]:
-    """``nullable[symbol]`` for every symbol (lexemes never are), by fixed point."""
+    """``nullable[symbol]`` for every symbol (lexemes never are)."""
     nullable = [False] * (n_lexemes + n_nonterminals)
-    changed = True
-    while changed:
-        changed = False
-        for p in productions:
-            if not nullable[n_lexemes + p.lhs] and all(nullable[s] for s in p.rhs):
-                nullable[n_lexemes + p.lhs] = True
-                changed = True
+    for symbol in _derived_by(productions, n_lexemes, lambda s: False):
+        nullable[symbol] = True
     return nullable
+
+
+def _derived_by(productions, n_lexemes: int, given) -> set[int]:
+    """The nonterminal symbols with a production whose every symbol is ``given`` or, in
+    turn, such a nonterminal: the least fixed point, found in time linear in the
+    grammar (a count of missing symbols per production, lowered as symbols are found)
+    rather than by passes over all productions until nothing changes (one pass per
+    level of nesting: tens on schema grammars)."""
+    missing = []
+    users: dict[int, list[int]] = {}
+    found: set[int] = set()
+    ready = []
+    for k, p in enumerate(productions):
+        needed = [s for s in p.rhs if not given(s)]
+        missing.append(len(needed))
+        for s in needed:
+            users.setdefault(s, []).append(k)  # a symbol listed twice counts twice, and is found twice
+        if not needed:
+            ready.append(n_lexemes + p.lhs)
+    while ready:
+        symbol = ready.pop()
+        if symbol in found:
+            continue
+        found.add(symbol)
+        for k in users.get(symbol, ()):
+            missing[k] -= 1
+            if missing[k] == 0:
+                ready.append(n_lexemes + productions[k].lhs)
+    return found
