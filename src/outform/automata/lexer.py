@@ -52,7 +52,8 @@ from outform.kernels.subset import (
     OVER_BUDGET,
     TOO_MANY_STATES,
     alive_rows,
-    bfs_order,
+    block_order,
+    block_rows,
     hopcroft_partition,
     tagged_subsets,
 )
@@ -116,9 +117,7 @@ class LexerDFA:
         words = max(1, -(-n_lexemes // 64))
         table, state_accepts = determinise_tagged(nfa, class_of, limits, words, subset_share)
         block_of = tagged_partition(table, state_accepts)
-        transitions, accepts = _quotient(table, state_accepts, block_of, class_of)
-        if len(transitions) > limits.max_lexer_states:
-            raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states")
+        transitions, accepts = _quotient(table, state_accepts, block_of, class_of, limits)
         alive = alive_rows(transitions, accepts)
         for array in (transitions, accepts, alive):
             array.flags.writeable = False
@@ -209,13 +208,12 @@ def union_nfa(
     sizes = np.array([part.n_states for part in parts], dtype=np.int64)
     offsets = 1 + np.cumsum(sizes) - sizes  # each part's first state in the union
     starts = (offsets + np.array([part.start for part in parts], dtype=np.int64)).astype(np.int32)
-    shifts = [np.int32(offset) for offset in offsets.tolist()]
-    eps_ptr = _joined_ptr([len(parts)], [part.eps_ptr for part in parts])
-    eps_dst = np.concatenate([starts] + [part.eps_dst + shift for part, shift in zip(parts, shifts)])
-    edge_ptr = _joined_ptr([0], [part.edge_ptr for part in parts])
+    eps_ptr = _joined_ptr(len(parts), [part.eps_ptr for part in parts])
+    eps_dst = np.concatenate([starts, _shifted([part.eps_dst for part in parts], offsets, _INT32)])
+    edge_ptr = _joined_ptr(0, [part.edge_ptr for part in parts])
     edge_lo = np.concatenate([_NO_EDGES] + [part.edge_lo for part in parts])
     edge_hi = np.concatenate([_NO_EDGES] + [part.edge_hi for part in parts])
-    edge_dst = np.concatenate([_NO_EDGES] + [part.edge_dst + shift for part, shift in zip(parts, shifts)])
+    edge_dst = _shifted([part.edge_dst for part in parts], offsets, _INT32)
     tags = np.full(n_states, -1, dtype=np.int32)
     ids = range(len(parts)) if lexeme_ids is None else lexeme_ids
     accepts = offsets + np.array([part.accept for part in parts], dtype=np.int64)
@@ -223,15 +221,26 @@ def union_nfa(
     return TaggedNFA(eps_ptr, eps_dst, edge_ptr, edge_lo, edge_hi, edge_dst, tags)
 
 
+_INT32, _INT64 = np.dtype(np.int32), np.dtype(np.int64)
 _NO_EDGES = np.zeros(0, dtype=np.int32)  # keeps the concatenations defined for an empty union
 
 
-def _joined_ptr(first: list[int], ptrs: list[np.ndarray]) -> np.ndarray:
+def _shifted(arrays: list[np.ndarray], shifts: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``arrays`` concatenated, the items of ``arrays[k]`` plus ``shifts[k]``, as ``dtype``.
+
+    One concatenation and one ``repeat`` for the whole union rather than numpy calls
+    per lexeme, which took twice as long over the small lexemes of a JSON schema."""
+    lengths = np.fromiter(map(len, arrays), np.int64, len(arrays))
+    joined = np.concatenate([np.zeros(0, dtype=dtype)] + arrays)
+    return joined + np.repeat(shifts.astype(dtype), lengths)
+
+
+def _joined_ptr(first: int, ptrs: list[np.ndarray]) -> np.ndarray:
     """CSR pointers of the union: state 0 with ``first`` moves, then each part's states in turn."""
-    counts = np.concatenate([np.array(first, dtype=np.int64)] + [np.diff(ptr) for ptr in ptrs])
-    out = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
+    totals = np.fromiter((ptr[-1] for ptr in ptrs), np.int64, len(ptrs))  # each part's moves
+    bases = first + np.cumsum(totals) - totals
+    tails = _shifted([ptr[1:] for ptr in ptrs], bases, _INT64)
+    return np.concatenate([np.array([0, first], dtype=np.int64), tails])
 
 
 def determinise_tagged(
@@ -295,23 +304,23 @@ def tagged_partition(table: np.ndarray, accepts: np.ndarray) -> np.ndarray:
 
 
 def _quotient(
-    table: np.ndarray, accepts: np.ndarray, block_of: np.ndarray, class_of: np.ndarray
+    table: np.ndarray, accepts: np.ndarray, block_of: np.ndarray, class_of: np.ndarray, limits: Limits | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge equivalent states, drop the dead block, number blocks in BFS order
     from the start (so ``start == 0``), expand classes to 256 byte columns.
 
     Returns the contiguous ``int32 [S, 256]`` table and each state's accept row.
+    Raises :class:`ResourceLimitExceeded` past ``limits.max_lexer_states`` states, before
+    expanding: a failed one-DFA attempt expanded thousands of states for nothing.
     """
     n = table.shape[0]
     dead = int(block_of[n])
     representative = np.zeros(block_of.max() + 1, dtype=np.int64)
     representative[block_of[:n]] = np.arange(n)
-    successors = block_of[table[representative]]  # -1 entries index the sink's block
-    order = bfs_order(successors, int(block_of[0]), dead)
-    new_id = np.full(len(representative), -1, dtype=np.int32)
-    new_id[order] = np.arange(len(order), dtype=np.int32)
-    new_id[dead] = -1  # also when the start itself is dead (no lexeme matches anything)
-    transitions = np.ascontiguousarray(new_id[successors[order]][:, class_of], dtype=np.int32)
+    order = block_order(table, block_of, representative, dead)
+    if limits is not None and len(order) > limits.max_lexer_states:
+        raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states")
+    transitions = block_rows(table, block_of, representative, dead, order, class_of)
     return transitions, np.ascontiguousarray(accepts[representative[order]])
 
 

@@ -46,6 +46,7 @@ import numpy as np
 from outform.automata.utf8 import ACCEPT, utf8_automaton
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import Alt, CharSet, Concat, Empty, RegexNode, Repeat
+from outform.kernels.subset import csr_rows
 from outform.limits import DEFAULT_LIMITS, Limits
 
 
@@ -116,23 +117,27 @@ def _inner_states(node: RegexNode) -> int:
     """States created by ``_Builder.build`` besides the two endpoints, kept on the
     (immutable) node: the lexer bank counts every lexeme before building it, and
     lexemes share sub-trees (the spellings of a character, a key's string body),
-    so a count per tree walk was a tenth of the compile of a schema with many keys."""
-    kind = type(node)
-    if kind is CharSet:
-        return (node.__dict__.get("_utf8_template") or _utf8_template(node))[0]
-    if kind is Empty:
-        return 0
+    so a count per tree walk was a tenth of the compile of a schema with many keys.
+    Character sets keep theirs too, and parents read a child's count before calling
+    for it: most children are counted already, and the walk makes a third of the calls."""
     known = node.__dict__.get("_nfa_inner")
     if known is not None:
         return known
-    if kind is Concat:
+    kind = type(node)
+    if kind is CharSet:
+        count = (node.__dict__.get("_utf8_template") or _utf8_template(node))[0]
+    elif kind is Empty:
+        count = 0
+    elif kind is Concat:
         count = len(node.items) - 1
         for item in node.items:
-            count += _inner_states(item)
+            known = item.__dict__.get("_nfa_inner")
+            count += _inner_states(item) if known is None else known
     elif kind is Alt:
         count = 0
         for option in node.options:
-            count += _inner_states(option)
+            known = option.__dict__.get("_nfa_inner")
+            count += _inner_states(option) if known is None else known
     else:
         item = _inner_states(node.item)
         if node.max is None:
@@ -154,18 +159,17 @@ def _utf8_template(chars: CharSet) -> _Template:
     NFAs and counted many times, and this makes both a few list operations."""
     known = chars.__dict__.get("_utf8_template")
     if known is None:
-        if chars.ranges and chars.ranges[-1][1] < 0x80:  # ASCII: one edge per range, no inner state
-            n = len(chars.ranges)
-            known = (0, (-1,) * n, tuple(lo for lo, _ in chars.ranges), tuple(hi for _, hi in chars.ranges), (-1,) * n)
-        else:
-            known = _template_of(chars.ranges)
+        known = _template_of(chars.ranges)
         object.__setattr__(chars, "_utf8_template", known)  # not a field: equality ignores it
     return known
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _template_of(ranges: tuple[tuple[int, int], ...]) -> _Template:
     """See :func:`_utf8_template` (shared by equal sets built separately)."""
+    if ranges and ranges[-1][1] < 0x80:  # ASCII: one edge per range, no inner state
+        n = len(ranges)
+        return 0, (-1,) * n, tuple(lo for lo, _ in ranges), tuple(hi for _, hi in ranges), (-1,) * n
     root, nodes = utf8_automaton(ranges)
     inner = [node for node in range(len(nodes)) if node != root]
     local = {ACCEPT: -1, root: -1, **{node: k for k, node in enumerate(inner)}}
@@ -203,14 +207,12 @@ class _Builder:
 
     def finish(self, start: int, accept: int) -> ByteNFA:
         """The CSR form; a stable sort by source keeps each state's moves in the order they were added."""
-        eps_ptr, eps_order = _csr_order(self.eps_src, self.n_states)
-        edge_ptr, edge_order = _csr_order(self.edge_src, self.n_states)
-        arrays = (eps_ptr, np.array(self.eps_dst, dtype=np.int32)[eps_order], edge_ptr,
-                  np.array(self.edge_lo, dtype=np.int32)[edge_order], np.array(self.edge_hi, dtype=np.int32)[edge_order],
-                  np.array(self.edge_dst, dtype=np.int32)[edge_order])
-        for array in arrays:
-            array.setflags(write=False)  # NFAs are shared through build_nfa's cache
-        return ByteNFA(*arrays, start, accept)
+        eps_ptr, eps = csr_rows(np.array((self.eps_src, self.eps_dst), dtype=np.int32), self.n_states)
+        edge_ptr, edges = csr_rows(np.array((self.edge_src, self.edge_lo, self.edge_hi, self.edge_dst),
+                                            dtype=np.int32), self.n_states)
+        for array in (eps_ptr, eps, edge_ptr, edges):
+            array.setflags(write=False)  # NFAs are shared through build_nfa's cache (rows are views of these)
+        return ByteNFA(eps_ptr, eps[0], edge_ptr, edges[0], edges[1], edges[2], start, accept)
 
     def build(self, node: RegexNode, s: int, e: int) -> None:
         kind = type(node)
@@ -310,17 +312,23 @@ class _Builder:
         item's own, which is what makes them shareable."""
         end = e
         suffixes = self.suffixes
-        for index in range(len(items) - 1, 0, -1):
-            item = items[index]
-            key = (item, end)
-            known = suffixes.get(key)
+        index = len(items) - 1
+        while index > 0:  # the items already built towards ``end``, from the back
+            known = suffixes.get((items[index], end))
             if known is None:
-                known = self.new_state()
-                self.build(item, known, end)
-                suffixes[key] = known
-            elif self.deferred:
+                break
+            if self.deferred:
                 self.undefer(known)
             end = known
+            index -= 1
+        while index > 0:  # the rest go towards states made here, which nothing was built towards yet: no look-ups
+            item = items[index]
+            known = self.n_states
+            self.n_states += 1
+            self.build(item, known, end)
+            suffixes[(item, end)] = known
+            end = known
+            index -= 1
         self.build(items[0], s, end)
 
     def repeat(self, node: Repeat, s: int, e: int) -> None:
@@ -393,12 +401,3 @@ def _fragment(node: RegexNode, shared_suffixes: bool) -> _Fragment:
                 tuple((item, stop, state) for (item, stop), state in entries if stop != end))
     object.__setattr__(node, builder.slot, fragment)
     return fragment
-
-
-def _csr_order(sources: list[int], n_states: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(ptr[n_states + 1], order)``: the moves of state ``s`` are ``order[ptr[s]:ptr[s + 1]]``
-    (indices into the flat lists), in the order they were added."""
-    src = np.array(sources, dtype=np.int64)
-    ptr = np.zeros(n_states + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n_states), out=ptr[1:])
-    return ptr, np.argsort(src, kind="stable")
