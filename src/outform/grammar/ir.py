@@ -27,12 +27,18 @@ class Ref:
 
     name: str
 
+    def __hash__(self) -> int:
+        return hash(self.name)  # (no tuple to build: choices hash their options, and so these leaves, a lot)
+
 
 @dataclass(frozen=True)
 class Lexeme:
     """A reference to the lexeme (terminal) ``name``."""
 
     name: str
+
+    def __hash__(self) -> int:
+        return hash(self.name)  # (as ``Ref``; a lexeme and a rule of one name may hash alike: they are unequal)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ EPSILON = Seq(())
 def seq(*items: Expr) -> Expr:
     """Sequence, flattening nested ``Seq`` (and so dropping ``EPSILON``) and
     unwrapping a single item, so that passes see one canonical shape."""
+    if Seq not in map(type, items):  # (the usual case, looked at in C)
+        return items[0] if len(items) == 1 else Seq(items)
     flat: list[Expr] = []
     for item in items:
         flat.extend(item.items if isinstance(item, Seq) else (item,))
@@ -72,10 +80,15 @@ def seq(*items: Expr) -> Expr:
 def choice(*options: Expr) -> Expr:
     """Choice, flattening nested ``Choice``, dropping duplicate options (they
     only add ambiguity) and unwrapping a single option."""
-    flat: dict[Expr, None] = {}  # an ordered set
-    for option in options:
-        for sub in option.options if isinstance(option, Choice) else (option,):
-            flat[sub] = None
+    if Choice not in map(type, options):  # (the usual case, looked at in C)
+        flat = dict.fromkeys(options)  # an ordered set
+        if len(flat) == len(options) != 1:
+            return Choice(options)
+    else:
+        flat = {}
+        for option in options:
+            for sub in option.options if isinstance(option, Choice) else (option,):
+                flat[sub] = None
     return next(iter(flat)) if len(flat) == 1 else Choice(tuple(flat))
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import weakref
-from typing import Iterator
+from collections import defaultdict
+from typing import Iterable, Iterator
 
 from outform.errors import GrammarError, RegexError, ResourceLimitExceeded
 from outform.grammar.ir import (
@@ -48,7 +49,6 @@ from outform.grammar.regex_ast import (
     alt,
     concat,
     repeat,
-    shortest_lengths,
 )
 from outform.limits import DEFAULT_LIMITS, Limits
 
@@ -68,25 +68,49 @@ of collapsed rules (``x{1,1000}``) would otherwise build huge NFAs first."""
 
 def nullable(node: RegexNode) -> bool:
     """Whether ``node`` accepts the empty string."""
-    return shortest_lengths(node)[0] == 0
+    kind = type(node)
+    if kind is Concat:
+        return all(map(nullable, node.items))
+    if kind is Alt:
+        return any(map(nullable, node.options))
+    if kind is Repeat:
+        return node.min == 0 or node.max == 0 or nullable(node.item)
+    return kind is Empty
 
 
 def is_void(node: RegexNode) -> bool:
     """Whether ``node`` accepts no string at all (an empty character set
     somewhere it cannot be avoided)."""
-    return shortest_lengths(node)[0] == _INF
+    kind = type(node)
+    if kind is CharSet:
+        return not node.ranges
+    if kind is Concat:
+        return any(map(is_void, node.items))
+    if kind is Alt:
+        return all(map(is_void, node.options))
+    if kind is Repeat:
+        return node.min > 0 and node.max != 0 and is_void(node.item)
+    return False
 
 
 def matches_nonempty(node: RegexNode) -> bool:
     """Whether ``node`` accepts some non-empty string, i.e. whether it is a
     usable lexeme once the lexer drops the empty match."""
-    return shortest_lengths(node)[1] < _INF
+    kind = type(node)
+    if kind is CharSet:
+        return bool(node.ranges)
+    if kind is Concat:
+        return not any(map(is_void, node.items)) and any(map(matches_nonempty, node.items))
+    if kind is Alt:
+        return any(map(matches_nonempty, node.options))
+    if kind is Repeat:
+        return node.max != 0 and matches_nonempty(node.item)
+    return False
 
 
-_INF = float("inf")
-"""(The three properties above read :func:`shortest_lengths`, kept on each node: walking
-a lexeme again per property, and per nested sequence, was a tenth of ``to_bnf`` on schemas
-with "any key but these" lexemes of thousands of nodes.)"""
+# (The three properties above stop as soon as the answer is known: a lexeme's first
+# option or item usually settles it, where ``shortest_lengths`` walks the whole lexeme,
+# and "any key but these" lexemes have thousands of nodes.)
 
 
 # ---------------------------------------------------------------------------
@@ -100,16 +124,17 @@ _DOT = CharSet.char(0x0A).complement()
 _ANY_TEXT = "[\\x00-\\U0010ffff]"
 
 
-def to_regex_text(node: RegexNode, other=None) -> str:
+def to_regex_text(node: RegexNode, other=None, any_char: str = _ANY_TEXT) -> str:
     """Regex text (the syntax of :func:`~outform.grammar.regex_parser.parse_regex`
     and Python ``re``) denoting the same language as ``node``.  ``other(node, text)``
     spells nodes that are not regex AST nodes (assertions of an extended AST),
-    given this function for their children."""
+    given this function for their children.  ``any_char`` spells the set of all
+    characters (see :func:`to_python_regex`)."""
     if isinstance(node, Empty):
         return "(?:)"
     if isinstance(node, CharSet):
-        return _charset_text(node)
-    text = lambda child: to_regex_text(child, other)  # noqa: E731
+        return _charset_text(node, any_char)
+    text = lambda child: to_regex_text(child, other, any_char)  # noqa: E731
     if isinstance(node, Concat):
         return "".join(f"(?:{text(i)})" if isinstance(i, Alt) else text(i) for i in node.items)
     if isinstance(node, Alt):
@@ -122,6 +147,14 @@ def to_regex_text(node: RegexNode, other=None) -> str:
     return item + _quantifier_text(node.min, node.max)
 
 
+def to_python_regex(node: RegexNode) -> str:
+    """:func:`to_regex_text` for Python's ``re`` to compile: the set of all
+    characters is ``(?s:.)`` (the same in ``re``), not a class from ``\\x00`` to
+    ``\\U0010ffff``, which ``re`` takes milliseconds to compile (it tries a
+    table of the whole range), and unanchored patterns start and end with one."""
+    return to_regex_text(node, any_char="(?s:.)")
+
+
 def _quantifier_text(low: int, high: int | None) -> str:
     if high is None:
         return {0: "*", 1: "+"}.get(low, f"{{{low},}}")
@@ -130,15 +163,16 @@ def _quantifier_text(low: int, high: int | None) -> str:
     return f"{{{low}}}" if low == high else f"{{{low},{high}}}"
 
 
-def _charset_text(chars: CharSet) -> str:
-    """A set as ``.``, one character, or the shorter of ``[...]``/``[^...]``."""
+def _charset_text(chars: CharSet, any_char: str = _ANY_TEXT) -> str:
+    """A set as ``.``, one character, ``any_char`` (all characters), or the
+    shorter of ``[...]``/``[^...]``."""
     if chars == _DOT:
         return "."
     if len(chars.ranges) == 1 and chars.ranges[0][0] == chars.ranges[0][1]:
         return _char_text(chars.ranges[0][0], in_class=False)
     complement = chars.complement()
     if not complement.ranges:
-        return _ANY_TEXT
+        return any_char
     if not chars.ranges:
         return "[^" + _ANY_TEXT[1:]
     if len(complement.ranges) < len(chars.ranges):
@@ -257,23 +291,26 @@ def _new_refs(expr: Expr, visited: dict[int, Expr]) -> tuple[list[str], list[str
     return rules, lexemes
 
 
-def _replace_refs(expr: Expr, replace, memo: dict | None = None) -> Expr:
+def _replace_refs(expr: Expr, replace, memo: dict | None = None, within: set[int] | None = None) -> Expr:
     """``expr`` with every ``Ref``/``Lexeme`` leaf mapped through ``replace``.
 
     ``memo`` (by node identity, shared across calls) makes a sub-expression
-    shared by many rules cost once: schema grammars are DAGs of such sharing."""
+    shared by many rules cost once: schema grammars are DAGs of such sharing.
+    ``within``: ids of the only nodes that may change (others are kept as they are)."""
+    if within is not None and id(expr) not in within:
+        return expr
     memo = {} if memo is None else memo
     known = memo.get(id(expr))
     if known is not None:
         return known[1]
     if isinstance(expr, Seq):
-        items = [_replace_refs(item, replace, memo) for item in expr.items]
+        items = [_replace_refs(item, replace, memo, within) for item in expr.items]
         out = expr if _same(items, expr.items) else seq(*items)
     elif isinstance(expr, Choice):
-        options = [_replace_refs(option, replace, memo) for option in expr.options]
+        options = [_replace_refs(option, replace, memo, within) for option in expr.options]
         out = expr if _same(options, expr.options) else choice(*options)
     elif isinstance(expr, Rep):
-        item = _replace_refs(expr.item, replace, memo)
+        item = _replace_refs(expr.item, replace, memo, within)
         out = expr if item is expr.item else Rep(item, expr.min, expr.max)
     else:
         out = replace(expr)
@@ -304,12 +341,23 @@ def simplify(grammar: Grammar) -> Grammar:
     done = _SIMPLIFIED.get(id(grammar))
     if done is not None and done() is grammar:
         return grammar
-    _check_references(grammar)
-    rules = _productive_rules(grammar)
-    if grammar.start not in rules:
+    _check_declared(grammar)
+    walk = _GrammarWalk(grammar)
+    if walk.undefined:
+        _raise_undefined(grammar)
+    if grammar.start not in walk.productive:
         raise GrammarError(f"grammar matches no string: start rule {grammar.start!r} has no finite derivation")
-    rules = _inline_trivial_rules(rules, grammar.start)
-    simplified = reachable_part(dataclasses.replace(grammar, rules=rules))
+    if walk.complete:  # nothing to prune: the walk already knows what is reachable
+        rules = {name: expr for name, expr in grammar.rules.items() if name in walk.reached}
+        used = walk.used.union(grammar.ignore)
+        simplified = dataclasses.replace(
+            grammar,
+            rules=_inline_trivial_rules(rules, grammar.start, walk),
+            lexemes={name: node for name, node in grammar.lexemes.items() if name in used},
+        )
+    else:
+        rules = _inline_trivial_rules(_productive_rules(grammar, walk), grammar.start)
+        simplified = reachable_part(dataclasses.replace(grammar, rules=rules))
     _SIMPLIFIED[id(simplified)] = weakref.ref(simplified, lambda _, key=id(simplified): _SIMPLIFIED.pop(key, None))
     return simplified
 
@@ -317,12 +365,17 @@ def simplify(grammar: Grammar) -> Grammar:
 _SIMPLIFIED: dict[int, weakref.ref] = {}  # id -> a grammar simplify() returned (grammars are not edited in place)
 
 
-def _check_references(grammar: Grammar) -> None:
+def _check_declared(grammar: Grammar) -> None:
     if grammar.start not in grammar.rules:
         raise GrammarError(f"start rule {grammar.start!r} is not defined")
     for name in grammar.ignore:
         if name not in grammar.lexemes:
             raise GrammarError(f"ignored lexeme {name!r} is not defined")
+
+
+def _raise_undefined(grammar: Grammar) -> None:
+    """Raise for the first undefined name, in rule order (called once the walk
+    found that there is one: this walk is for the message)."""
     visited: dict[int, Expr] = {}  # what earlier rules reached has no undefined name, or this raised
     for name, expr in grammar.rules.items():
         rule_refs, lexeme_refs = _new_refs(expr, visited)
@@ -334,79 +387,146 @@ def _check_references(grammar: Grammar) -> None:
                 raise GrammarError(f"rule {name!r} refers to undefined lexeme {ref!r}")
 
 
-def _productive_rules(grammar: Grammar) -> dict[str, Expr]:
-    """The rules with a finite derivation, pruned of the options that have none.
+class _GrammarWalk:
+    """One walk over a grammar's expression DAG that serves all of :func:`simplify`.
 
-    Linear and-or propagation over the expression DAG (nodes by identity, so a
-    sub-expression shared by many rules is looked at once): a lexeme that
-    matches something, ``ε`` and ``x{0,n}`` derive; a sequence derives once
-    all its items do (a counter per sequence), a choice once one
-    option does, a rule once its body does, and then every reference to it.
+    Nodes are taken by identity, so a sub-expression shared by many rules
+    (schema grammars are DAGs) is looked at once.  The walk starts at the start
+    rule and enters a rule's body where a reference to it is first met, so
+    ``reached`` (rules reachable from the start) and ``used`` (lexemes they use)
+    come with it; then it visits the other rules, for ``undefined`` (some rule
+    names an undefined rule or lexeme) and for derivability.
+
+    Derivability is linear and-or propagation over the DAG: a lexeme that
+    matches something, ``ε`` and ``x{0,n}`` derive; a sequence derives once all
+    its items do (a counter per sequence), a choice once one option does, a
+    rule once its body does, and then every reference to it.  ``derivable``
+    holds the ids of the nodes that derive, ``productive`` the rules, and
+    ``complete`` says whether every node derives (the usual case: then nothing
+    is pruned).  ``parents`` (child id -> ids of the nodes it is an item of;
+    lexeme items that derive are counted at once and get no entry) and
+    ``refs`` (rule name -> ids of the references to it) stay for
+    :meth:`containing`.
     """
-    void = {name for name, node in grammar.lexemes.items() if is_void(node)}
-    waiting: dict[int, int] = {}  # node id -> items still to be found derivable
-    parents: dict[int, list[int]] = {}  # node id -> ids of the nodes it is an item of
-    refs: dict[str, list[int]] = {}  # rule name -> ids of the Ref nodes naming it
-    roots: dict[int, list[str]] = {}  # node id -> rules whose body it is
-    keep: list[Expr] = []  # every visited node, alive so that ids stay unique
-    derivable: set[int] = set()
-    ready: list[int] = []
 
-    def found(key: int) -> None:
-        if key not in derivable:
-            derivable.add(key)
-            ready.append(key)
+    def __init__(self, grammar: Grammar):
+        self.rules = grammar.rules
+        self.lexemes = grammar.lexemes
+        self.void = {name for name, node in grammar.lexemes.items() if is_void(node)}
+        self.sound = grammar.lexemes.keys() - self.void  # lexemes that derive
+        self.nodes: dict[int, Expr] = {}  # id -> every visited node, alive so that ids stay unique
+        self.parents: dict[int, list[int]] = defaultdict(list)
+        self.refs: dict[str, list[int]] = {}
+        self.waiting: dict[int, int] = {}  # node id -> items still to be found derivable
+        self.derivable: set[int] = set()
+        self.reached: dict[str, None] = {grammar.start: None}
+        self.used: set[str] = set()
+        self.undefined = False
+        self._visit(grammar.rules[grammar.start], follow=True)
+        for body in grammar.rules.values():
+            if id(body) not in self.nodes:
+                self._visit(body, follow=False)
+        self.productive = self._propagate()
+        self.complete = len(self.derivable) == len(self.nodes)
 
-    visited: set[int] = set()
-    for name, body in grammar.rules.items():
-        roots.setdefault(id(body), []).append(name)
-        stack = [body]
+    def _visit(self, root: Expr, follow: bool) -> None:
+        """Visit the nodes under ``root`` not visited yet; ``follow``: also enter the
+        bodies of the rules they refer to, noting those rules and the lexemes used."""
+        nodes, parents, waiting, derivable = self.nodes, self.parents, self.waiting, self.derivable
+        rules, reached, sound = self.rules, self.reached, self.sound
+        stack = [root]
         while stack:
             node = stack.pop()
             key = id(node)
-            if key in visited:
+            if key in nodes:
                 continue
-            visited.add(key)
-            keep.append(node)
+            nodes[key] = node
             kind = type(node)
             if kind is Ref:
-                refs.setdefault(node.name, []).append(key)
+                name = node.name
+                self.refs.setdefault(name, []).append(key)
+                if name not in rules:
+                    self.undefined = True
+                elif follow and name not in reached:
+                    reached[name] = None
+                    stack.append(rules[name])
                 continue
             if kind is Lexeme:
-                if node.name not in void:
-                    found(key)
+                name = node.name
+                if name in sound:
+                    derivable.add(key)
+                elif name not in self.lexemes:
+                    self.undefined = True
+                if follow:
+                    self.used.add(name)
                 continue
             if kind is Seq:
                 items = node.items
-                waiting[key] = len(items)  # an item listed twice counts twice, and is found twice
+                count = len(items)  # an item listed twice counts twice, and is found twice
             elif kind is Choice:
                 items = node.options
-                waiting[key] = 1
+                count = 1
             else:
                 items = (node.item,)
-                waiting[key] = 0 if node.min == 0 else 1
-            if waiting[key] == 0:
-                found(key)
+                count = 0 if node.min == 0 else 1
             for child in items:
-                parents.setdefault(id(child), []).append(key)
+                if type(child) is Lexeme and child.name in sound:
+                    count -= 1  # found at once: most items are lexemes, and need no edge then
+                else:
+                    parents[id(child)].append(key)
+            waiting[key] = count
+            if count <= 0:
+                derivable.add(key)
             stack.extend(items)
-    productive: set[str] = set()
-    while ready:
-        key = ready.pop()
-        for parent in parents.get(key, ()):
-            if parent not in derivable:
-                waiting[parent] -= 1
-                if waiting[parent] <= 0:
-                    found(parent)
-        for name in roots.get(key, ()):
-            if name not in productive:
-                productive.add(name)
-                for ref in refs.get(name, ()):
-                    found(ref)
-    if len(derivable) == len(visited):  # the usual case (schema grammars): nothing to prune
+
+    def _propagate(self) -> set[str]:
+        """Spread derivability up from the nodes found derivable while visiting;
+        return the productive rules."""
+        parents, waiting, derivable = self.parents, self.waiting, self.derivable
+        roots: dict[int, list[str]] = {}  # node id -> rules whose body it is
+        for name, body in self.rules.items():
+            roots.setdefault(id(body), []).append(name)
+        productive: set[str] = set()
+        ready = list(derivable)
+        while ready:
+            key = ready.pop()
+            for parent in parents.get(key, ()):
+                if parent not in derivable:
+                    waiting[parent] -= 1
+                    if waiting[parent] <= 0:
+                        derivable.add(parent)
+                        ready.append(parent)
+            for name in roots.get(key, ()):
+                if name not in productive:
+                    productive.add(name)
+                    for ref in self.refs.get(name, ()):
+                        if ref not in derivable:
+                            derivable.add(ref)
+                            ready.append(ref)
+        return productive
+
+    def containing(self, names: Iterable[str]) -> set[int]:
+        """Ids of the references to the rules ``names`` and of the nodes that
+        contain one (what replacing those references rebuilds)."""
+        found: set[int] = set()
+        pending = [ref for name in names for ref in self.refs.get(name, ())]
+        while pending:
+            key = pending.pop()
+            if key not in found:
+                found.add(key)
+                pending.extend(self.parents.get(key, ()))
+        return found
+
+
+def _productive_rules(grammar: Grammar, walk: _GrammarWalk | None = None) -> dict[str, Expr]:
+    """The rules with a finite derivation, pruned of the options that have none
+    (``walk``: the grammar's, when already made)."""
+    walk = walk or _GrammarWalk(grammar)
+    if walk.complete:  # the usual case (schema grammars): nothing to prune
         return dict(grammar.rules)
     memo: dict = {}
-    return {name: _prune(expr, productive, void, memo) for name, expr in grammar.rules.items() if name in productive}
+    return {name: _prune(expr, walk.productive, walk.void, memo)
+            for name, expr in grammar.rules.items() if name in walk.productive}
 
 
 def _prune(expr: Expr, productive: set[str], void: set[str], memo: dict) -> Expr | None:
@@ -433,9 +553,12 @@ def _prune(expr: Expr, productive: set[str], void: set[str], memo: dict) -> Expr
     return out
 
 
-def _inline_trivial_rules(rules: dict[str, Expr], start: str) -> dict[str, Expr]:
+def _inline_trivial_rules(rules: dict[str, Expr], start: str, walk: _GrammarWalk | None = None) -> dict[str, Expr]:
     """Replace references to rules whose body is one ``Ref``/``Lexeme`` by that
     body (Lark's ``?value: obj | ...`` and GBNF helper rules create many).
+
+    ``walk``: the walk of a grammar whose nodes ``rules`` are (not pruned since),
+    which says what contains such references: only that is rebuilt.
 
     Cycles of trivial rules cannot remain: they have no finite derivation,
     so :func:`_productive_rules` already removed them.
@@ -448,7 +571,8 @@ def _inline_trivial_rules(rules: dict[str, Expr], start: str) -> dict[str, Expr]
         return leaf
 
     memo: dict = {}
-    return {name: _replace_refs(expr, resolve, memo) for name, expr in rules.items() if name not in trivial}
+    within = walk.containing(trivial) if walk is not None else None
+    return {name: _replace_refs(expr, resolve, memo, within) for name, expr in rules.items() if name not in trivial}
 
 
 def reachable_part(grammar: Grammar) -> Grammar:

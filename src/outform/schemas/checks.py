@@ -1092,12 +1092,12 @@ def ecma_search(pattern: str):
     None when the pattern is not supported: a Python regex of the compiled language, or a
     backtracking search (:func:`~outform.schemas.lookaround.backtracking_search`) when that
     language is too big to compile."""
-    from outform.grammar.passes import to_regex_text
+    from outform.grammar.passes import to_python_regex
     from outform.schemas.lookaround import backtracking_search
     from outform.schemas.strings import pattern_regex
 
     try:
-        return re.compile(to_regex_text(pattern_regex(pattern))).fullmatch
+        return re.compile(to_python_regex(pattern_regex(pattern))).fullmatch
     except UnsupportedRegexError:
         pass
     except (RegexError, re.error, RecursionError, ValueError):

@@ -45,13 +45,13 @@ import warnings
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urldefrag, urljoin
 
 from outform.errors import GrammarError, RegexError, SchemaError, UnsupportedRegexError, UnsupportedSchema
 from outform.grammar.ir import EPSILON, Choice, Expr, Grammar, Lexeme, Ref, Rep, choice, seq
-from outform.grammar.passes import simplify, to_regex_text
-from outform.grammar.regex_ast import CharSet, Empty, RegexNode, alt, concat, literal, repeat
+from outform.grammar.passes import simplify, to_python_regex
+from outform.grammar.regex_ast import Alt, CharSet, Concat, Empty, RegexNode, alt, concat, literal, repeat
 from outform.schemas import charfa, numbers, strings
 from outform.schemas.checks import ecma_search
 from outform.schemas.ecma_syntax import is_ecma_regex
@@ -197,6 +197,7 @@ class SchemaCompiler:
         self._patterns: dict[str, RegexNode] = {}  # see _pattern
         self._key_classes: dict[tuple, tuple] = {}  # see _key_class
         self._member_rules: dict[Expr, Expr] = {}  # see _member_rule
+        self._member_refs: dict[str, Ref] = {}  # member rule name -> its reference (see _ObjectState)
         self._literal_strings: dict[str, RegexNode] = {}  # property name -> its key regex
         self._object_states: dict[tuple, Ref] = {}  # see _object_state
         # keywords without an assertion (format asserts when formats are enforced)
@@ -1076,7 +1077,10 @@ class SchemaCompiler:
 
     def _pattern_matches(self, pattern: str, name: str, part: Sub) -> bool:
         try:
-            return re.fullmatch(to_regex_text(strings.pattern_regex(pattern)), name) is not None
+            node = strings.pattern_regex(pattern)
+            if not _SURROGATE.search(name):  # (then both agree; ``re`` compiles big classes slowly)
+                return len(name) in _end_positions(node, {0}, name)
+            return re.fullmatch(to_python_regex(node), name) is not None
         except (RegexError, re.error) as exc:
             raise SchemaError(f"invalid pattern {pattern!r}: {exc}", part.pointer + "/patternProperties") from exc
 
@@ -1099,7 +1103,6 @@ class SchemaCompiler:
                 additional.append(self._default_additional(node))
         if len(patterns) > MAX_PATTERN_KEYS:
             raise _ObjectTooComplex(ptr + "/patternProperties", f"more than {MAX_PATTERN_KEYS} patternProperties")
-        names_node = alt(*(literal(n) for n in names)) if names else charfa.VOID
         regions = []
         for mask in range(1 << len(patterns)):
             inside = [patterns[i] for i in range(len(patterns)) if mask >> i & 1]
@@ -1119,7 +1122,7 @@ class SchemaCompiler:
             regions.append((inside, outside, subs))
         out = []
         for inside, outside, subs in regions:
-            key = self._key_class(inside, outside, names, names_node, name_regex, ptr)
+            key = self._key_class(inside, outside, names, name_regex, ptr)
             if key is not None:
                 out.append((key, subs))
         result = []
@@ -1136,7 +1139,7 @@ class SchemaCompiler:
             node = self._patterns[pattern] = strings.pattern_regex(pattern)
         return node
 
-    def _key_class(self, inside, outside, names, names_node, name_regex, ptr: str) -> RegexNode | None:
+    def _key_class(self, inside, outside, names, name_regex, ptr: str) -> RegexNode | None:
         """The encoded key regex of the keys that match the ``inside`` patterns and
         ``name_regex`` but neither the ``outside`` patterns nor a declared name
         (``None``: no such key).  Memoised: objects of one schema often share their
@@ -1146,11 +1149,11 @@ class SchemaCompiler:
         if known is not None and known[0] is name_regex:
             return known[1]
         positive = [p[0] for p in inside] + ([name_regex] if name_regex is not None else [])
-        negative = [p[0] for p in outside] + ([names_node] if names else [])
         try:
             key = _all_strings_but(names) if not positive and not outside and names else None
             if key is None:  # (``None``: too many names for the trie, as before)
-                key = _set_algebra(positive, negative)
+                declared = [alt(*(literal(n) for n in names))] if names else []  # (not needed above)
+                key = _set_algebra(positive, [p[0] for p in outside] + declared)
         except charfa.TooComplex:
             raise _ObjectTooComplex(ptr + "/patternProperties", "property key classes too complex to separate")
         encoded = None if key == charfa.VOID else strings.encode_string_regex(key)
@@ -1164,6 +1167,7 @@ class SchemaCompiler:
         known = self._member_rules.get(body)
         if known is None:
             known = self._member_rules[body] = self.named("member", body)
+            self._member_refs[known.name] = known
         return known
 
     def _object_state(self, state: "_ObjectState", first: bool) -> Expr:
@@ -1193,10 +1197,12 @@ class SchemaCompiler:
             return ref
 
         top = rule(state, first)
+        members = self._member_refs
         while pending:
             st, head = pending.pop()
             options = []
-            for pair, nxt in st.moves():
+            for member, nxt in st.moves():
+                pair = members[member]
                 options.append(seq(pair, rule(nxt, False)) if head else seq(comma, ws, pair, rule(nxt, False)))
             if st.accepting():
                 options.append(EPSILON)
@@ -1258,10 +1264,11 @@ class SchemaCompiler:
             body = seq(member, Rep(seq(comma, ws, member), 0, None))
             return seq(self.tok["{"], ws, body if required else choice(EPSILON, body), self.tok["}"])
         if order == "any":
+            names = [p.name for p in pairs]
             start = _ObjectState(
-                tuple(sorted(pairs, key=lambda p: p.name)), frozenset(pairs[i] for i in required),
-                frozenset((pairs[k], frozenset(pairs[x] for x in d)) for k, d in dep_sets.items() if d),
-                min_p if counted else 0, max_p if counted else None, tuple(extra_pairs))
+                tuple(sorted(names)), frozenset(names[i] for i in required),
+                frozenset((names[k], frozenset(names[x] for x in d)) for k, d in dep_sets.items() if d),
+                min_p if counted else 0, max_p if counted else None, tuple(p.name for p in extra_pairs))
             return seq(self.tok["{"], ws, self._object_state(start, True), self.tok["}"])
         track = bool(dep_sets) or counted
         if track and n > self.options.max_any_order_keys:
@@ -1374,23 +1381,65 @@ def _all_strings_but(names: list[str]) -> RegexNode | None:
 
     def walk(node: dict) -> tuple[RegexNode, RegexNode]:
         """(paths leaving the trie from ``node``, paths stopping inside it where no name ends)."""
-        chars = sorted(ord(ch) for ch in node if ch is not None)
-        others = CharSet(tuple((c, c) for c in chars)).complement()
+        others = _other_chars(tuple(sorted(ord(ch) for ch in node if ch is not None)))
         leave = [others] if not others.is_empty() else []
         stop = [] if None in node else [Empty()]
         for ch, child in node.items():
             if ch is not None:
                 child_leave, child_stop = walk(child)
-                if child_leave != charfa.VOID:
-                    leave.append(concat(CharSet.char(ord(ch)), child_leave))
-                if child_stop != charfa.VOID:
-                    stop.append(concat(CharSet.char(ord(ch)), child_stop))
+                first = CharSet.char(ord(ch))
+                if child_leave is not charfa.VOID:  # (what walk returns is VOID itself or matches something)
+                    leave.append(concat(first, child_leave))
+                if child_stop is not charfa.VOID:
+                    stop.append(concat(first, child_stop))
         return (alt(*leave) if leave else charfa.VOID), (alt(*stop) if stop else charfa.VOID)
 
     leave, stop = walk(trie)
     options = ([concat(leave, strings.ANY_STRING)] if leave != charfa.VOID else []) + \
         ([stop] if stop != charfa.VOID else [])
     return alt(*options) if options else charfa.VOID
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Code points no character set holds but ``re`` classes written with ``^`` or ``.`` do."""
+
+
+def _end_positions(node: RegexNode, starts: set[int], text: str) -> set[int]:
+    """The positions in ``text`` where a match of ``node`` begun at one of
+    ``starts`` can end (a full match from 0 ends at ``len(text)``).  Reads
+    ``node`` as :func:`~outform.grammar.passes.to_regex_text` spells it, so an ``Alt`` without options
+    matches the empty string, as its empty text does."""
+    kind = type(node)
+    if kind is CharSet:
+        return {i + 1 for i in starts if i < len(text) and charfa._contains(node, ord(text[i]))}
+    if kind is Concat:
+        for item in node.items:
+            starts = _end_positions(item, starts, text) if starts else starts
+        return starts
+    if kind is Alt:
+        return set().union(*(_end_positions(option, starts, text) for option in node.options)) \
+            if node.options else starts
+    if kind is Empty:
+        return starts
+    ends = set()
+    count = 0
+    while starts and (node.max is None or count <= node.max):
+        if count >= node.min:
+            if starts <= ends:
+                break  # a later round starts from positions already ended at: nothing new
+            ends |= starts
+        following = _end_positions(node.item, starts, text)
+        if following == starts:  # every later round ends where this one does
+            return ends | starts
+        starts, count = following, count + 1
+    return ends
+
+
+@functools.lru_cache(maxsize=1024)
+def _other_chars(chars: tuple[int, ...]) -> CharSet:
+    """The characters not in ``chars``, shared: trie nodes of names mostly continue
+    with one character, and one set is spelled (``encode_charset``) once."""
+    return CharSet(tuple((c, c) for c in chars)).complement()
 
 
 def _location_text(loc: tuple) -> str:
@@ -1501,7 +1550,7 @@ def _enforcing_format_checker():
 def _format_match(name: str):
     """``fullmatch`` of format ``name``'s regex, compiled on first use: the format
     regexes are big (~15 ms each to parse and compile), and a schema uses few."""
-    return re.compile(to_regex_text(format_regex(name))).fullmatch
+    return re.compile(to_python_regex(format_regex(name))).fullmatch
 
 
 @functools.lru_cache(maxsize=None)
@@ -1552,36 +1601,28 @@ def _ecma_validator_class(cls):
     return validators.extend(cls, extra)
 
 
-@dataclass(frozen=True)
-class _ObjectState:
+class _ObjectState(NamedTuple):
     """What the rest of an object in any key order needs (see
     :meth:`SchemaCompiler._object_state`): the member rules not seen yet
-    (``left``, by rule name, so that objects listing the same members in
-    another order share states), those of them that must still come
-    (``required``: the required members, and the dependencies of the members
-    seen), the dependencies of members not seen yet (``pending``: member ->
-    the members it needs that are not seen yet), how many more members at
-    least and at most (``min_more``; ``max_more``, ``None``: no bound), and the
-    member rules of undeclared keys (``extras``, any number of each).
+    (``left``, sorted, so that objects listing the same members in another
+    order share states), those of them that must still come (``required``:
+    the required members, and the dependencies of the members seen), the
+    dependencies of members not seen yet (``pending``: member -> the members
+    it needs that are not seen yet), how many more members at least and at
+    most (``min_more``; ``max_more``, ``None``: no bound), and the member rules
+    of undeclared keys (``extras``, any number of each).
 
-    Member rules are distinct objects (one ``Ref`` per rule), so a rule is
-    told from another by identity: comparing and hashing ``Ref`` values one
-    pair at a time made the states of a many-keyed object quadratic in Python
-    calls, as did hashing a state again for each of its moves."""
+    Member rules are given by name (one ``Ref`` per rule: the compiler maps
+    names back), and a state is a tuple: then hashing and comparing states,
+    and the sets inside them, stay in C, where ``Ref`` values cost a Python
+    call each (quadratic in the members of a many-keyed object)."""
 
-    left: tuple
-    required: frozenset
-    pending: frozenset
+    left: tuple[str, ...]
+    required: frozenset[str]
+    pending: frozenset[tuple[str, frozenset[str]]]
     min_more: int
     max_more: int | None
-    extras: tuple
-
-    def __hash__(self) -> int:
-        known = self.__dict__.get("_hash")
-        if known is None:
-            known = hash((self.left, self.required, self.pending, self.min_more, self.max_more, self.extras))
-            object.__setattr__(self, "_hash", known)  # not a field: equality ignores it
-        return known
+    extras: tuple[str, ...]
 
     def accepting(self) -> bool:
         return not self.required and self.min_more == 0
@@ -1592,25 +1633,28 @@ class _ObjectState:
             return None  # cannot end any more
         return _ObjectState(left, required, pending, max(self.min_more - 1, 0), max_more, self.extras)
 
-    def moves(self) -> list[tuple[Expr, "_ObjectState"]]:
-        """(member rule, next state) for each member that may come next."""
+    def moves(self) -> list[tuple[str, "_ObjectState"]]:
+        """(member rule name, next state) for each member that may come next."""
         if self.max_more is not None and self.max_more < 1:
             return []
         out = []
         needs = dict(self.pending)
-        members = frozenset(self.left)
-        for pair in self.left:
-            left = tuple(p for p in self.left if p is not pair)
-            rest = members.difference((pair,))
-            required = (self.required | needs.get(pair, frozenset())) & rest
-            pending = frozenset((k, d & rest) for k, d in self.pending if k is not pair and d & rest)
+        for i, member in enumerate(self.left):
+            left = self.left[:i] + self.left[i + 1:]
+            if self.pending:
+                rest = frozenset(left)
+                required = (self.required | needs.get(member, frozenset())) & rest
+                pending = frozenset((k, d & rest) for k, d in self.pending if k != member and d & rest)
+            else:  # the same sets, without building the rest (``required`` is within ``left``)
+                required = self.required - {member} if member in self.required else self.required
+                pending = self.pending
             nxt = self._after(left, required, pending)
             if nxt is not None:
-                out.append((pair, nxt))
+                out.append((member, nxt))
         if self.extras:
             nxt = self._after(self.left, self.required, self.pending)
             if nxt is not None:
-                out.extend((pair, nxt) for pair in self.extras)
+                out.extend((member, nxt) for member in self.extras)
         return out
 
 

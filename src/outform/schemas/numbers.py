@@ -19,6 +19,7 @@ Conventions (all exact, none approximate):
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from fractions import Fraction
 from math import gcd
 
@@ -64,6 +65,7 @@ def uint_range(lo: int, hi: int | None) -> RegexNode:
     return alt(*parts)
 
 
+@lru_cache(maxsize=1024)  # (``integer`` without bounds, ``minimum: 0``, ...: the same few again and again)
 def integer_text(lo: int | None, hi: int | None) -> RegexNode:
     """Canonical integer numerals (``-?(0|[1-9][0-9]*)``, plus ``-0``) of ``lo..hi`` (``None``: unbounded)."""
     if lo is not None and hi is not None and lo > hi:
@@ -81,6 +83,7 @@ def integer_text(lo: int | None, hi: int | None) -> RegexNode:
     return alt(*parts) if parts else charfa.VOID
 
 
+@lru_cache(maxsize=1024)
 def integer_regex(lo: int | None, hi: int | None) -> RegexNode:
     """Integer-valued numbers in ``lo..hi``, with an optional zero fraction."""
     text = integer_text(lo, hi)

@@ -550,6 +550,8 @@ def lexeme_states_estimate(content: RegexNode) -> int | None:
     in their bound, so this is close for the contents that are big in practice
     (``maxLength`` with or without a ``pattern`` of one repeated class).
     """
+    if _has_unbounded_repeat(content):  # (before any ``states_per_char``: each new set builds two DFAs)
+        return None
     memo: dict[int, tuple[RegexNode, int | None]] = {}
 
     def walk(node: RegexNode) -> int | None:
@@ -573,6 +575,23 @@ def lexeme_states_estimate(content: RegexNode) -> int | None:
 
     inner = walk(content)
     return None if inner is None else inner + 3
+
+
+def _has_unbounded_repeat(content: RegexNode) -> bool:
+    """Whether ``content`` has a ``x*``/``x{m,}`` anywhere (shared nodes looked at once)."""
+    seen: set[int] = set()
+    stack = [content]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is Repeat:
+            if node.max is None:
+                return True
+            stack.append(node.item)
+        elif (kind is Concat or kind is Alt) and id(node) not in seen:
+            seen.add(id(node))  # (``content`` keeps the nodes alive)
+            stack.extend(node.items if kind is Concat else node.options)
+    return False
 
 
 def _split_repeat(content: RegexNode) -> tuple[RegexNode, CharSet, int, int, RegexNode] | None:
