@@ -979,7 +979,7 @@ class SchemaCompiler:
         ptr = conj[0].pointer if conj else ""
         required: dict[str, None] = {}
         names: dict[str, None] = {}
-        deps: dict[str, set[str]] = {}
+        deps: dict[str, dict[str, None]] = {}  # ordered sets: key lexemes are named in this order
         min_p, max_p = 0, None
         name_subs: list[Sub] = []
         for part in conj:
@@ -990,7 +990,7 @@ class SchemaCompiler:
             for kw in ("dependentRequired", "dependencies"):
                 for k, v in (node.get(kw) or {}).items():
                     if isinstance(v, list):
-                        deps.setdefault(k, set()).update(v)
+                        deps.setdefault(k, {}).update(dict.fromkeys(v))
             if _count(node, "minProperties") is not None:
                 min_p = max(min_p, _count(node, "minProperties"))
             if _count(node, "maxProperties") is not None:
