@@ -35,7 +35,6 @@ The pipeline from a :class:`~outform.automata.nfa.ByteNFA` is:
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -43,6 +42,7 @@ import numpy as np
 
 from outform.automata.nfa import ByteNFA
 from outform.errors import RegexError, ResourceLimitExceeded
+from outform.kernels.subset import block_order, block_rows
 from outform.limits import DEFAULT_LIMITS, Limits
 
 _FINAL_BLOCK, _SINK_BLOCK = 0, 1  # initial Hopcroft blocks; the sink's keeps its number
@@ -309,29 +309,16 @@ def _split(sources: list[int], blocks, block_of, pending, queued) -> None:
 
 def _quotient(table: np.ndarray, accepting: np.ndarray, block_of: np.ndarray, class_of: np.ndarray) -> ByteDFA:
     """Merge equivalent states, drop the dead block, number blocks in BFS order
-    from the start and expand byte classes back to 256 columns."""
+    from the start and expand byte classes back to 256 columns (the lexer's kernels:
+    :func:`~outform.kernels.subset.block_order`, :func:`~outform.kernels.subset.block_rows`)."""
     n = table.shape[0]
+    block_of = np.asarray(block_of, dtype=np.int64)
     dead = int(block_of[n])
     representative = np.zeros(block_of.max() + 1, dtype=np.int64)
     representative[block_of[:n]] = np.arange(n)
-    successors = block_of[table[representative]]  # -1 entries index the sink's block
-    order = _bfs_order(successors.tolist(), int(block_of[0]), dead)
-    new_id = np.full(len(representative), -1, dtype=np.int32)
-    new_id[order] = np.arange(len(order), dtype=np.int32)
-    transitions = new_id[successors[order]][:, class_of]
+    order = block_order(table, block_of, representative, dead)
+    transitions = block_rows(table, block_of, representative, dead, order, np.asarray(class_of, dtype=np.int64))
     final = accepting[representative[order]]
     transitions.flags.writeable = False
     final.flags.writeable = False
     return ByteDFA(transitions, final, 0)
-
-
-def _bfs_order(successors: list[list[int]], start: int, dead: int) -> list[int]:
-    order, seen = [start], {start, dead}
-    queue = deque(order)
-    while queue:
-        for nxt in successors[queue.popleft()]:
-            if nxt not in seen:
-                seen.add(nxt)
-                order.append(nxt)
-                queue.append(nxt)
-    return order
