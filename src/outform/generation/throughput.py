@@ -5,8 +5,8 @@ token, and the same sampling code; the constrained run adds what constraints
 cost (mask, logits masking, accept, budget planning), the way
 :func:`outform.generate` pays it (the mask filled while the forward pass runs),
 and neither takes the shortcut of forced tokens (which would make the
-constrained run *faster* for the wrong reason).  The ratio of tokens per second is what issue #5's
-"≥ 0.98× of unconstrained" target is about.
+constrained run *faster* for the wrong reason).  The ratio of tokens per
+second is what issue #5's "≥ 0.98× of unconstrained" target is about.
 """
 
 from __future__ import annotations

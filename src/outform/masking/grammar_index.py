@@ -286,8 +286,7 @@ class ParseTable:
         key = (starts, allowed.tobytes())
         bits = self._first_bytes_of.get(key)
         if bits is None:
-            bits = self._first_bytes_of[key] = starting_bytes(self.lexer.transitions, self.lexer.alive,
-                                                              allowed.reshape(1, -1), np.asarray(starts, dtype=np.int64))
+            bits = self._first_bytes_of[key] = _starting_bytes(self.lexer, starts, allowed)
         return bits
 
     def starts(self, pid: int) -> list[int]:
@@ -594,10 +593,9 @@ class GrammarIndex:
         (memoised: asked at every large subtree a greedy walk hands over, for few distinct inputs)."""
         key = (q, parser_allowed.tobytes())
         continues = self._continues.get(key)
-        if continues is None:
-            targets = self.lexer.transitions[q]
-            bools = targets >= 0
-            bools[bools] = (self.lexer.alive[targets[bools]] & parser_allowed).any(axis=1)
+        if continues is None:  # the bytes a lexeme "starting" in state q can read first
+            bits = _starting_bytes(self.lexer, (q,), parser_allowed)
+            bools = np.unpackbits(bits.view(np.uint8), bitorder="little").astype(bool)
             continues = self._continues[key] = _ByteSet(bools)
         return continues
 
@@ -760,6 +758,13 @@ _SHARED_LOCK = threading.Lock()
 _SIGNATURE_STATES = 64
 """Lexer states a lexeme may reach from ``q`` for its walks to be shared across grammars
 (beyond that, naming the behaviour costs more than the cache saves)."""
+
+
+def _starting_bytes(lexer: LexerBank, starts: tuple[int, ...], allowed: np.ndarray) -> np.ndarray:
+    """256-bit set (uint64[4], little-endian bits) of the bytes that begin, from one of lexer states
+    ``starts``, a lexeme in the bitset ``allowed``: a context's first bytes, or the bytes that
+    continue a lexeme from a state inside it."""
+    return starting_bytes(lexer.transitions, lexer.alive, allowed.reshape(1, -1), np.asarray(starts, dtype=np.int64))
 
 
 def _lexeme_signature(lexer: LexerBank, q: int, relevant: np.ndarray) -> tuple[bytes, np.ndarray] | None:
