@@ -142,6 +142,7 @@ class ParseTable:
         # minimal lexer DFA sits in the same state token after token, and the
         # parser id does not change until the lexeme closes, so these repeat.
         self.masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.accepting_configs: dict[tuple, bool] = {}  # see GrammarIndex.is_accepting
         self._answers: dict[tuple[int, int], int] = {}  # see resolve
         # forks share the table and may be masked from several threads at once
         self.lock = threading.RLock()
@@ -355,12 +356,13 @@ def bitmask_words_64(n: int) -> int:
 class GrammarState:
     """An immutable matcher position: sorted (lexer state, parser id) configurations."""
 
-    __slots__ = ("configs", "table", "mask")
+    __slots__ = ("configs", "table", "mask", "accepting")
 
     def __init__(self, configs: tuple[tuple[int, int], ...], table: ParseTable):
         self.configs = configs
         self.table = table
         self.mask: np.ndarray | None = None  # cached token mask
+        self.accepting: bool | None = None  # cached is_accepting
 
 
 class GrammarIndex:
@@ -506,6 +508,16 @@ class GrammarIndex:
         return GrammarState(configs, table)
 
     def is_accepting(self, state: GrammarState) -> bool:
+        """Whether the text so far is a sentence; memoised per configuration set on the
+        parse table (asked at every mask, where each new state object would pay ~2 us)."""
+        if state.accepting is None:
+            known = state.table.accepting_configs.get(state.configs)
+            if known is None:
+                known = state.table.accepting_configs[state.configs] = self._accepts(state)
+            state.accepting = known
+        return state.accepting
+
+    def _accepts(self, state: GrammarState) -> bool:
         table = state.table
         for q, pid in state.configs:
             if q in self.lexer.start_states:  # between lexemes (a start state accepts nothing)

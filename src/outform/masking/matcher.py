@@ -31,6 +31,7 @@ class Matcher:
         self.constraint = constraint
         self._states = _states if _states is not None else [constraint.initial_state()]
         self._eos_ids = tuple(constraint.vocab.eos_token_ids)
+        self._eos_bits = tuple((eos >> 5, np.uint32(1 << (eos & 31))) for eos in self._eos_ids)
 
     @property
     def state(self) -> Hashable:
@@ -66,11 +67,12 @@ class Matcher:
         if self.state is _FINISHED:
             out[:] = 0
             return
-        limited = None if tokens_left is None else self.constraint.budget_mask(self.state, tokens_left)
-        np.copyto(out, self.constraint.token_mask(self.state) if limited is None else limited)
-        if self.accepts_eos():
-            for eos in self._eos_ids:
-                out[eos >> 5] |= np.uint32(1 << (eos & 31))
+        state = self._states[-1]
+        limited = None if tokens_left is None else self.constraint.budget_mask(state, tokens_left)
+        out[:] = self.constraint.token_mask(state) if limited is None else limited
+        if self.constraint.is_accepting(state):
+            for word, bit in self._eos_bits:
+                out[word] |= bit
 
     def allowed_token_ids(self) -> np.ndarray:
         """Ids allowed next (EOS included when the match is complete)."""
