@@ -43,11 +43,14 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from outform.kernels.parse_table import UNKNOWN, popcount, table_resolve  # UNKNOWN: not computed yet
+from outform.kernels.parse_table import UNKNOWN, popcount, table_lookup, table_resolve  # UNKNOWN: not computed yet
 
 OVERFLOW = -3  # more configurations than the buffers hold
 SUBTREE = -5  # boundary_walks hands a large subtree, with the configurations closed at its root, to the caller
 UNION = -6  # ``need_lexeme <= UNION`` asks for the union of parser ids ``need_p`` and ``UNION - need_lexeme``
+TRACE_UNION = np.int64(1) << np.int64(62)  # tags a trace key ``lo << 31 | hi`` as a union (else ``p << 31 | lexeme``)
+_LOW31 = np.int64((1 << 31) - 1)
+NO_TRACE = np.zeros((1, 2), dtype=np.int64)  # a trace argument that records nothing (row 0 is the header)
 
 
 # The kernels index 2-D arrays as ``a[row, col]`` rather than taking row views in
@@ -78,7 +81,31 @@ def union_lookup(u_keys, u_vals, a, b):
 
 
 @nb.njit(cache=True, nogil=True)
-def _add(cfg_q, cfg_p, row, n, q, p, u_keys, u_vals, greedy):
+def note(trace, key, value):
+    """Record the parser fact ``key -> value`` a walk read (see ``GrammarIndex._replayed``:
+    a mask whose walk read the same facts, up to renaming parser ids, is the same mask).
+
+    ``trace`` row 0 holds (facts recorded, overflowed), rows ``1..facts`` the facts as
+    (key, value).  A walk reads few distinct facts (p90: 12 on JSON schemas) but reads them
+    again at many trie nodes, so the search runs from the newest.  A full trace stops recording and is
+    marked overflowed (its mask is then never replayed); a trace of one row (``NO_TRACE``)
+    records nothing."""
+    n = trace[0, 0]
+    if trace[0, 1]:
+        return
+    for i in range(n, 0, -1):
+        if trace[i, 0] == key:
+            return
+    if n + 1 >= trace.shape[0]:
+        trace[0, 1] = 1
+        return
+    trace[n + 1, 0] = key
+    trace[n + 1, 1] = value
+    trace[0, 0] = n + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _add(cfg_q, cfg_p, row, n, q, p, u_keys, u_vals, greedy, trace):
     """Add configuration ``(q, p)`` to buffer row ``row`` holding ``n``.
 
     A configuration with the same lexer state but another parser id is a second
@@ -96,6 +123,7 @@ def _add(cfg_q, cfg_p, row, n, q, p, u_keys, u_vals, greedy):
             merged = union_lookup(u_keys, u_vals, p0, p)
             if merged == UNKNOWN:
                 return n, p0, p
+            note(trace, TRACE_UNION | (np.int64(min(p0, p)) << np.int64(31)) | np.int64(max(p0, p)), merged)
             if merged >= 0:
                 cfg_p[row, c] = merged
                 return n, -1, -1
@@ -109,9 +137,10 @@ def _add(cfg_q, cfg_p, row, n, q, p, u_keys, u_vals, greedy):
 @nb.njit(cache=True, nogil=True)
 def step_configs(
     byte, cfg_q, cfg_p, cfg_n, row_in, row_out, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start,
-    start_pool, u_keys, u_vals, greedy,
+    start_pool, u_keys, u_vals, greedy, trace,
 ):
-    """Configurations of buffer row ``row_out`` after ``byte`` from row ``row_in``.
+    """Configurations of buffer row ``row_out`` after ``byte`` from row ``row_in``
+    (the parser facts read go to ``trace``, see :func:`note`).
 
     Returns ``(n_out, need_p, need_lexeme)``.
 
@@ -127,13 +156,13 @@ def step_configs(
         q2 = lex_trans[q, byte]
         continued = q2 >= 0 and _intersects(lex_alive, q2, p_allowed, p)
         if continued:
-            n_out, need_a, need_b = _add(cfg_q, cfg_p, row_out, n_out, q2, p, u_keys, u_vals, greedy)
+            n_out, need_a, need_b = _add(cfg_q, cfg_p, row_out, n_out, q2, p, u_keys, u_vals, greedy, trace)
             if need_a >= 0:
                 return n_out, need_a, UNION - need_b
         if n_out >= 0 and not (greedy and continued):
             n_out, need_p, need_lexeme = _close_lexemes(
                 q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool,
-                cfg_q, cfg_p, row_out, n_out, u_keys, u_vals, greedy,
+                cfg_q, cfg_p, row_out, n_out, u_keys, u_vals, greedy, trace,
             )
         c += 1
     return n_out, need_p, need_lexeme
@@ -142,7 +171,7 @@ def step_configs(
 @nb.njit(cache=True, nogil=True)
 def _close_lexemes(
     q, p, byte, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, cfg_q, cfg_p, row, n_out,
-    u_keys, u_vals, greedy,
+    u_keys, u_vals, greedy, trace,
 ):
     """Close every lexeme ``L`` that lexer state ``q`` accepts and parser state ``p``
     allows: the parser moves to ``p' = next[p, L]`` and the next lexeme starts in
@@ -164,14 +193,16 @@ def _close_lexemes(
             p2 = p_next[slot + popcount(allowed & below)]
             if p2 == UNKNOWN:
                 need_p, need_lexeme = p, lexeme
-            elif p2 >= 0:
+                break
+            note(trace, (np.int64(p) << np.int64(31)) | np.int64(lexeme), p2)
+            if p2 >= 0:
                 for j in range(p_start[p2, 0], p_start[p2, 0] + p_start[p2, 1]):
                     next_q = start_pool[j] if byte < 0 else lex_trans[start_pool[j], byte]
                     if need_p < 0 and n_out >= 0 and (
                         byte < 0 or (next_q >= 0 and _intersects(lex_alive, next_q, p_allowed, p2))
                     ):
                         n_out, need_a, need_b = _add(cfg_q, cfg_p, row, n_out, next_q, p2, u_keys, u_vals,
-                                                     greedy)
+                                                     greedy, trace)
                         if need_a >= 0:
                             need_p, need_lexeme = need_a, UNION - need_b
             bits &= bits - np.uint64(1)
@@ -371,7 +402,7 @@ def boundary_walks(
     node_byte, node_depth, subtree_end, token_offsets, token_ids,
     lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, p_first_bytes, child_bytes, pid,
     boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, first, resume_node, out, u_keys, u_vals, greedy,
-    large_subtree, parser,
+    large_subtree, trace, parser,
 ):
     """The parser-dependent part of a mask: tokens that close a lexeme inside them.
 
@@ -384,7 +415,7 @@ def boundary_walks(
     configuration buffers were too small.  Done when ``need_p < 0``.
     With ``parser`` (or None) transitions are filled in the walk (see :func:`_resolved`).
     With ``greedy``, a lexeme closes at node ``i`` only before a child byte that
-    cannot continue it.
+    cannot continue it.  The parser facts read go to ``trace`` (see :func:`note`).
 
     A boundary node with more than ``large_subtree`` nodes below it is not
     walked: the call returns ``need_lexeme == SUBTREE`` with the configurations
@@ -418,12 +449,12 @@ def boundary_walks(
             else:
                 n, need_p, need_lexeme = _close_lexemes(
                     q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start,
-                    start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals, greedy,
+                    start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals, greedy, trace,
                 )
                 while need_p >= 0 and _resolved(need_p, need_lexeme, parser):
                     n, need_p, need_lexeme = _close_lexemes(
                         q, pid, -1, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start,
-                        start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals, greedy,
+                        start_pool, cfg_q, cfg_p, bd, 0, u_keys, u_vals, greedy, trace,
                     )
                 if need_p >= 0:
                     return k, -1, need_p, need_lexeme
@@ -462,6 +493,7 @@ def boundary_walks(
             n, need_p, need_lexeme = step_configs(
                 b, cfg_q, cfg_p, cfg_n, d - 1, d,
                 lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, u_keys, u_vals, greedy,
+                trace,
             )
             if need_p >= 0:
                 if _resolved(need_p, need_lexeme, parser):
@@ -490,7 +522,7 @@ def _continues(lex_trans, lex_alive, p_allowed, q, p, byte):
 @nb.njit(cache=True, nogil=True)
 def grammar_advance_walk(
     data, lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, cfg_q, cfg_p, cfg_n, start_pos,
-    u_keys, u_vals, greedy, parser,
+    u_keys, u_vals, greedy, trace, parser,
 ):
     """Configurations after the bytes ``data``, row ``k + 1`` of the buffers after byte ``k``.
 
@@ -501,11 +533,13 @@ def grammar_advance_walk(
         n, need_p, need_lexeme = step_configs(
             data[k], cfg_q, cfg_p, cfg_n, k, k + 1,
             lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, u_keys, u_vals, greedy,
+            trace,
         )
         while need_p >= 0 and _resolved(need_p, need_lexeme, parser):
             n, need_p, need_lexeme = step_configs(
                 data[k], cfg_q, cfg_p, cfg_n, k, k + 1,
                 lex_trans, lex_accepts, lex_alive, p_allowed, p_next_at, p_next, p_start, start_pool, u_keys, u_vals, greedy,
+                trace,
             )
         if need_p >= 0:
             return k, need_p, need_lexeme
@@ -551,3 +585,91 @@ def lexeme_signature(lex_trans, lex_accepts, lex_alive, q, allowed, rows, accept
             rows[k, b] = r
         k += 1
     return n
+
+
+@nb.njit(cache=True, nogil=True)
+def _renamed(ids_old, ids_new, n, old):
+    """The id ``old`` is renamed to among the first ``n`` pairs, or -1."""
+    for i in range(n):
+        if ids_old[i] == old:
+            return ids_new[i]
+    return -1
+
+
+@nb.njit(cache=True, nogil=True)
+def _bind(ids_old, ids_new, n, old, new, p_allowed, pid_state):
+    """Rename ``old`` to ``new`` (appending the pair at ``n``) if both read alike: the same
+    allowed lexemes and excluded lexeme, and neither renamed otherwise.  Returns the new
+    number of pairs, or -1."""
+    for i in range(n):
+        if ids_old[i] == old:
+            return n if ids_new[i] == new else -1
+        if ids_new[i] == new:
+            return -1
+    if n == ids_old.shape[0] or pid_state[old, 1] != pid_state[new, 1]:
+        return -1
+    for w in range(p_allowed.shape[1]):
+        if p_allowed[old, w] != p_allowed[new, w]:
+            return -1
+    ids_old[n], ids_new[n] = old, new
+    return n + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def replay_facts(keys, values, roots_old, roots_new, renamed_keys, renamed_values, p_allowed, pid_state, p_next_at,
+                 p_next, u_keys, u_vals, parser):
+    """Whether the parser facts ``keys -> values`` an earlier walk read from parser ids
+    ``roots_old`` hold from ``roots_new``, up to a one-to-one renaming of ids (see
+    ``GrammarIndex._replayed``).  Returns ``(status, need_p, need_lexeme)``: status 1 (they
+    hold; the facts as they read here are in ``renamed_*``), 0 (one fails), or -1 with a
+    transition or union to fill first (``need_lexeme <= UNION``), as the walks return;
+    with ``parser`` transitions are filled here (see :func:`_resolved`)."""
+    m = keys.shape[0]
+    ids_old = np.empty(m + roots_old.shape[0], dtype=np.int64)
+    ids_new = np.empty_like(ids_old)
+    n = 0
+    for r in range(roots_old.shape[0]):
+        n = _bind(ids_old, ids_new, n, roots_old[r], roots_new[r], p_allowed, pid_state)
+        if n < 0:
+            return 0, -1, -1
+    done = np.zeros(m, dtype=np.bool_)
+    left = m
+    while left:  # facts come roughly in the order the walk met them: one pass, usually
+        progress = False
+        for f in range(m):
+            if done[f]:
+                continue
+            key = keys[f]
+            a = _renamed(ids_old, ids_new, n, (key >> np.int64(31)) & _LOW31)
+            b = key & _LOW31
+            if key & TRACE_UNION:
+                b = _renamed(ids_old, ids_new, n, b)
+                if a < 0 or b < 0:
+                    continue
+                here = union_lookup(u_keys, u_vals, a, b)
+                if here == UNKNOWN:
+                    return -1, a, UNION - b
+                renamed = TRACE_UNION | (min(a, b) << np.int64(31)) | max(a, b)
+            else:
+                if a < 0:
+                    continue
+                here = table_lookup(p_allowed, p_next_at, p_next, a, b)
+                if here == UNKNOWN:
+                    if not _resolved(a, b, parser):
+                        return -1, a, b
+                    here = table_lookup(p_allowed, p_next_at, p_next, a, b)
+                renamed = (a << np.int64(31)) | b
+            value = values[f]
+            if (here < 0) != (value < 0):
+                return 0, -1, -1
+            if value >= 0:
+                n = _bind(ids_old, ids_new, n, value, here, p_allowed, pid_state)
+                if n < 0:
+                    return 0, -1, -1
+            renamed_keys[f], renamed_values[f] = renamed, here
+            done[f] = True
+            left -= 1
+            progress = True
+        if not progress:
+            return 0, -1, -1  # facts about ids the replay never reaches: not this walk's trace
+    return 1, -1, -1

@@ -5,7 +5,9 @@ one lexer DFA for all lexemes; an Earley parser over lexemes.  At run time the
 position is a set of (lexer state, parser id) configurations (see
 :mod:`outform.kernels.grammar_walk`), masks come from one Numba trie walk, and
 the Earley parser is consulted only at lexeme boundaries, once per (parser
-state, lexeme), through a lazily filled transition table.
+state, lexeme), through a lazily filled transition table.  A walk records the
+parser facts it read; a later position whose parser id has the same shape
+reuses its mask when those facts hold there too (``GrammarIndex._replayed``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from outform.kernels import bitmask_words
 from outform.kernels.bitmask import byte_presence_masks
 from outform.kernels.earley_sets import EMPTY, rehash
 from outform.kernels.grammar_walk import (
+    NO_TRACE,
     OVERFLOW,
     SUBTREE,
     UNION,
@@ -37,6 +40,7 @@ from outform.kernels.grammar_walk import (
     grammar_advance_walk,
     inside_lexeme_walk,
     lexeme_signature,
+    replay_facts,
     starting_bytes,
     union_lookup,
 )
@@ -48,6 +52,7 @@ from outform.kernels.parse_table import (
     NEED_CONTEXT,
     NEED_TABLE_ROOM,
     context_register,
+    state_shape,
     table_intern,
     table_lookup,
     table_resolve,
@@ -65,6 +70,7 @@ state (see ``_walk_boundaries``) instead of being walked again at every position
 per lexing mode (NOTES 39): 512 cut C-like greedy mask time by 10 % against 1024 and left
 schema grammars' (complete lexing) slightly worse."""
 _INSIDE_CACHE_SIZE = 4096  # inside parts kept per compiled grammar (a token mask and boundary nodes each)
+_TRACE_SLOTS = 32  # parser facts a walk records to let its mask be replayed (JSON schemas: p90 12)
 
 
 class _ByteSet:
@@ -141,14 +147,22 @@ class ParseTable:
         # Masks by configuration set: inside a long lexeme (a JSON string) the
         # minimal lexer DFA sits in the same state token after token, and the
         # parser id does not change until the lexeme closes, so these repeat.
-        self.masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.masks: OrderedDict[tuple, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()  # configs -> (mask, facts)
         self.accepting_configs: dict[tuple, bool] = {}  # see GrammarIndex.is_accepting
+        # masks whose walk may be replayed for a new configuration set (see GrammarIndex._replayed)
+        self.walked_like: dict[tuple, tuple] = {}  # shape of configurations -> configurations
+        self._shapes: dict[int, int] = {}
         self._answers: dict[tuple[int, int], int] = {}  # see resolve
         # forks share the table and may be masked from several threads at once
         self.lock = threading.RLock()
-        # load the kernels Python calls in masks now (see StateStore): both answer -1 here
+        # load the kernels Python calls in masks now (see StateStore): all answer "not allowed" here
         table_lookup(self.allowed, self.next_at, self.next, 0, 0)
         table_resolve(0, 0, *self.kernel_args)
+        state_shape(0, self._pid_state, self.allowed, self.store.st, self.store.items)
+        fact, renamed, pid_0 = np.array([[0], [-1]], dtype=np.int64), np.zeros((2, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)
+        for parser in (None, self.kernel_args):
+            replay_facts(fact[0], fact[1], pid_0, pid_0, renamed[0], renamed[1], self.allowed, self._pid_state,
+                         self.next_at, self.next, self.union_keys, self.union_vals, parser)
 
     @property
     def arrays(self) -> tuple:
@@ -290,6 +304,17 @@ class ParseTable:
             bits = self._first_bytes_of[key] = _starting_bytes(self.lexer, starts, allowed)
         return bits
 
+    def shape(self, pid: int) -> int:
+        """What parser id ``pid`` looks like locally (:func:`state_shape`, memoised).  Ids of
+        one shape sit at the same place of the grammar and differ only by the origins of
+        their items, which a token reaches only by closing rules, so their masks usually
+        agree (see ``GrammarIndex._replayed``)."""
+        shape = self._shapes.get(pid)
+        if shape is None:
+            store = self.store
+            shape = self._shapes[pid] = int(state_shape(pid, self._pid_state, self.allowed, store.st, store.items))
+        return shape
+
     def starts(self, pid: int) -> list[int]:
         first, count = self.start[pid]
         return self.start_pool[first : first + count].tolist()
@@ -326,13 +351,19 @@ class _KernelParser:
     transitions itself; Python still serves what only it can (unions, new
     predictions or lexing contexts, growth).  The arguments are read inside the
     lock, so growth by another thread cannot hand the kernel mismatched arrays.
+
+    It also keeps the *trace* of the walk: the parser facts it read, in the
+    kernels (``grammar_walk.note``), in Python, and through the nested masks it
+    used; ``GrammarIndex._replayed`` reuses a mask where its facts hold again.
     """
 
-    __slots__ = ("table", "resolving")
+    __slots__ = ("table", "resolving", "trace", "facts")
 
     def __init__(self, table: ParseTable):
         self.table = table
         self.resolving = False
+        self.trace = np.zeros((_TRACE_SLOTS + 1, 2), dtype=np.int64)  # see grammar_walk.note
+        self.facts: list[np.ndarray] | None = []  # read in Python, or by nested masks; None: unknown
 
     def __enter__(self):
         if not self.resolving:
@@ -347,6 +378,32 @@ class _KernelParser:
     def answer(self, need_p: int, need_lexeme: int) -> None:
         self.table.answer(need_p, need_lexeme)
         self.resolving = True
+
+    def read(self, pid: int, lexeme: int, after: int) -> None:
+        """Record the transition ``next[pid, lexeme] == after``, read in Python."""
+        trace = self.trace
+        n = int(trace[0, 0]) + 1
+        if n < len(trace):
+            trace[n] = ((pid << 31) | lexeme, after)
+            trace[0, 0] = n
+        else:
+            trace[0, 1] = 1
+
+    def include(self, trace: np.ndarray | None) -> None:
+        """Record the facts a nested mask's walk read (None: not known, so neither is this walk's)."""
+        if trace is None or self.facts is None:
+            self.facts = None
+        else:
+            self.facts.append(trace)
+
+    def facts_read(self) -> np.ndarray | None:
+        """Every parser fact the walk read, as two rows (trace keys, values), or None when
+        not known (see ``grammar_walk.note``)."""
+        n, overflowed = self.trace[0].tolist()
+        if overflowed or self.facts is None:
+            return None
+        facts = np.concatenate([self.trace[1 : n + 1].T, *self.facts], axis=1)  # a copy, rows contiguous
+        return facts if facts.shape[1] <= _TRACE_SLOTS else None
 
 
 def bitmask_words_64(n: int) -> int:
@@ -439,17 +496,67 @@ class GrammarIndex:
 
     def token_mask(self, state: GrammarState) -> np.ndarray:
         if state.mask is None:
-            table = state.table
-            with table.lock:
-                mask = table.masks.get(state.configs)
-            if mask is None:
-                mask = self._walk_mask(state)
-                with table.lock:
-                    table.masks[state.configs] = mask
-                    if len(table.masks) > _MASK_CACHE_SIZE:
-                        table.masks.popitem(last=False)
-            state.mask = mask
+            state.mask = self._mask_and_trace(state)[0]
         return state.mask
+
+    def _mask_and_trace(self, state: GrammarState) -> tuple[np.ndarray, np.ndarray | None]:
+        """The mask of ``state`` and the parser facts its walk read (None: not known):
+        cached per configuration set, else replayed from a walk of the same shape, else walked."""
+        table = state.table
+        with table.lock:
+            entry = table.masks.get(state.configs)
+        if entry is None:
+            shape = tuple((q, table.shape(pid)) for q, pid in state.configs)
+            entry = self._replayed(state, shape)
+            if entry is None:
+                parser = _KernelParser(table)
+                mask = self._walk_mask(state, parser)
+                entry = mask, parser.facts_read()
+            with table.lock:
+                table.masks[state.configs] = entry
+                if len(table.masks) > _MASK_CACHE_SIZE:
+                    table.masks.popitem(last=False)
+                if entry[1] is not None:
+                    table.walked_like[shape] = state.configs
+        return entry
+
+    def _replayed(self, state: GrammarState, shape: tuple) -> tuple[np.ndarray, np.ndarray] | None:
+        """The mask of an earlier walk of the same shape, if the parser facts that walk
+        read hold again here, up to renaming parser ids; else None.
+
+        A walk reads the parser only through facts: the allowed lexemes of the parser ids
+        it meets (which fix their lexer starts and first bytes) and the transitions and
+        unions between them.  If a one-to-one renaming of the earlier walk's ids maps each
+        of its facts to the same fact here, this walk would repeat the earlier one step for
+        step, so its mask is the same.  Checking the facts costs a lookup each (or the
+        parser steps this walk would have needed anyway); the trie walk is skipped.  Ids of
+        one shape differ only by the origins of their items, which a token reaches only by
+        closing rules, so the replay usually succeeds (NOTES 51)."""
+        table = state.table
+        with table.lock:
+            old = table.walked_like.get(shape)
+            entry = None if old is None else table.masks.get(old)
+        if entry is None or entry[1] is None:
+            return None
+        facts = entry[1]
+        renamed = np.empty_like(facts)
+        roots_old = np.array([pid for _, pid in old], dtype=np.int64)
+        roots_new = np.array([pid for _, pid in state.configs], dtype=np.int64)
+        parser = _KernelParser(table)
+        parser.resolving = True  # most replays meet a transition not computed yet (new parser ids)
+        while True:  # resumable, like the walks
+            with parser as resolver:
+                status, need_p, need_lexeme = replay_facts(
+                    facts[0], facts[1], roots_old, roots_new, renamed[0], renamed[1], table.allowed,
+                    table._pid_state, table.next_at, table.next, table.union_keys, table.union_vals, resolver,
+                )
+            if status >= 0:
+                break
+            try:
+                parser.answer(need_p, need_lexeme)
+            except ResourceLimitExceeded:  # a step the walk may not need: let the walk decide
+                return None
+        return (entry[0], renamed) if status == 1 else None
 
     def budget_mask(self, state: GrammarState, tokens_left: int) -> None:
         return None  # grammars plan budgets through completion_bytes (see Matcher.tokens_to_finish)
@@ -495,7 +602,7 @@ class GrammarIndex:
                 position, need_p, need_lexeme = grammar_advance_walk(
                     byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
                     table.allowed, table.next_at, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
-                    table.union_keys, table.union_vals, self.greedy, resolver,
+                    table.union_keys, table.union_vals, self.greedy, NO_TRACE, resolver,
                 )
             if need_lexeme == OVERFLOW:
                 raise self._overflow()
@@ -539,10 +646,9 @@ class GrammarIndex:
         cfg_n[:] = 0
         cfg_n[0] = len(state.configs)
 
-    def _walk_mask(self, state: GrammarState) -> np.ndarray:
+    def _walk_mask(self, state: GrammarState, parser: _KernelParser) -> np.ndarray:
         """Union over configurations (they evolve independently) of their walks."""
         out = np.zeros(self.n_words, dtype=np.uint32)
-        parser = _KernelParser(state.table)
         for q, pid in state.configs:
             self._walk_config(q, pid, state.table, out, parser)
         return out
@@ -561,8 +667,11 @@ class GrammarIndex:
         if root == 0:
             for lexeme in _set_bits(self.lexer.accepts[q] & allowed):
                 after = table.resolve(pid, lexeme)
+                parser.read(pid, lexeme, after)
                 if after >= 0:  # the mask of the next lexeme's start
-                    next_mask = self.token_mask(GrammarState(tuple((q2, after) for q2 in table.starts(after)), table))
+                    next_mask, trace = self._mask_and_trace(
+                        GrammarState(tuple((q2, after) for q2 in table.starts(after)), table))
+                    parser.include(trace)
                     if self.greedy:  # only before a first byte that cannot continue the lexeme
                         next_mask = next_mask & self._not_continuing(q, allowed)
                     out |= next_mask
@@ -582,7 +691,7 @@ class GrammarIndex:
                     self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
                     table.allowed, table.next_at, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes,
                     pid, boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, k, node, out,
-                    table.union_keys, table.union_vals, self.greedy, self._large_subtree, resolver,
+                    table.union_keys, table.union_vals, self.greedy, self._large_subtree, parser.trace, resolver,
                 )
             if need_lexeme == OVERFLOW:
                 raise self._overflow()
