@@ -15,6 +15,7 @@ import pytest
 
 from outform.automata.earley import EarleyParser
 from outform.automata.earley_store import PredictionTables, StateStore
+from outform.kernels.earley_sets import hash_get
 from outform.errors import ResourceLimitExceeded
 from outform.limits import Limits
 from test_earley import AMBIGUOUS, GRAMMARS, JSON_LIKE, make_bnf, random_rules
@@ -87,6 +88,9 @@ def test_store_ignored_lexemes_keep_the_state():
     store = StateStore(parser, PredictionTables(parser))
     root = store.root()
     assert store.advance(root, len(alphabet)) == root
+    assert store.allowed_ids(root) == parser.initial().allowed_ids  # the ignored lexeme included
+    after = store.advance(root, alphabet.index("["))
+    assert store.allowed_ids(after) == parser.advance(parser.initial(), alphabet.index("[")).allowed_ids
     with pytest.raises(ValueError):
         store.advance(root, len(alphabet) + 1)
 
@@ -138,3 +142,55 @@ def test_store_grows_past_its_initial_arrays():
         assert store.allowed_ids(sid) == state.allowed_ids
     assert store.accepting(sid) and state.accepting
     assert len(store) > 300
+
+
+def check_prediction_tables(bnf, depth: int) -> int:
+    """Extend predictions by every nonterminal, ``depth`` times from nothing, in the tables
+    and in the parser: the numbers name the parser's predictions (one number per set),
+    with the parser's dotted positions in its order, its size and its lexemes."""
+    parser = EarleyParser(bnf)
+    tables = PredictionTables(parser)
+    numbers, frontier = {0}, [0]
+    for _ in range(depth):
+        grown = []
+        for n in frontier:
+            for symbol in range(bnf.n_lexemes, len(parser.nullable)):
+                m = tables.extend(n, symbol)
+                assert tables.prediction(m) is parser._extend(tables.prediction(n), symbol)
+                if m not in numbers:
+                    numbers.add(m)
+                    grown.append(m)
+        frontier = grown
+    assert len({id(tables.prediction(n)) for n in numbers}) == len(numbers)
+    for n in numbers:
+        prediction = tables.prediction(n)
+        assert tables.size[n] == prediction.size
+        assert tables.lexemes(n) == (prediction.allowed_ids(parser.ignore), prediction.lexemes | parser.ignore)
+        for symbol, dots in prediction.by_symbol.items():
+            packed = hash_get(tables.by_keys, tables.by_vals, n << 32 | symbol, 0)
+            first, count = packed >> 32, packed & 0xFFFF_FFFF
+            assert tuple(tables.pool[first : first + count].tolist()) == dots
+    return len(numbers)
+
+
+@pytest.mark.parametrize("name", sorted(GRAMMARS))
+def test_prediction_tables_match_the_parser(name):
+    alphabet, rules, start, _ = GRAMMARS[name]
+    check_prediction_tables(make_bnf(alphabet, rules, start), 3)
+
+
+def test_prediction_tables_match_the_parser_on_random_grammars():
+    """Unproductive and empty-only nonterminals included (they predict nothing, resp. only themselves)."""
+    rng = random.Random(11)
+    for _ in range(100):
+        check_prediction_tables(make_bnf("ab", random_rules(rng), "S"), 3)
+
+
+def test_prediction_tables_grow():
+    """Hundreds of predictions (every pair of 40 independent nonterminals): every table grows;
+    and one prediction larger than the free half of the empty tables (a chain of 200)."""
+    names = [f"X{k}" for k in range(40)]
+    rules = {"S": names, **{name: ["a " + name, "b"] for name in names}}
+    assert check_prediction_tables(make_bnf("ab", rules, "S"), 2) > 800
+    chain = {f"X{k}": [f"X{k + 1} a", "b"] for k in range(200)}
+    check_prediction_tables(make_bnf("ab", {**chain, "X200": ["a"]}, "X0"), 1)

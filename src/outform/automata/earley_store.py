@@ -5,10 +5,10 @@ tables and the interned predictions; a :class:`StateStore` holds the states of
 one parse table as rows of arrays and advances them with
 :func:`~outform.kernels.earley_sets.earley_advance` (the same algorithm, no
 Python objects per item), interning every new set by its signature.  Python is
-consulted only for what is rare: a prediction the kernels have not seen (the
-parser builds it, also for the union of two states), arrays that need to grow,
-and shortest completions, which run the reference code on *views*:
-``ParseState`` objects rebuilt from the arrays on demand.
+consulted only for what is rare: a prediction the advance has not met (Python
+calls the kernel that builds it, see :class:`PredictionTables`), arrays that
+need to grow, and shortest completions, which run the reference code on
+*views*: ``ParseState`` objects rebuilt from the arrays on demand.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from outform.automata.earley import EarleyParser, ParseState, Prediction
+from outform.kernels.bitmask import bitmask_to_ids
 from outform.kernels.earley_sets import (
     ACCEPTING,
     DEPTH,
@@ -27,7 +28,10 @@ from outform.kernels.earley_sets import (
     N_INTERNED,
     N_ITEMS,
     N_LEO,
+    N_MEMBERS,
     N_POOL,
+    N_PREDICTIONS,
+    N_SETS,
     N_SIG,
     N_STATES,
     NEED_EXTEND,
@@ -39,26 +43,35 @@ from outform.kernels.earley_sets import (
     earley_advance,
     earley_commit,
     earley_union,
-    hash_put,
-    hash_put_many,
+    prediction_extend,
+    prediction_intern,
     rehash,
     rehash_interned,
 )
 
 
 class PredictionTables:
-    """A parser's interned predictions, numbered, as the hash tables the kernels read.
+    """A parser's predictions, numbered, as the arrays the kernels read.
 
     One per parser, shared by all its stores: predictions depend only on the
-    grammar.  Entries are added on demand, when a kernel returns ``NEED_EXTEND``.
+    grammar.  A kernel builds them (:func:`prediction_extend`, when an advance
+    returns ``NEED_EXTEND``) from the grammar's arrays, interned by their
+    nonterminals, the same sets the parser's ``_extend`` makes; the parser's
+    :class:`Prediction` of a number is made only for a view (:meth:`prediction`).
+    Most predictions are links of a chain ``{} -> +A -> +A+B ...`` inside one
+    advance that no Python code reads, and building each as a Python object
+    before numbering it cost ~40 us, most of the ``NEED_EXTEND`` round trip.
     """
 
     def __init__(self, parser: EarleyParser):
         self.parser = parser
-        self.objects: list[Prediction] = []
-        self._numbers: dict[int, int] = {}  # id(prediction) -> number
-        self._united: dict[tuple[int, int], int] = {}  # see united
-        self.counts = np.zeros(3, dtype=np.int64)
+        self.grammar = (  # what the kernels take as ``grammar``
+            np.asarray(parser.next_sym, dtype=np.int32), np.asarray(parser.lhs, dtype=np.int32),
+            np.asarray(parser.nullable, dtype=np.bool_), parser.n_lexemes, parser.start_symbol,
+            parser.limits.max_earley_items,
+        )
+        self._lexemes: dict[int, tuple[tuple[int, ...], frozenset[int]]] = {}  # see lexemes
+        self.counts = np.zeros(6, dtype=np.int64)
         self.by_keys = np.full(256, EMPTY, dtype=np.int64)  # (prediction, symbol) -> first << 32 | count
         self.by_vals = np.zeros(256, dtype=np.int64)
         self.pool = np.zeros(256, dtype=np.int32)  # dotted positions, by (prediction, symbol)
@@ -66,61 +79,79 @@ class PredictionTables:
         self.ext_vals = np.zeros(256, dtype=np.int64)
         self.size = np.zeros(16, dtype=np.int64)  # items per prediction
         self.lexeme_bits = np.zeros((16, max(1, -(-parser.n_lexemes // 64))), dtype=np.uint64)  # predicted lexemes
-        self.number(parser._no_prediction)  # number 0: the kernels start every set from it
+        self.members = np.zeros(256, dtype=np.int32)  # the nonterminals of each prediction, sorted
+        self.spans = np.zeros((16, 2), dtype=np.int64)  # prediction -> its run of members
+        self.set_keys = np.zeros(64, dtype=np.int64)  # members' hash -> prediction
+        self.set_vals = np.full(64, EMPTY, dtype=np.int64)
+        self._rules = _rules_by_nonterminal(self.grammar[1], np.asarray(parser.first_dot, dtype=np.int64),
+                                            parser.n_lexemes, len(parser.nullable) - parser.n_lexemes)
+        self._intern(np.zeros(0, dtype=np.int32))  # number 0, no prediction: the kernels start every set from it
 
     @property
     def arrays(self) -> tuple:
         """What the kernels take as ``predictions`` (rebuilt: the arrays are replaced as they grow)."""
         return self.by_keys, self.by_vals, self.pool, self.ext_keys, self.ext_vals, self.size, self.lexeme_bits
 
-    def number(self, prediction: Prediction) -> int:
-        n = self._numbers.get(id(prediction))
-        if n is None:
-            n = self._numbers[id(prediction)] = len(self.objects)
-            self.objects.append(prediction)
-            if n == len(self.size):
-                self.size = grown_rows(self.size, 2 * n)
-                self.lexeme_bits = grown_rows(self.lexeme_bits, 2 * n)
-            self.size[n] = prediction.size
-            self.lexeme_bits[n] = self.parser._bitset(tuple(sorted(prediction.lexemes)))
-            self._add_dots(n, prediction)
-        return n
+    @property
+    def _sets(self) -> tuple:
+        """What the prediction kernels take as ``sets`` (see :mod:`..earley_sets`)."""
+        return self.counts, self.members, self.spans, self.set_keys, self.set_vals, *self._rules
 
-    def _add_dots(self, n: int, prediction: Prediction) -> None:
-        """Pool prediction ``n``'s dotted positions, symbol by symbol, and enter each run's
-        ``(first, count)`` in the hash table: one kernel call for all of them (a prediction
-        can predict hundreds of symbols, and a call per symbol cost ~2 us each)."""
-        if not prediction.by_symbol:
-            return
-        symbols = np.fromiter(prediction.by_symbol, dtype=np.int64, count=len(prediction.by_symbol))
-        counts = np.fromiter(map(len, prediction.by_symbol.values()), dtype=np.int64, count=len(symbols))
-        first = int(self.counts[N_POOL])
-        end = first + int(counts.sum())
-        while end > len(self.pool):
-            self.pool = grown_rows(self.pool, 2 * len(self.pool))
-        self.pool[first:end] = [d for dots in prediction.by_symbol.values() for d in dots]
-        self.counts[N_POOL] = end
-        starts = first + np.cumsum(counts) - counts
-        keys, vals = (np.int64(n) << 32) | symbols, (starts << 32) | counts
-        while not hash_put_many(self.by_keys, self.by_vals, self.counts, N_BY_SYMBOL, keys, vals):
-            self.by_keys, self.by_vals = _doubled(self.by_keys, self.by_vals, self.counts, N_BY_SYMBOL)
+    def prediction(self, n: int) -> Prediction:
+        """The parser's :class:`Prediction` numbered ``n`` (for views: rare)."""
+        lo, hi = self.spans[n].tolist()
+        return self.parser.prediction_of(frozenset(self.members[lo:hi].tolist()))
+
+    def lexemes(self, n: int) -> tuple[tuple[int, ...], frozenset[int]]:
+        """Prediction ``n``'s lexemes and the ignored ones, sorted and as a set (memoised;
+        ``Prediction.allowed_ids`` and ``lexemes``, read from the kernels' bits)."""
+        known = self._lexemes.get(n)
+        if known is None:
+            ids = self.parser.ignore.union(bitmask_to_ids(self.lexeme_bits[n]).tolist())
+            known = self._lexemes[n] = (tuple(sorted(ids)), ids)
+        return known
 
     def united(self, a: int, b: int) -> int:
-        """The number of the prediction of both ``a`` and ``b`` (memoised)."""
+        """The number of the prediction of both ``a`` and ``b``."""
         if a == b:
             return a
-        key = (min(a, b), max(a, b))
-        n = self._united.get(key)
-        if n is None:
-            nonterminals = self.objects[a].nonterminals | self.objects[b].nonterminals
-            n = self._united[key] = self.number(self.parser.prediction_of(nonterminals))
-        return n
+        return self._intern(np.union1d(self.members[slice(*self.spans[a])], self.members[slice(*self.spans[b])]))
 
-    def extend(self, n: int, nonterminal: int) -> None:
-        """Fill the entry for prediction ``n`` extended by ``nonterminal``."""
-        extended = self.number(self.parser._extend(self.objects[n], nonterminal))
-        self.ext_keys, self.ext_vals = _put(self.ext_keys, self.ext_vals, self.counts, N_EXTENSIONS,
-                                            _pack(n, nonterminal), extended)
+    def extend(self, n: int, nonterminal: int) -> int:
+        """Fill the entry for prediction ``n`` extended by ``nonterminal``; returns its number."""
+        while (extended := prediction_extend(n, nonterminal, self.grammar, self.arrays, self._sets)) == NEED_ROOM:
+            self._grow()
+        return int(extended)
+
+    def _intern(self, nonterminals: np.ndarray) -> int:
+        while (n := prediction_intern(nonterminals, self.grammar, self.arrays, self._sets)) == NEED_ROOM:
+            self._grow()
+        return int(n)
+
+    def _grow(self) -> None:
+        """Double every array at least half full (a kernel asked for room and will try again);
+        when none is, one new prediction needs more than the free half of its pools."""
+        counts = self.counts
+        full = [2 * counts[used] >= len(array) for used, array in (
+            (N_PREDICTIONS, self.size), (N_POOL, self.pool), (N_MEMBERS, self.members),
+            (N_BY_SYMBOL, self.by_keys), (N_EXTENSIONS, self.ext_keys), (N_SETS, self.set_keys))]
+        if not any(full):
+            full = [False, True, True, True, False, False]
+        rows, pool, members, by_symbol, extensions, sets = full
+        if rows:
+            n = 2 * len(self.size)
+            self.size, self.lexeme_bits, self.spans = (grown_rows(a, n) for a in (self.size, self.lexeme_bits,
+                                                                                    self.spans))
+        if pool:
+            self.pool = grown_rows(self.pool, 2 * len(self.pool))
+        if members:
+            self.members = grown_rows(self.members, 2 * len(self.members))
+        if by_symbol:
+            self.by_keys, self.by_vals = _doubled(self.by_keys, self.by_vals, counts, N_BY_SYMBOL)
+        if extensions:
+            self.ext_keys, self.ext_vals = _doubled(self.ext_keys, self.ext_vals, counts, N_EXTENSIONS)
+        if sets:
+            self.set_keys, self.set_vals = _doubled_interned(self.set_keys, self.set_vals)
 
 
 class StateStore:
@@ -133,11 +164,7 @@ class StateStore:
     def __init__(self, parser: EarleyParser, predictions: PredictionTables):
         self.parser = parser
         self.predictions = predictions
-        self.grammar = (  # what the kernels take as ``grammar``
-            np.asarray(parser.next_sym, dtype=np.int32), np.asarray(parser.lhs, dtype=np.int32),
-            np.asarray(parser.nullable, dtype=np.bool_), parser.n_lexemes, parser.start_symbol,
-            parser.limits.max_earley_items,
-        )
+        self.grammar = predictions.grammar  # what the kernels take as ``grammar``
         self._next_sym = self.grammar[0]
         self.meta = np.zeros(5, dtype=np.int64)
         self.st = np.zeros((64, STATE_COLUMNS), dtype=np.int64)
@@ -166,10 +193,10 @@ class StateStore:
 
     def root(self) -> int:
         """The id of the parser's initial state (no items; never merged with another)."""
-        initial = self.parser.initial()
-        prediction = self.predictions.number(initial.prediction)
+        start = self.parser.start_symbol
+        prediction = self.predictions.extend(0, start)  # as EarleyParser.initial: nothing, extended by start
         while True:
-            status, a, b = earley_commit(np.zeros(0, dtype=np.int64), prediction, initial.accepting, 0,
+            status, a, b = earley_commit(np.zeros(0, dtype=np.int64), prediction, self.parser.nullable[start], 0,
                                          self.grammar, self.predictions.arrays, self.arrays)
             if status >= 0:
                 return int(status)
@@ -211,10 +238,7 @@ class StateStore:
             self.leo_keys, self.leo_vals = _doubled(self.leo_keys, self.leo_vals, meta, N_LEO)
             grew = True
         if 2 * meta[N_INTERNED] >= len(self.in_sids):
-            keys = np.zeros(2 * len(self.in_keys), dtype=np.int64)
-            sids = np.full(2 * len(self.in_sids), EMPTY, dtype=np.int64)
-            rehash_interned(self.in_keys, self.in_sids, keys, sids)
-            self.in_keys, self.in_sids = keys, sids
+            self.in_keys, self.in_sids = _doubled_interned(self.in_keys, self.in_sids)
             grew = True
         if not grew:  # one new state needs more than the free half of its arrays
             self.items = grown_rows(self.items, 2 * len(self.items))
@@ -229,10 +253,9 @@ class StateStore:
         """The lexemes that may follow state ``sid``, ignored ones included, sorted (memoised)."""
         allowed = self._allowed_ids.get(sid)
         if allowed is None:
-            prediction = self.predictions.objects[int(self.st[sid, PREDICTION])]
-            allowed = prediction.allowed_ids(self.parser.ignore)
+            allowed, known = self.predictions.lexemes(int(self.st[sid, PREDICTION]))
             symbols = self._next_sym[self.items[self.st[sid, ITEMS_LO] : self.st[sid, ITEMS_HI], 0]]
-            scanned = set(symbols[symbols < self.parser.n_lexemes].tolist()).difference(prediction.lexemes)
+            scanned = set(symbols[symbols < self.parser.n_lexemes].tolist()).difference(known)
             if scanned:
                 allowed = tuple(sorted(scanned.union(allowed)))
             self._allowed_ids[sid] = allowed
@@ -255,7 +278,7 @@ class StateStore:
     def _build_view(self, s: int) -> None:
         state = ParseState(self.parser, int(self.st[s, DEPTH]))
         state.accepting = bool(self.st[s, ACCEPTING])
-        state.prediction = self.predictions.objects[int(self.st[s, PREDICTION])]
+        state.prediction = self.predictions.prediction(int(self.st[s, PREDICTION]))
         for d, origin in self.items[self.st[s, ITEMS_LO] : self.st[s, ITEMS_HI]].tolist():
             state.waiting.setdefault(self.parser.next_sym[d], []).append((d, self._views[origin]))
         self._views[s] = state
@@ -289,15 +312,13 @@ def grown_rows(array: np.ndarray, rows: int) -> np.ndarray:
     return bigger
 
 
-def _pack(a: int, b: int) -> int:
-    return a << 32 | b
-
-
-def _put(keys: np.ndarray, vals: np.ndarray, counts: np.ndarray, which: int, key: int, val: int) -> tuple:
-    """Set ``key`` in a kernel hash table, doubling it first when full; returns the arrays."""
-    while not hash_put(keys, vals, counts, which, key, val):
-        keys, vals = _doubled(keys, vals, counts, which)
-    return keys, vals
+def _rules_by_nonterminal(lhs: np.ndarray, first_dot: np.ndarray, n_lexemes: int, n_nonterminals: int) -> tuple:
+    """``(rule_ptr, rule_dot)``: the first dotted positions of each nonterminal's productions,
+    grouped by nonterminal in production order (see :mod:`..earley_sets`)."""
+    owner = lhs[first_dot] - n_lexemes
+    rule_ptr = np.zeros(n_nonterminals + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=n_nonterminals), out=rule_ptr[1:])
+    return rule_ptr, first_dot[np.argsort(owner, kind="stable")].astype(np.int32)
 
 
 def _doubled(keys: np.ndarray, vals: np.ndarray, counts: np.ndarray, which: int) -> tuple:
@@ -305,3 +326,10 @@ def _doubled(keys: np.ndarray, vals: np.ndarray, counts: np.ndarray, which: int)
     new_vals = np.zeros(2 * len(vals), dtype=np.int64)
     rehash(keys, vals, new_keys, new_vals, counts, which)
     return new_keys, new_vals
+
+
+def _doubled_interned(keys: np.ndarray, ids: np.ndarray) -> tuple:
+    new_keys = np.zeros(2 * len(keys), dtype=np.int64)
+    new_ids = np.full(2 * len(ids), EMPTY, dtype=np.int64)
+    rehash_interned(keys, ids, new_keys, new_ids)
+    return new_keys, new_ids

@@ -10,10 +10,13 @@ representation only:
   ``items``, its slice of ``sig``); an item is ``(dotted position, origin
   state)``, and a state's items are sorted by the symbol after the dot, so
   "the items waiting on X" is a binary search;
-* predictions stay interned Python objects (few per grammar, built by the
-  Python parser); the kernels see them through hash tables: ``(prediction,
-  symbol) -> dotted positions`` and ``(prediction, nonterminal) -> prediction
-  extended by it`` (filled on demand: a missing entry returns ``NEED_EXTEND``);
+* a prediction is a number; the advance kernels see it through hash tables:
+  ``(prediction, symbol) -> dotted positions`` and ``(prediction, nonterminal)
+  -> prediction extended by it`` (filled on demand: a missing entry returns
+  ``NEED_EXTEND``, and :func:`prediction_extend` fills it); its nonterminals
+  are kept as a sorted run of ``members``, interned by content, so the Python
+  :class:`~outform.automata.earley.Prediction` of a number is built only when
+  Python code reads it;
 * Leo tops are memoised in a hash table keyed by ``(state, symbol)``;
 * states are interned by their signature (the same rule as
   ``ParseState.signature``: items with one symbol left are named by their Leo
@@ -46,7 +49,7 @@ DEPTH, ACCEPTING, PREDICTION, ITEMS_LO, ITEMS_HI, SIG_LO, SIG_HI = range(7)
 STATE_COLUMNS = 7
 # counters of a state store (``meta``) and of prediction tables (``pmeta``)
 N_STATES, N_ITEMS, N_SIG, N_LEO, N_INTERNED = range(5)
-N_BY_SYMBOL, N_POOL, N_EXTENSIONS = range(3)
+N_BY_SYMBOL, N_POOL, N_EXTENSIONS, N_PREDICTIONS, N_MEMBERS, N_SETS = range(6)
 
 _LOW32 = np.int64(0xFFFF_FFFF)
 
@@ -99,17 +102,6 @@ def hash_put(keys, vals, counts, which, key, val):
     keys[h] = key
     vals[h] = val
     counts[which] += 1
-    return True
-
-
-@nb.njit(cache=True)
-def hash_put_many(keys, vals, counts, which, new_keys, new_vals):
-    """Set every ``new_keys[i]`` to ``new_vals[i]``; False (and nothing set) when the table
-    could pass 3/4 full (counted as if every key were new)."""
-    if 4 * (counts[which] + new_keys.shape[0]) > 3 * keys.shape[0]:
-        return False
-    for i in range(new_keys.shape[0]):
-        hash_put(keys, vals, counts, which, new_keys[i], new_vals[i])
     return True
 
 
@@ -387,7 +379,8 @@ def _same_signature(st, sig, other, prediction, accepting, s1, s2, m):
 
 @nb.njit(cache=True)
 def rehash_interned(keys, sids, new_keys, new_sids):
-    """Move the signature-hash -> state id table into the (empty, larger) new arrays."""
+    """Move a content-hash -> id table (states by signature, predictions by nonterminals)
+    into the (empty, larger) new arrays."""
     mask = new_keys.shape[0] - 1
     for i in range(keys.shape[0]):
         if sids[i] != EMPTY:
@@ -415,3 +408,168 @@ def earley_union(a, b, prediction, grammar, predictions, store):
         return TOO_MANY, np.int64(out.shape[0] + predictions[5][prediction]), np.int64(0)
     accepting = st[a, ACCEPTING] != 0 or st[b, ACCEPTING] != 0
     return earley_commit(out, prediction, accepting, max(st[a, DEPTH], st[b, DEPTH]), grammar, predictions, store)
+
+
+# -- predictions -------------------------------------------------------------
+#
+# ``sets`` is what the prediction kernels take besides ``grammar`` and
+# ``predictions``: ``(counts, members, spans, set_keys, set_vals, rule_ptr,
+# rule_dot)``.  Prediction ``n``'s nonterminals are ``members[spans[n, 0]:
+# spans[n, 1]]`` (sorted symbols); ``set_keys``/``set_vals`` intern them (hash ->
+# number, like ``in_keys``/``in_sids``); ``rule_dot[rule_ptr[x]:rule_ptr[x + 1]]``
+# are the first dotted positions of nonterminal ``x``'s productions (``x`` counted
+# from 0), in production order.
+
+
+@nb.njit(cache=True)
+def prediction_extend(prediction, symbol, grammar, predictions, sets):
+    """The number of ``prediction`` extended by nonterminal ``symbol``
+    (``EarleyParser._extend``), entered in the extension table; NEED_ROOM when an
+    array is full (the extension is then not entered yet: call again after growing)."""
+    members, spans = sets[1], sets[2]
+    base = members[spans[prediction, 0] : spans[prediction, 1]]
+    found = _reached(base, symbol, grammar, sets)
+    extended = prediction
+    if found.shape[0] > 0:
+        extended = prediction_intern(np.sort(np.concatenate((base, found))), grammar, predictions, sets)
+        if extended == NEED_ROOM:
+            return NEED_ROOM
+    if not hash_put(predictions[3], predictions[4], sets[0], N_EXTENSIONS, _pack(prediction, symbol), extended):
+        return NEED_ROOM
+    return extended
+
+
+@nb.njit(cache=True)
+def _reached(base, symbol, grammar, sets):
+    """The nonterminals that predicting ``symbol`` predicts (``EarleyParser.reach``) and
+    ``base`` lacks.  ``base`` is closed (every prediction is a union of closures), so the
+    search stops at its members: the work is in the new nonterminals only."""
+    n_lexemes, rule_ptr = grammar[3], sets[5]
+    known = np.zeros(rule_ptr.shape[0] - 1, dtype=np.bool_)
+    for x in base:
+        known[x - n_lexemes] = True
+    found = np.empty(rule_ptr.shape[0] - 1, dtype=np.int32)
+    n = 0
+    if _has_rules(symbol, n_lexemes, rule_ptr) and not known[symbol - n_lexemes]:
+        known[symbol - n_lexemes] = True
+        found[0] = symbol
+        n = 1
+    dots = np.empty(16, dtype=np.int64)
+    next_sym = grammar[0]
+    i = 0
+    while i < n:
+        dots, n_dots = _own_dots(found[i], dots, 0, grammar, sets)
+        i += 1
+        for d in dots[:n_dots]:
+            y = next_sym[d]
+            if _has_rules(y, n_lexemes, rule_ptr) and not known[y - n_lexemes]:
+                known[y - n_lexemes] = True
+                found[n] = y
+                n += 1
+    return found[:n]
+
+
+@nb.njit(cache=True)
+def _has_rules(symbol, n_lexemes, rule_ptr):
+    """Whether ``symbol`` is a nonterminal with productions (``in EarleyParser.own``)."""
+    return symbol >= n_lexemes and rule_ptr[symbol - n_lexemes + 1] > rule_ptr[symbol - n_lexemes]
+
+
+@nb.njit(cache=True)
+def _own_dots(x, dots, n, grammar, sets):
+    """Append to ``dots[n:]`` (grown as needed) the dotted positions that predicting
+    nonterminal ``x`` adds from its own productions (``EarleyParser.own``: dot at 0 and
+    past each nullable prefix); returns the buffer and its new length."""
+    next_sym, nullable, n_lexemes = grammar[0], grammar[2], grammar[3]
+    rule_ptr, rule_dot = sets[5], sets[6]
+    for k in range(rule_ptr[x - n_lexemes], rule_ptr[x - n_lexemes + 1]):
+        d = rule_dot[k]
+        while next_sym[d] >= 0:
+            if n == dots.shape[0]:
+                dots = _grown(dots, n)
+            dots[n] = d
+            n += 1
+            if not nullable[next_sym[d]]:
+                break
+            d += 1
+    return dots, n
+
+
+@nb.njit(cache=True)
+def prediction_intern(nonterminals, grammar, predictions, sets):
+    """The number of the prediction of ``nonterminals`` (sorted, closed), added to the
+    tables if new; NEED_ROOM (nothing added) when an array is full."""
+    counts, members, spans, set_keys, set_vals = sets[0], sets[1], sets[2], sets[3], sets[4]
+    h = np.int64(nonterminals.shape[0])
+    for x in nonterminals:
+        h = (h ^ np.int64(x)) * np.int64(0x100000001B3)
+    mask = set_keys.shape[0] - 1
+    slot = _slot(h, mask)
+    while set_vals[slot] != EMPTY:
+        other = set_vals[slot]
+        if set_keys[slot] == h and _same_members(members[spans[other, 0] : spans[other, 1]], nonterminals):
+            return other
+        slot = (slot + 1) & mask
+    if 4 * (counts[N_SETS] + 1) > 3 * set_keys.shape[0]:
+        return NEED_ROOM
+    n = _add_prediction(nonterminals, grammar, predictions, sets)
+    if n >= 0:
+        set_keys[slot], set_vals[slot] = h, n
+        counts[N_SETS] += 1
+    return n
+
+
+@nb.njit(cache=True)
+def _same_members(a, b):
+    if a.shape[0] != b.shape[0]:
+        return False
+    for i in range(a.shape[0]):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _add_prediction(nonterminals, grammar, predictions, sets):
+    """Number the prediction of ``nonterminals``: pool its dotted positions by next symbol,
+    in ``EarleyParser._make_prediction``'s order (nonterminals ascending, each in
+    production order, so items come out in the order the Python parser makes them),
+    and record its size, predicted lexemes and members; NEED_ROOM when an array is full."""
+    next_sym, n_lexemes = grammar[0], grammar[3]
+    by_keys, by_vals, pool, _, _, size, lexeme_bits = predictions
+    counts, members, spans = sets[0], sets[1], sets[2]
+    dots = np.empty(64, dtype=np.int64)
+    n_dots = 0
+    for x in nonterminals:
+        dots, n_dots = _own_dots(x, dots, n_dots, grammar, sets)
+    at = np.zeros(grammar[2].shape[0], dtype=np.int64)  # dots per symbol, then where its next one goes
+    symbols = np.empty(n_dots, dtype=np.int64)  # in order of first appearance
+    n_symbols = 0
+    for d in dots[:n_dots]:
+        if at[next_sym[d]] == 0:
+            symbols[n_symbols] = next_sym[d]
+            n_symbols += 1
+        at[next_sym[d]] += 1
+    n = counts[N_PREDICTIONS]
+    if (n >= size.shape[0] or n >= lexeme_bits.shape[0] or n >= spans.shape[0]
+            or counts[N_POOL] + n_dots > pool.shape[0] or counts[N_MEMBERS] + nonterminals.shape[0] > members.shape[0]
+            or 4 * (counts[N_BY_SYMBOL] + n_symbols) > 3 * by_keys.shape[0]):
+        return NEED_ROOM
+    lexeme_bits[n, :] = 0
+    first = counts[N_POOL]
+    for s in symbols[:n_symbols]:
+        hash_put(by_keys, by_vals, counts, N_BY_SYMBOL, _pack(n, s), (first << np.int64(32)) | at[s])
+        first, at[s] = first + at[s], first
+        if s < n_lexemes:
+            lexeme_bits[n, s >> 6] |= np.uint64(1) << np.uint64(s & 63)
+    for d in dots[:n_dots]:
+        pool[at[next_sym[d]]] = d
+        at[next_sym[d]] += 1
+    size[n] = n_dots
+    lo = counts[N_MEMBERS]
+    members[lo : lo + nonterminals.shape[0]] = nonterminals
+    spans[n, 0], spans[n, 1] = lo, lo + nonterminals.shape[0]
+    counts[N_POOL] += n_dots
+    counts[N_MEMBERS] += nonterminals.shape[0]
+    counts[N_PREDICTIONS] += 1
+    return n
