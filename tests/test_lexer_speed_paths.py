@@ -14,9 +14,8 @@ from collections import deque
 import numpy as np
 import pytest
 
-from outform.automata.dfa import range_classes
-from outform.automata.lexer import LexerDFA, _quotient, determinise_tagged, tagged_partition, union_nfa
-from outform.automata.nfa import build_nfa
+from outform.automata.lexer import LexerDFA, determinise_tagged, quotient, tagged_partition, union_nfa
+from outform.automata.nfa import build_nfa, range_classes
 from outform.errors import ResourceLimitExceeded
 from outform.grammar import parse_regex
 from outform.kernels.subset import csr_rows
@@ -107,7 +106,7 @@ def test_quotient_matches_the_numpy_gathers(seed):
     class_of = range_classes(union.edge_lo, union.edge_hi)
     table, accepts = determinise_tagged(union, class_of, Limits())
     block_of = tagged_partition(table, accepts)
-    transitions, rows = _quotient(table, accepts, block_of, class_of)
+    transitions, rows = quotient(table, accepts, block_of, class_of)
     expected_transitions, expected_rows = _oracle_quotient(table, accepts, block_of, class_of)
     assert transitions.flags.c_contiguous
     _same(transitions, expected_transitions)
@@ -119,7 +118,7 @@ def test_quotient_of_a_dead_start_has_no_moves():
     accepts = np.zeros((2, 1), dtype=np.uint64)
     block_of = np.array([1, 1, 1], dtype=np.int64)  # everything with the sink: nothing is accepted
     class_of = np.array([0] * 128 + [1] * 128, dtype=np.int64)
-    for got, expected in zip(_quotient(table, accepts, block_of, class_of),
+    for got, expected in zip(quotient(table, accepts, block_of, class_of),
                              _oracle_quotient(table, accepts, block_of, class_of)):
         _same(got, expected)
 

@@ -1,12 +1,12 @@
 """The Numba lexer DFA construction (:mod:`outform.kernels.subset`) against
 the former pure-Python pipeline, kept here as an oracle.
 
-The oracle is the Python subset construction (``_StepTable`` with tagged
-states kept), Hopcroft minimisation over Python sets and the alive-set
-worklist over int bitmasks.  Its one change is that a subset's moves are
-visited in increasing class order (the Python version followed dict insertion
-order), so the unminimised tables match the kernel's state for state; the
-minimised DFAs are compared with both orders.
+The oracle is the Python subset construction (per-state moves with closures
+applied, tagged states kept), Hopcroft minimisation over Python sets and the
+alive-set worklist over int bitmasks.  Its one change is that a subset's moves
+are visited in increasing class order (the Python version followed dict
+insertion order), so the unminimised tables match the kernel's state for
+state; the minimised DFAs are compared with both orders.
 """
 
 from __future__ import annotations
@@ -20,18 +20,17 @@ import numpy as np
 import pytest
 import regex as regex_pkg
 
-from outform.automata.dfa import _intern, _refine, _StepTable, byte_classes, range_classes
 from outform.automata.lexer import (
     _WORK_PER_LEXER_STATE,
     LexerDFA,
     TaggedNFA,
-    _quotient,
     _too_many_states,
     determinise_tagged,
+    quotient,
     tagged_partition,
     union_nfa,
 )
-from outform.automata.nfa import ByteNFA
+from outform.automata.nfa import range_classes
 from outform.errors import ResourceLimitExceeded
 from outform.grammar import parse_regex
 from outform.grammar.regex_ast import literal
@@ -41,17 +40,53 @@ from outform.limits import Limits
 # The oracle: the former Python pipeline.
 
 
-class _TaggedSteps(_StepTable):
-    def __init__(self, nfa: ByteNFA, classes: list[int], tags: list[int]):
-        super().__init__(nfa, classes)
-        for state, tag in enumerate(tags):
-            if tag >= 0:
-                self.keep[state] = True
+class _Steps:
+    """Per NFA state, its moves with the epsilon closure applied, as ``(class, closed
+    target set)`` pairs (memoised); closures keep the states with byte edges, the
+    tagged states and the start."""
+
+    def __init__(self, nfa: TaggedNFA, classes: list[int]):
+        eps_ptr, eps_dst = nfa.eps_ptr.tolist(), nfa.eps_dst.tolist()
+        edge_ptr = nfa.edge_ptr.tolist()
+        edges = list(zip(nfa.edge_lo.tolist(), nfa.edge_hi.tolist(), nfa.edge_dst.tolist()))
+        self.epsilon = [eps_dst[eps_ptr[s] : eps_ptr[s + 1]] for s in range(nfa.n_states)]
+        self.edges = [edges[edge_ptr[s] : edge_ptr[s + 1]] for s in range(nfa.n_states)]
+        self.keep = [bool(out) or tag >= 0 for out, tag in zip(self.edges, nfa.tags.tolist())]
+        self.keep[nfa.start] = True
+        self.classes = classes
+        self.steps: dict[int, list[tuple[int, frozenset[int]]]] = {}
+
+    def closure(self, seed: int) -> frozenset[int]:
+        seen, stack = {seed}, [seed]
+        while stack:
+            for nxt in self.epsilon[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return frozenset(s for s in seen if self.keep[s])
+
+    def of(self, state: int) -> list[tuple[int, frozenset[int]]]:
+        if state not in self.steps:
+            per_class: dict[int, frozenset[int]] = {}
+            for lo, hi, target in self.edges[state]:
+                closed = self.closure(target)
+                for cls in range(self.classes[lo], self.classes[hi] + 1):
+                    per_class[cls] = per_class.get(cls, frozenset()) | closed
+            self.steps[state] = list(per_class.items())
+        return self.steps[state]
+
+    def union_of(self, subset: frozenset[int]) -> list[tuple[int, frozenset[int]]]:
+        parts: dict[int, frozenset[int]] = {}
+        for state in subset:
+            for cls, closed in self.of(state):
+                parts[cls] = parts.get(cls, frozenset()) | closed
+        return list(parts.items())
 
 
-def oracle_determinise(nfa, tags, class_of, limits, sort_classes=True):
+def oracle_determinise(nfa: TaggedNFA, class_of, limits, sort_classes=True):
     n_classes = int(class_of[-1]) + 1
-    steps = _TaggedSteps(nfa, class_of.tolist(), tags)
+    tags = nfa.tags.tolist()
+    steps = _Steps(nfa, class_of.tolist())
     subsets = [steps.closure(nfa.start)]
     accept_sets = [0]
     index: dict[frozenset[int], int] = {}
@@ -73,18 +108,21 @@ def oracle_determinise(nfa, tags, class_of, limits, sort_classes=True):
 
 
 def _oracle_intern(subset, index, subsets, accept_sets, tags, limits):
-    """The single-regex ``_intern``, with the lexer's ceiling and accept masks."""
-    known = len(subsets)
-    try:
-        state = _intern(subset, index, subsets, Limits(max_dfa_states=limits.max_lexer_states))
-    except ResourceLimitExceeded:
-        raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states") from None
-    if len(subsets) > known:
+    """The DFA state of ``subset``, allocated with its accept mask if new; ``-1`` if empty."""
+    if not subset:
+        return -1
+    if subset not in index:
+        if len(subsets) >= limits.max_lexer_states:
+            raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states")
+        index[subset] = len(subsets)
+        subsets.append(subset)
         accept_sets.append(sum(1 << tags[s] for s in subset if tags[s] >= 0))
-    return state
+    return index[subset]
 
 
 def oracle_partition(table, accept_sets):
+    """Hopcroft over Python sets from the partition by accept mask; the sink (state ``n``)
+    in block 1 with the states that accept nothing, never a splitter."""
     label_block = {0: 1}
     for label in accept_sets:
         if label not in label_block:
@@ -93,7 +131,42 @@ def oracle_partition(table, accept_sets):
     blocks: list[set[int]] = [set() for _ in range(max(len(label_block), 2))]
     for state, block in enumerate(block_of):
         blocks[block].add(state)
-    return _refine(table, blocks, block_of, [block for block in range(len(blocks)) if block != 1])
+    pending = [block for block in range(len(blocks)) if block != 1]
+    queued = set(pending)
+    predecessors: list[list[tuple[int, int]]] = [[] for _ in range(table.shape[0] + 1)]  # none into the sink
+    for source, row in enumerate(table.tolist()):
+        for cls, target in enumerate(row):
+            if target >= 0:
+                predecessors[target].append((source, cls))
+    while pending:
+        splitter = pending.pop()
+        queued.discard(splitter)
+        by_class: dict[int, list[int]] = {}
+        for target in blocks[splitter]:
+            for source, cls in predecessors[target]:
+                by_class.setdefault(cls, []).append(source)
+        for sources in by_class.values():
+            _oracle_split(sources, blocks, block_of, pending, queued)
+    return np.array(block_of)
+
+
+def _oracle_split(sources, blocks, block_of, pending, queued):
+    """Split every block containing some of ``sources`` into those and the rest."""
+    hit: dict[int, list[int]] = {}
+    for source in sources:
+        hit.setdefault(block_of[source], []).append(source)
+    for block, members in hit.items():
+        if len(members) == len(blocks[block]):
+            continue
+        moved = set(members)
+        blocks[block] -= moved
+        blocks.append(moved)
+        new = len(blocks) - 1
+        for source in members:
+            block_of[source] = new
+        smaller = new if block in queued or block == 1 or len(moved) <= len(blocks[block]) else block
+        pending.append(smaller)
+        queued.add(smaller)
 
 
 def oracle_alive(transitions, accepts):
@@ -121,22 +194,15 @@ def bitset_rows(masks, words):
     return rows
 
 
-def byte_nfa(union: TaggedNFA) -> tuple[ByteNFA, list[int]]:
-    """The union NFA as a plain byte NFA (its accepting state is the start) and its tags."""
-    nfa = ByteNFA(union.eps_ptr, union.eps_dst, union.edge_ptr, union.edge_lo, union.edge_hi, union.edge_dst,
-                  start=0, accept=0)
-    return nfa, union.tags.tolist()
-
-
 def oracle_build(patterns, limits=Limits(), sort_classes=True):
     """``(transitions, accepts, alive)`` of the former ``LexerDFA.build``."""
-    nfa, tags = byte_nfa(union_nfa(patterns, limits))
-    class_of = byte_classes(nfa)
-    table, accept_sets = oracle_determinise(nfa, tags, class_of, limits, sort_classes)
+    nfa = union_nfa(patterns, limits)
+    class_of = range_classes(nfa.edge_lo, nfa.edge_hi)
+    table, accept_sets = oracle_determinise(nfa, class_of, limits, sort_classes)
     block_of = oracle_partition(table, accept_sets)
     # the quotient only reads accept rows, so the masks go through it as rows
     words = max(1, -(-len(patterns) // 64))
-    transitions, accepts = _quotient(table, bitset_rows(accept_sets, words), block_of, class_of)
+    transitions, accepts = quotient(table, bitset_rows(accept_sets, words), block_of, class_of)
     masks = [sum(int(w) << (64 * i) for i, w in enumerate(row)) for row in accepts.tolist()]
     return transitions, accepts, bitset_rows(oracle_alive(transitions, masks), words)
 
@@ -208,12 +274,10 @@ def test_unminimised_tables_equal_oracle(seed):
     limits = Limits()
     for sources in random_pattern_sets(60, 100 + seed):
         union = union_nfa([parse_regex(p) for p in sources], limits)
-        nfa, tags = byte_nfa(union)
-        class_of = byte_classes(nfa)
-        np.testing.assert_array_equal(class_of, range_classes(union.edge_lo, union.edge_hi))
+        class_of = range_classes(union.edge_lo, union.edge_hi)
         words = max(1, -(-len(sources) // 64))
         table, accepts = determinise_tagged(union, class_of, limits, words)
-        old_table, old_masks = oracle_determinise(nfa, tags, class_of, limits)
+        old_table, old_masks = oracle_determinise(union, class_of, limits)
         np.testing.assert_array_equal(table, old_table)
         np.testing.assert_array_equal(accepts, bitset_rows(old_masks, words))
         blocks, old_blocks = tagged_partition(table, accepts), oracle_partition(table, old_masks)
@@ -246,16 +310,15 @@ def test_json_like_lexemes_and_many_words():
     assert lexer.matches(149, f"key_149_{'x' * (149 % 7)}".encode())
 
 
-def test_start_subset_is_not_interned():
+def test_start_subset_is_apart():
     lexer = LexerDFA.build([parse_regex("a*"), parse_regex("(?:ab)*"), parse_regex("b?")])
     assert lexer.accepted_ids(lexer.start) == ()
     assert lexer.matches(0, b"a") and lexer.matches(0, b"aa") and not lexer.matches(0, b"")
     assert lexer.matches(1, b"abab") and lexer.matches(2, b"b")
     union = union_nfa([parse_regex("a*")], Limits())
-    nfa, tags = byte_nfa(union)
-    class_of = byte_classes(nfa)
+    class_of = range_classes(union.edge_lo, union.edge_hi)
     table, accepts = determinise_tagged(union, class_of, Limits())
-    old_table, old_masks = oracle_determinise(nfa, tags, class_of, Limits())
+    old_table, old_masks = oracle_determinise(union, class_of, Limits())
     np.testing.assert_array_equal(table, old_table)
     assert accepts[:, 0].tolist() == old_masks == [0, 1]
 

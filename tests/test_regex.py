@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from outform.automata import ByteDFA, compile_regex, compile_regex_ast
+from outform.automata.lexer import LexerDFA
 from outform.automata.nfa import build_nfa, count_nfa_states
 from outform.automata.utf8 import utf8_sequences
 from outform.errors import RegexError, RegexSyntaxError, ResourceLimitExceeded, UnsupportedRegexError
@@ -195,6 +196,19 @@ def test_dfa_invariants(pattern):
     assert (distances_to_accept(dfa) >= 0).all(), "a state cannot reach acceptance"
     assert bfs_order(dfa) == list(range(dfa.n_states)), "states not numbered in BFS order"
     assert n_equivalence_classes(dfa) == dfa.n_states + 1, "DFA is not minimal"
+
+
+@SETTINGS
+@given(REGEXES)
+def test_regex_dfa_is_the_one_lexeme_lexer(pattern):
+    """A regex is compiled as a lexer of one lexeme whose start may accept the empty
+    string: for a regex that does not, the two minimal DFAs are the same arrays."""
+    dfa = compile_or_skip(pattern)
+    if dfa.accepting[dfa.start]:
+        return
+    lexer = LexerDFA.build([parse_regex(pattern)])
+    np.testing.assert_array_equal(lexer.transitions, dfa.transitions)
+    np.testing.assert_array_equal(lexer.accepts[:, 0] != 0, dfa.accepting)
 
 
 @SETTINGS

@@ -10,33 +10,38 @@ compiled into a single automaton whose states carry bitsets of lexeme ids:
    start state has epsilon moves to every pattern's start, and each pattern's
    accepting state is *tagged* with its lexeme id.
 
-2. **Subset construction** over byte classes (:func:`outform.automata.dfa.range_classes`)
+2. **Subset construction** over byte classes (:func:`outform.automata.nfa.range_classes`)
    in the Numba kernel :func:`outform.kernels.subset.tagged_subsets`.  A DFA
    state's accepted set is the union of the tags of its NFA states.  The
-   start state is special: it is allocated on its own, never interned under
-   its subset, and accepts nothing.  That excludes the empty match (which the
-   grammar already makes optional) while a pattern that loops back to its
-   start, such as ``a*``, still accepts ``a`` and ``aa`` — those reach a
-   *different* DFA state with the same subset that does carry the tag.
+   start state is special: its subset keeps the union's fresh start state, so
+   no other subset equals it, and it accepts nothing.  That excludes the empty
+   match (which the grammar already makes optional) while a pattern that loops
+   back to its start, such as ``a*``, still accepts ``a`` and ``aa`` — they
+   reach another DFA state, whose subset lacks the fresh start state, and that
+   state carries the tag.
 
 3. **Minimisation** by Hopcroft's refinement (the kernel
-   :func:`outform.kernels.subset.hopcroft_partition`, the algorithm of
-   :mod:`outform.automata.dfa`) whose initial partition groups states by
-   their accepted-lexeme set rather than by a single accepting bit.  The
-   virtual sink ends in the block of states that can complete no lexeme,
-   which is then dropped, as in the single-pattern pipeline.
+   :func:`outform.kernels.subset.hopcroft_partition`) whose initial partition
+   groups states by their accepted-lexeme set.  The virtual sink ends in the
+   block of states that can complete no lexeme, which is then dropped.
 
 4. **Alive sets**: ``alive[s]`` is the set of lexemes whose match can still be
    completed from ``s``, the least fixed point of
    ``alive[s] = accepts[s] | OR(alive[t] for successors t)``, computed by
    propagating bits backwards over reversed edges
    (:func:`outform.kernels.subset.alive_rows`).
+
+A single regex (:func:`outform.automata.dfa.nfa_to_dfa`) goes through the same
+steps 2 and 3 and the quotient as a lexer of one lexeme (:meth:`TaggedNFA.of`)
+whose start is an ordinary subset, accepting the empty string when the regex
+does (``empty_match`` in :func:`tagged_table`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 
 from dataclasses import dataclass
 from functools import cached_property
@@ -44,8 +49,7 @@ from typing import Sequence
 
 import numpy as np
 
-from outform.automata.dfa import range_classes
-from outform.automata.nfa import ByteNFA, build_nfa, count_nfa_states
+from outform.automata.nfa import ByteNFA, build_nfa, count_nfa_states, range_classes
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import RegexNode
 from outform.kernels.subset import (
@@ -61,7 +65,7 @@ from outform.limits import DEFAULT_LIMITS, Limits
 
 _WORK_PER_LEXER_STATE = 500
 """Work budget of subset construction per permitted lexer state (subset sizes
-plus transitions, summed), as in :mod:`outform.automata.dfa`: huge subsets
+plus classes with moves, summed; see :func:`tagged_table`): huge subsets
 with few states are charged to ``max_lexer_states`` too."""
 _SUBSET_STATES_PER_LEXER_STATE = 8
 """Subset construction may pass through this many times ``max_lexer_states`` states
@@ -117,7 +121,7 @@ class LexerDFA:
         words = max(1, -(-n_lexemes // 64))
         table, state_accepts = determinise_tagged(nfa, class_of, limits, words, subset_share)
         block_of = tagged_partition(table, state_accepts)
-        transitions, accepts = _quotient(table, state_accepts, block_of, class_of, limits)
+        transitions, accepts = quotient(table, state_accepts, block_of, class_of, limits)
         alive = alive_rows(transitions, accepts)
         for array in (transitions, accepts, alive):
             array.flags.writeable = False
@@ -165,7 +169,8 @@ class TaggedNFA:
     State ``s``'s epsilon moves go to ``eps_dst[eps_ptr[s]:eps_ptr[s + 1]]``;
     its byte edges are ``edge_lo/edge_hi/edge_dst[edge_ptr[s]:edge_ptr[s + 1]]``
     (byte ranges and targets); ``tags[s]`` is the lexeme id it accepts or -1.
-    State 0, the start, has an epsilon move to every pattern's start and no tag.
+    In a union (:func:`union_nfa`) state 0, the start, has an epsilon move to
+    every pattern's start and no tag.
     """
 
     eps_ptr: np.ndarray  # int64 [n + 1]
@@ -180,6 +185,14 @@ class TaggedNFA:
     @property
     def n_states(self) -> int:
         return int(self.tags.shape[0])
+
+    @classmethod
+    def of(cls, nfa: ByteNFA) -> TaggedNFA:
+        """``nfa`` as the NFA of a lexer of one lexeme (id 0): its own states and start,
+        its accepting state tagged; the arrays are shared, not copied."""
+        tags = np.full(nfa.n_states, -1, dtype=np.int32)
+        tags[nfa.accept] = 0
+        return cls(nfa.eps_ptr, nfa.eps_dst, nfa.edge_ptr, nfa.edge_lo, nfa.edge_hi, nfa.edge_dst, tags, nfa.start)
 
 
 def union_nfa(
@@ -247,32 +260,48 @@ def determinise_tagged(
     nfa: TaggedNFA, class_of: np.ndarray, limits: Limits, words: int | None = None,
     subset_share: int = _SUBSET_STATES_PER_LEXER_STATE,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The lexer's subset construction (:func:`tagged_table` without the empty
+    match), against ``limits.max_lexer_states`` times ``subset_share`` states
+    and as many times ``_WORK_PER_LEXER_STATE`` work (the minimal DFA is checked
+    later).  ``words`` defaults to the bitset width of the largest tag."""
+    if words is None:
+        words = max(1, -(-(int(nfa.tags.max(initial=-1)) + 1) // 64))
+    ceiling = limits.max_lexer_states * subset_share
+    return tagged_table(nfa, class_of, words, ceiling, ceiling * _WORK_PER_LEXER_STATE,
+                        lambda reason: _too_many_states(limits, f"lexer {reason}"), empty_match=False)
+
+
+def tagged_table(
+    nfa: TaggedNFA, class_of: np.ndarray, words: int, max_states: int, work: int,
+    error: Callable[[str], ResourceLimitExceeded], *, empty_match: bool,
+) -> tuple[np.ndarray, np.ndarray]:
     """Subset construction over byte classes for a tagged NFA (the Numba kernel
     :func:`outform.kernels.subset.tagged_subsets`).
 
     Returns ``(table[n, k], accepts[n, words])`` where ``accepts[s]`` is the
-    ``uint64`` bitset of the lexeme ids tagged in subset ``s`` (empty for the
-    start, state 0), and ``table`` uses ``-1`` for the empty subset.  States
-    are numbered in discovery order, successors visited in increasing class
-    order.  Closures keep the start, the states with byte edges and the tagged
-    states.  The work budget and state ceiling mirror
-    :func:`outform.automata.dfa.determinise`, against ``limits.max_lexer_states``
-    times ``subset_share`` (the minimal DFA is checked later).
+    ``uint64`` bitset of the lexeme ids tagged in subset ``s``, and ``table``
+    uses ``-1`` for the empty subset.  States are numbered in discovery order
+    from the start, state 0, successors visited in increasing class order.
+    Closures keep the states with byte edges and the tagged states.  Without
+    ``empty_match`` (a lexer) they also keep the start, so its subset is unlike
+    any other, and the start accepts nothing; with it (a single regex) the start
+    is an ordinary subset.  Past ``max_states`` subsets or ``work`` (subset
+    sizes plus classes with moves, summed over states) raises
+    ``error(reason)``, the caller's typed error.
     """
-    if words is None:
-        words = max(1, -(-(int(nfa.tags.max(initial=-1)) + 1) // 64))
-    ceiling = limits.max_lexer_states * subset_share
     keep = (nfa.edge_ptr[1:] > nfa.edge_ptr[:-1]) | (nfa.tags >= 0)
-    keep[nfa.start] = True
+    if not empty_match:
+        keep[nfa.start] = True
     status, n, table, accepts = tagged_subsets(
         nfa.start, nfa.eps_ptr, nfa.eps_dst, nfa.edge_ptr, nfa.edge_lo, nfa.edge_hi, nfa.edge_dst,
-        np.ascontiguousarray(class_of, dtype=np.int64), keep, nfa.tags, words,
-        ceiling, ceiling * _WORK_PER_LEXER_STATE,
+        np.ascontiguousarray(class_of, dtype=np.int64), keep, nfa.tags, words, max_states, work,
     )
     if status == OVER_BUDGET:
-        raise _too_many_states(limits, "lexer determinisation work exceeded its budget")
+        raise error("determinisation work exceeded its budget")
     if status == TOO_MANY_STATES:
-        raise _too_many_states(limits, f"lexer determinisation needs more than {ceiling} intermediate DFA states")
+        raise error(f"determinisation needs more than {max_states} intermediate DFA states")
+    if not empty_match:
+        accepts[:words] = 0
     n_classes = int(class_of[-1]) + 1
     return table[: n * n_classes].reshape(n, n_classes), accepts[: n * words].reshape(n, words)
 
@@ -286,24 +315,22 @@ def tagged_partition(table: np.ndarray, accepts: np.ndarray) -> np.ndarray:
     of the partial DFA ``table`` starting from the partition by accepted-lexeme
     set (the distinct rows of ``accepts``).
 
-    As in :func:`outform.automata.dfa.minimal_partition`, a virtual sink
-    (state ``n``) completes the DFA and sits in block 1, the block of the
-    states that accept nothing (the start's label); it is never a splitter, so
-    only existing transitions are scanned.  Returns ``block_of[n + 1]``; block
-    1 is the dead block.
+    A virtual sink (state ``n``) completes the DFA and sits in block 1, the
+    block of the states that accept nothing; it is never a splitter, so only
+    existing transitions are scanned.  Returns ``block_of[n + 1]``; block 1 is
+    the dead block.
     """
-    rows = np.ascontiguousarray(accepts)
+    rows = np.concatenate([accepts, np.zeros((1, accepts.shape[1]), dtype=accepts.dtype)])  # the sink's
     keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
     _, labels = np.unique(keys, return_inverse=True)  # 3x faster than ``unique(axis=0)``
     labels = labels.reshape(-1).astype(np.int64)
-    empty = labels[0]  # the start accepts nothing
+    empty = labels[-1]  # the sink accepts nothing
     others = labels - (labels > empty)  # the other labels, numbered 0, 1, ... -> blocks 0, 2, 3, ...
-    initial = np.where(labels == empty, 1, np.where(others == 0, 0, others + 1))
-    block_of = np.append(initial, 1)  # the sink
+    block_of = np.where(labels == empty, 1, np.where(others == 0, 0, others + 1))
     return hopcroft_partition(table, block_of, max(2, int(labels.max()) + 1))
 
 
-def _quotient(
+def quotient(
     table: np.ndarray, accepts: np.ndarray, block_of: np.ndarray, class_of: np.ndarray, limits: Limits | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge equivalent states, drop the dead block, number blocks in BFS order

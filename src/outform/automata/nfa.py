@@ -71,18 +71,16 @@ class ByteNFA:
     def n_states(self) -> int:
         return len(self.edge_ptr) - 1
 
-    @functools.cached_property
-    def epsilon(self) -> list[list[int]]:
-        """Per state, its epsilon targets (lists, for the Python subset construction of :mod:`outform.automata.dfa`)."""
-        ptr, dst = self.eps_ptr.tolist(), self.eps_dst.tolist()
-        return [dst[ptr[s] : ptr[s + 1]] for s in range(self.n_states)]
 
-    @functools.cached_property
-    def edges(self) -> list[list[tuple[int, int, int]]]:
-        """Per state, its edges ``(lo, hi, target)`` (as :attr:`epsilon`)."""
-        ptr = self.edge_ptr.tolist()
-        flat = list(zip(self.edge_lo.tolist(), self.edge_hi.tolist(), self.edge_dst.tolist()))
-        return [flat[ptr[s] : ptr[s + 1]] for s in range(self.n_states)]
+def range_classes(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``class_of[byte]`` for the byte ranges ``lo[i]..hi[i]`` (an NFA's edges): their
+    ends cut 0..255 into intervals whose bytes no edge tells apart, so DFAs are
+    built over these classes (typically 5-30) and expanded to 256 bytes at the end."""
+    cuts = np.zeros(257, dtype=bool)
+    cuts[lo] = True
+    cuts[np.asarray(hi) + 1] = True
+    cuts[0] = False
+    return np.cumsum(cuts[:256]).astype(np.int64)
 
 
 def build_nfa(node: RegexNode, limits: Limits = DEFAULT_LIMITS, shared_suffixes: bool = False) -> ByteNFA:

@@ -16,9 +16,9 @@ hash table keyed by an order-free 64-bit hash of the set (a sum of mixed
 elements, so runs need no sorting); a candidate with the same hash and size is
 the same set when the search stamped all its states.  A class covered by
 exactly the same edges as the class before it (a wide byte range) reuses that
-class's successor without a search.  The start's run is never inserted, so a
-later identical subset becomes a state of its own (the start accepts nothing,
-its twin does).  Each state's accepted lexemes are a ``uint64`` bitset row of
+class's successor without a search.  The start is interned like any other
+subset (a lexer keeps its start apart by keeping its fresh start state in
+closures).  Each state's accepted lexemes are a ``uint64`` bitset row of
 the union of its states' tags.  The state ceiling and the work budget (subset
 size plus classes with moves, per state) end the construction with a status
 code, for the caller to raise its typed error.
@@ -130,6 +130,17 @@ def _insert(slots, hashes, state):
 
 
 @nb.njit(cache=True, nogil=True)
+def _tag_row(accepts, state, words, run, m, tags):
+    """Write ``state``'s accept bitset (``accepts[state * words:][:words]``): the tags of ``run[:m]``."""
+    for w in range(state * words, (state + 1) * words):
+        accepts[w] = 0
+    for k in range(m):
+        tag = tags[run[k]]
+        if tag >= 0:
+            accepts[state * words + (tag >> 6)] |= np.uint64(1) << np.uint64(tag & 63)
+
+
+@nb.njit(cache=True, nogil=True)
 def csr_rows(rows, n_states):
     """CSR form of the moves ``rows[:, i]`` out of state ``rows[0, i]``: ``(ptr[n_states + 1],
     rest)`` where ``rest[j - 1]`` is ``rows[j]`` stably sorted by source (a counting sort),
@@ -184,7 +195,10 @@ def tagged_subsets(
     m = _closure(targets, 0, 1, eps_ptr, eps_dst, keep, seen, 1, stack, pool)
     stamp = 1
     offsets[1] = m
-    n_states = 1  # the start: not interned, accepts nothing
+    hashes[0] = _set_hash(pool, m)
+    _insert(slots, hashes, 0)
+    _tag_row(accepts, 0, words, pool, m, tags)
+    n_states = 1
     i = 0
     while i < n_states:
         lo, hi = offsets[i], offsets[i + 1]
@@ -258,17 +272,12 @@ def tagged_subsets(
                 hashes[found] = h
                 rows = _grow(rows, n_states * n_classes)
                 accepts = _grow(accepts, n_states * words)
-                for w in range(found * words, n_states * words):
-                    accepts[w] = 0
-                for k in range(m):
-                    tag = tags[run[k]]
-                    if tag >= 0:
-                        accepts[found * words + (tag >> 6)] |= np.uint64(1) << np.uint64(tag & 63)
+                _tag_row(accepts, found, words, run, m, tags)
                 if 2 * n_states > slots.shape[0]:
                     slots = np.empty(2 * slots.shape[0], dtype=np.int64)
                     for j in range(slots.shape[0]):
                         slots[j] = -1
-                    for state in range(1, n_states):
+                    for state in range(n_states):
                         _insert(slots, hashes, state)
                 else:
                     slots[slot] = found
