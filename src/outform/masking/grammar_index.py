@@ -402,7 +402,7 @@ class _KernelParser:
         n, overflowed = self.trace[0].tolist()
         if overflowed or self.facts is None:
             return None
-        facts = np.concatenate([self.trace[1 : n + 1].T, *self.facts], axis=1)  # a copy, rows contiguous
+        facts = np.ascontiguousarray(np.concatenate([self.trace[1 : n + 1].T, *self.facts], axis=1))
         return facts if facts.shape[1] <= _TRACE_SLOTS else None
 
 
@@ -539,7 +539,7 @@ class GrammarIndex:
         if entry is None or entry[1] is None:
             return None
         facts = entry[1]
-        renamed = np.empty_like(facts)
+        renamed = np.empty(facts.shape, dtype=np.int64)  # rows contiguous, as the kernel was loaded for
         roots_old = np.array([pid for _, pid in old], dtype=np.int64)
         roots_new = np.array([pid for _, pid in state.configs], dtype=np.int64)
         parser = _KernelParser(table)
