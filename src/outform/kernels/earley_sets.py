@@ -322,19 +322,17 @@ def earley_commit(out, prediction, accepting, depth, grammar, predictions, store
                 return NEED_ROOM, 0, 0
             if top != NO_TOP:
                 k1[i], k2[i] = (d << np.int64(1)) | np.int64(1), top
-    order = np.argsort(k2, kind="mergesort")
-    order = order[np.argsort(k1[order], kind="mergesort")]
-    s1 = np.empty(n, dtype=np.int64)
-    s2 = np.empty(n, dtype=np.int64)
-    m = 0
+    _sort_pairs(k1, k2)
+    m = 0  # distinct pairs, moved to the front
     h = np.int64(prediction) * np.int64(1_000_003) + np.int64(accepting)
-    for i in order:
-        if m > 0 and s1[m - 1] == k1[i] and s2[m - 1] == k2[i]:
+    for i in range(n):
+        if m > 0 and k1[m - 1] == k1[i] and k2[m - 1] == k2[i]:
             continue
-        s1[m], s2[m] = k1[i], k2[i]
+        k1[m], k2[m] = k1[i], k2[i]
         h = (h ^ k1[i]) * np.int64(0x100000001B3)
         h = (h ^ k2[i]) * np.int64(-7046029254386353131)
         m += 1
+    s1, s2 = k1, k2
     mask = in_keys.shape[0] - 1
     slot = _slot(h, mask)
     while in_sids[slot] != EMPTY:
@@ -346,12 +344,14 @@ def earley_commit(out, prediction, accepting, depth, grammar, predictions, store
     if (sid >= st.shape[0] or meta[N_ITEMS] + n > items.shape[0] or meta[N_SIG] + m > sig.shape[0]
             or 4 * (meta[N_INTERNED] + 1) > 3 * in_keys.shape[0]):
         return NEED_ROOM, 0, 0
-    symbols = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        symbols[i] = next_sym[out[i] >> np.int64(32)]
     lo = meta[N_ITEMS]
-    for j, i in enumerate(np.argsort(symbols, kind="mergesort")):
-        items[lo + j, 0], items[lo + j, 1] = out[i] >> np.int64(32), out[i] & _LOW32
+    for i in range(n):  # insertion sort by next symbol, stable (as the Python parser orders items)
+        d, origin = out[i] >> np.int64(32), out[i] & _LOW32
+        j = lo + i
+        while j > lo and next_sym[items[j - 1, 0]] > next_sym[d]:
+            items[j, 0], items[j, 1] = items[j - 1, 0], items[j - 1, 1]
+            j -= 1
+        items[j, 0], items[j, 1] = d, origin
     sig_lo = meta[N_SIG]
     sig[sig_lo : sig_lo + m, 0] = s1[:m]
     sig[sig_lo : sig_lo + m, 1] = s2[:m]
@@ -364,6 +364,19 @@ def earley_commit(out, prediction, accepting, depth, grammar, predictions, store
     in_keys[slot], in_sids[slot] = h, sid
     meta[N_INTERNED] += 1
     return sid, 1, 0
+
+
+@nb.njit(cache=True)
+def _sort_pairs(k1, k2):
+    """Sort the pairs ``(k1[i], k2[i])`` in place, lexicographically: insertion sort, since a
+    state has a handful of items (two argsorts and their index arrays cost more)."""
+    for i in range(1, k1.shape[0]):
+        a, b = k1[i], k2[i]
+        j = i
+        while j > 0 and (k1[j - 1] > a or (k1[j - 1] == a and k2[j - 1] > b)):
+            k1[j], k2[j] = k1[j - 1], k2[j - 1]
+            j -= 1
+        k1[j], k2[j] = a, b
 
 
 @nb.njit(cache=True)

@@ -176,10 +176,18 @@ def _context_slot(bits, ctx_keys, ctx_ids, ctx_allowed):
     mask = ctx_keys.shape[0] - 1
     slot = _slot(h, mask)
     while ctx_ids[slot] != EMPTY:
-        if ctx_keys[slot] == h and np.array_equal(ctx_allowed[ctx_ids[slot]], bits):
+        if ctx_keys[slot] == h and _same_row(ctx_allowed, ctx_ids[slot], bits):
             break
         slot = (slot + 1) & mask
     return slot, h
+
+
+@nb.njit(cache=True)
+def _same_row(rows, r, bits):
+    for w in range(bits.shape[0]):
+        if rows[r, w] != bits[w]:
+            return False
+    return True
 
 
 @nb.njit(cache=True)
