@@ -53,7 +53,7 @@ def replays(monkeypatch) -> dict[str, int]:
 
     def counted(self, state, shape):
         found = original(self, state, shape)
-        counts["tried"] += state.table.walked_like.get(shape) is not None
+        counts["tried"] += bool(state.table.walked_like.get(shape))
         counts["accepted"] += found is not None
         return found
 

@@ -71,6 +71,7 @@ per lexing mode (NOTES 39): 512 cut C-like greedy mask time by 10 % against 1024
 schema grammars' (complete lexing) slightly worse."""
 _INSIDE_CACHE_SIZE = 4096  # inside parts kept per compiled grammar (a token mask and boundary nodes each)
 _TRACE_SLOTS = 32  # parser facts a walk records to let its mask be replayed (JSON schemas: p90 12)
+_REPLAY_CANDIDATES = 4  # walks of one shape a new position may be replayed from (NOTES 51)
 
 
 class _ByteSet:
@@ -150,7 +151,7 @@ class ParseTable:
         self.masks: OrderedDict[tuple, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()  # configs -> (mask, facts)
         self.accepting_configs: dict[tuple, bool] = {}  # see GrammarIndex.is_accepting
         # masks whose walk may be replayed for a new configuration set (see GrammarIndex._replayed)
-        self.walked_like: dict[tuple, tuple] = {}  # shape of configurations -> configurations
+        self.walked_like: dict[tuple, tuple] = {}  # shape of configurations -> the newest ones walked
         self._shapes: dict[int, int] = {}
         self._answers: dict[tuple[int, int], int] = {}  # see resolve
         # forks share the table and may be masked from several threads at once
@@ -516,8 +517,8 @@ class GrammarIndex:
                 table.masks[state.configs] = entry
                 if len(table.masks) > _MASK_CACHE_SIZE:
                     table.masks.popitem(last=False)
-                if entry[1] is not None:
-                    table.walked_like[shape] = state.configs
+                if entry[1] is not None:  # the newest walks of a shape first
+                    table.walked_like[shape] = (state.configs, *table.walked_like.get(shape, ())[: _REPLAY_CANDIDATES - 1])
         return entry
 
     def _replayed(self, state: GrammarState, shape: tuple) -> tuple[np.ndarray, np.ndarray] | None:
@@ -534,14 +535,19 @@ class GrammarIndex:
         closing rules, so the replay usually succeeds (NOTES 51)."""
         table = state.table
         with table.lock:
-            old = table.walked_like.get(shape)
-            entry = None if old is None else table.masks.get(old)
-        if entry is None or entry[1] is None:
-            return None
-        facts = entry[1]
-        renamed = np.empty(facts.shape, dtype=np.int64)  # rows contiguous, as the kernel was loaded for
-        roots_old = np.array([pid for _, pid in old], dtype=np.int64)
+            entries = [(old, table.masks.get(old)) for old in table.walked_like.get(shape, ())]
         roots_new = np.array([pid for _, pid in state.configs], dtype=np.int64)
+        for old, entry in entries:
+            if entry is not None and entry[1] is not None:
+                renamed = self._replay(table, entry[1], np.array([pid for _, pid in old], dtype=np.int64), roots_new)
+                if renamed is not None:
+                    return entry[0], renamed
+        return None
+
+    @staticmethod
+    def _replay(table: ParseTable, facts: np.ndarray, roots_old: np.ndarray, roots_new: np.ndarray) -> np.ndarray | None:
+        """``facts`` as they read from ``roots_new`` if they hold there (see ``_replayed``), else None."""
+        renamed = np.empty(facts.shape, dtype=np.int64)  # rows contiguous, as the kernel was loaded for
         parser = _KernelParser(table)
         parser.resolving = True  # most replays meet a transition not computed yet (new parser ids)
         while True:  # resumable, like the walks
@@ -551,12 +557,11 @@ class GrammarIndex:
                     table._pid_state, table.next_at, table.next, table.union_keys, table.union_vals, resolver,
                 )
             if status >= 0:
-                break
+                return renamed if status == 1 else None
             try:
                 parser.answer(need_p, need_lexeme)
             except ResourceLimitExceeded:  # a step the walk may not need: let the walk decide
                 return None
-        return (entry[0], renamed) if status == 1 else None
 
     def budget_mask(self, state: GrammarState, tokens_left: int) -> None:
         return None  # grammars plan budgets through completion_bytes (see Matcher.tokens_to_finish)
