@@ -1,8 +1,8 @@
 """Masks replayed from an earlier walk of the same shape (``GrammarIndex._replayed``).
 
-A replayed mask is the mask of an earlier position whose parser id looked the
-same locally (same dotted rules, other origins), taken when every parser fact
-that earlier walk read holds again under a renaming of parser ids.  Oracles:
+A replayed mask is the mask of an earlier position whose parser id had the same
+shape (allowed and excluded lexemes), taken when every parser fact that earlier
+walk read holds again under a renaming of parser ids.  Oracles:
 
 * brute force over a toy vocabulary of every string of up to three bytes of the
   grammar's alphabet: a token is in the mask iff ``fork().accept_token`` takes it;

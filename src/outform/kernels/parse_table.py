@@ -203,18 +203,3 @@ def context_register(context, ctx_keys, ctx_ids, ctx_allowed):
     slot, h = _context_slot(ctx_allowed[context], ctx_keys, ctx_ids, ctx_allowed)
     ctx_keys[slot], ctx_ids[slot] = h, context
 
-
-@nb.njit(cache=True)
-def state_shape(pid, pid_state, allowed, st, items):
-    """A hash of what parser id ``pid`` looks like locally: its excluded lexeme, allowed
-    lexemes, prediction and the multiset of its items' dotted rules, not their origins
-    (see ``GrammarIndex._replayed``; a collision only costs a replay that fails)."""
-    sid = pid_state[pid, 0]
-    h = np.int64(pid_state[pid, 1]) * np.int64(1_000_003) + st[sid, PREDICTION]
-    for w in range(allowed.shape[1]):
-        h = (h ^ np.int64(allowed[pid, w])) * np.int64(-7046029254386353131)
-    dots = np.uint64(0)
-    for i in range(st[sid, ITEMS_LO], st[sid, ITEMS_HI]):  # a sum: the items' order does not matter
-        x = np.uint64(items[i, 0]) * np.uint64(0x9E3779B97F4A7C15)
-        dots += x ^ (x >> np.uint64(29))
-    return h ^ np.int64(dots)

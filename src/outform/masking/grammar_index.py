@@ -52,7 +52,6 @@ from outform.kernels.parse_table import (
     NEED_CONTEXT,
     NEED_TABLE_ROOM,
     context_register,
-    state_shape,
     table_intern,
     table_lookup,
     table_resolve,
@@ -152,14 +151,13 @@ class ParseTable:
         self.accepting_configs: dict[tuple, bool] = {}  # see GrammarIndex.is_accepting
         # masks whose walk may be replayed for a new configuration set (see GrammarIndex._replayed)
         self.walked_like: dict[tuple, tuple] = {}  # shape of configurations -> the newest ones walked
-        self._shapes: dict[int, int] = {}
+        self._shapes: dict[int, tuple[int, bytes]] = {}
         self._answers: dict[tuple[int, int], int] = {}  # see resolve
         # forks share the table and may be masked from several threads at once
         self.lock = threading.RLock()
         # load the kernels Python calls in masks now (see StateStore): all answer "not allowed" here
         table_lookup(self.allowed, self.next_at, self.next, 0, 0)
         table_resolve(0, 0, *self.kernel_args)
-        state_shape(0, self._pid_state, self.allowed, self.store.st, self.store.items)
         fact, renamed, pid_0 = np.array([[0], [-1]], dtype=np.int64), np.zeros((2, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)
         for parser in (None, self.kernel_args):
             replay_facts(fact[0], fact[1], pid_0, pid_0, renamed[0], renamed[1], self.allowed, self._pid_state,
@@ -305,15 +303,13 @@ class ParseTable:
             bits = self._first_bytes_of[key] = _starting_bytes(self.lexer, starts, allowed)
         return bits
 
-    def shape(self, pid: int) -> int:
-        """What parser id ``pid`` looks like locally (:func:`state_shape`, memoised).  Ids of
-        one shape sit at the same place of the grammar and differ only by the origins of
-        their items, which a token reaches only by closing rules, so their masks usually
-        agree (see ``GrammarIndex._replayed``)."""
+    def shape(self, pid: int) -> tuple[int, bytes]:
+        """What a walk first reads of parser id ``pid``: its excluded lexeme and allowed lexemes
+        (memoised).  Ids of one shape often walk alike, whatever their items: the facts a
+        walk reads further (the transitions) decide (see ``GrammarIndex._replayed``)."""
         shape = self._shapes.get(pid)
         if shape is None:
-            store = self.store
-            shape = self._shapes[pid] = int(state_shape(pid, self._pid_state, self.allowed, store.st, store.items))
+            shape = self._shapes[pid] = (int(self._pid_state[pid, 1]), self.allowed[pid].tobytes())
         return shape
 
     def starts(self, pid: int) -> list[int]:
@@ -530,9 +526,10 @@ class GrammarIndex:
         unions between them.  If a one-to-one renaming of the earlier walk's ids maps each
         of its facts to the same fact here, this walk would repeat the earlier one step for
         step, so its mask is the same.  Checking the facts costs a lookup each (or the
-        parser steps this walk would have needed anyway); the trie walk is skipped.  Ids of
-        one shape differ only by the origins of their items, which a token reaches only by
-        closing rules, so the replay usually succeeds (NOTES 51)."""
+        parser steps this walk would have needed anyway); the trie walk is skipped.  The
+        facts a token reaches are few (the next lexemes within a few bytes), so ids at other
+        places of the grammar often read alike: a JSON string value of one property or of
+        the next (NOTES 51).  A replay that fails leaves the transitions it filled to the walk."""
         table = state.table
         with table.lock:
             entries = [(old, table.masks.get(old)) for old in table.walked_like.get(shape, ())]
