@@ -766,7 +766,7 @@ class GrammarIndex:
                 split = self._body_split(q, parser_allowed)
                 trie = trie if split is None else split.rest
             n_relevant = int(np.bitwise_count(relevant).sum())
-            if self.greedy and root == 0 and trie is self._trie and q in self.lexer.start_states and 1 < n_relevant <= 64:
+            if self.greedy and root == 0 and trie is self._trie and 1 < n_relevant <= 64:
                 part = self._united_inside_part(q, relevant[0], root, blocked)
             else:
                 part = self._shared_inside_part(q, relevant, root, blocked, trie)
@@ -776,14 +776,15 @@ class GrammarIndex:
         return part
 
     def _united_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: _ByteSet):
-        """The inside part from lexeme start ``q``, as the union of one part per relevant lexeme.
+        """The inside part from lexer state ``q``, as the union of one part per relevant lexeme.
 
         A token lies inside for a set of lexemes iff it lies inside for one of them (a
         lexeme completable at the token's end is completable along its prefixes), and a
         boundary node for the set is one for some member.  So the parts of single lexemes,
         cached (and shared across grammars by :meth:`_shared_inside_part`), serve every
-        allowed set met at a lexeme start, where a walk of its own costs milliseconds
-        (names alone keep ~45k tokens alive).  Greedy boundary nodes, kept per lexeme when
+        allowed set met at a lexeme start or inside a lexeme (a name that may still be a
+        keyword), where a walk of its own costs milliseconds (names alone keep ~45k tokens
+        alive).  Greedy boundary nodes, kept per lexeme when
         some child byte stops *that* lexeme, would be filtered again for the set (a child
         byte must continue none of them), which ``boundary_walks`` checks anyway (it skips
         children that continue a lexeme the parser allows), so they are only merged here.
