@@ -80,11 +80,27 @@ def test_container_openers_at_a_checked_location(compiler, llama3_vocab, llama3_
     assert not {data for data in refused if data.strip(b" \n") in (b"[", b"{", b'{"', b"[[", b"[{")}
 
 
+def test_containers_a_token_opens_and_closes(compiler, llama3_vocab, llama3_tokenizer):
+    """Items checked for uniqueness, members not: a token that opens and closes a container
+    (`` {}``, ``[],``) closes no container open before it, so at a member it is not fed,
+    and at an item it is refused exactly where it repeats one."""
+    schema = {"type": "array", "uniqueItems": True, "maxItems": 6,
+              "items": {"anyOf": [{"type": "array", "items": {"type": "integer"}},
+                                  {"type": "object", "additionalProperties": {"anyOf": [
+                                      {"type": "object"}, {"type": "array"}]}}]}}
+    index = compiler.compile_schema(schema, max_whitespace=1)
+    refused = _refused_along(index, llama3_vocab, llama3_tokenizer, '[[], {"a": {}, "b": [], "c": [1]}, {}, [',
+                             lambda d: b"{}" in d or b"[]" in d)
+    assert b" []" in refused and b" {}" in refused
+
+
 def test_token_index_lookups(llama3_vocab):
     tokens = token_index(llama3_vocab)
     spelled = [data if data else b"" for data in llama3_vocab.token_bytes]
-    for data in (b'"', b'\\""', b"ab", b"", b"\xff\xfe"):
-        assert tokens.spelled_as(data).tolist() == [t for t, d in enumerate(spelled) if d == data and d]
+    for data in (b'"', b'\\""', b"ab", b"", b"\xff\xfe", b"abcdefghij", b' "description": "'):
+        for shortest in (1, 2, 4):
+            found = sorted(t for ids in tokens.spelling_prefixes(data, shortest) for t in ids.tolist())
+            assert found == [t for t, d in enumerate(spelled) if d and len(d) >= shortest and data.startswith(d)]
     rng = np.random.default_rng(5)
     n_words = (len(spelled) + 31) // 32 + 2
     for density in (0.0, 0.01, 0.5, 1.0):
@@ -107,14 +123,19 @@ def test_may_run_tells_a_key_prefix_from_the_key_it_spells():
 
 
 def test_may_run_rows_shared_by_siblings_match_the_direct_answers():
-    """Rows memoised by parent location (siblings share all but their first entry) against
-    ``_may_run`` asked directly, for checks on some items, members and prefixes."""
+    """Rows memoised by parent location (siblings share all but their first entry, items past
+    the indices the checks name share a parent's memo) against ``_may_run`` asked directly,
+    for checks on some items, members (named, by pattern, the others) and prefixes."""
     from outform.schemas.checks import _ANY_STEP, JsonDocumentCheck, _KeyPrefix
 
-    checks = [((("k", "a"), ("i", 2)), bool, "a2"), ((("k", "b"), ("f", 1), ("k", "c")), bool, "bc")]
+    checks = [((("k", "a"), ("i", 2)), bool, "a2"), ((("k", "b"), ("f", 1), ("k", "c")), bool, "bc"),
+              ((("p", "^x", lambda key: key.startswith("x")), ("k", "v")), bool, "x*.v"),
+              ((("a", frozenset({"a", "b"}), (), ()), ("f", 3)), bool, "other[3:]")]
     prefix_checks = [((("k", "a"),), bool, "a (prefixes)")]
-    heres = [(), ("a",), ("b",), ("a", 0), ("a", 2), ("a", 3), ("a", _ANY_STEP), ("b", 0, "c"), ("b", 1, "c"),
-             ("b", 1, _KeyPrefix("c")), ("b", 1, "d"), ("b", 1, _KeyPrefix("")), ("b", 2, _ANY_STEP)]
+    heres = [(), ("a",), ("b",), ("a", 0), ("a", 2), ("a", 3), ("a", 9), ("a", _ANY_STEP), ("b", 0, "c"), ("b", 1, "c"),
+             ("b", 1, _KeyPrefix("c")), ("b", 1, "d"), ("b", 1, _KeyPrefix("")), ("b", 2, _ANY_STEP), ("b", 7, "c"),
+             ("b", 8, _KeyPrefix("c")), ("xy",), ("xy", "v"), ("xy", _KeyPrefix("")), ("z", _KeyPrefix("v")),
+             ("z", 2), ("z", 3), ("z", 40), (_KeyPrefix("x"),), (_KeyPrefix("a"),), ("xy", 4, "v")]
     shared = JsonDocumentCheck(checks, prefix_checks)
     for here in heres + heres[::-1]:
         direct = JsonDocumentCheck(checks, prefix_checks)

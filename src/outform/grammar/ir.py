@@ -99,9 +99,9 @@ class DocumentCheck(Protocol):
     it must not accept (JSON Schema keywords that are not context-free, e.g.
     ``uniqueItems``).  The check only ever sees bytes the grammar accepted.
     States are immutable values (so matchers can roll back and fork).  A check
-    may also offer ``failing(state, ids, tokens) -> ids``: of the token ``ids``
-    (a numpy array), those whose ``feed`` fails, computed in bulk with the help
-    of ``tokens``, the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`;
+    may also offer ``failing(state, mask, tokens) -> ids``: of the tokens that the
+    token bitmask ``mask`` allows, those whose ``feed`` fails, computed in bulk with
+    the help of ``tokens``, the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`;
     and ``refusal_key(state) -> Hashable | None``: equal keys promise the same
     refused tokens, so filtered masks can be shared between such states.
     """

@@ -52,6 +52,8 @@ class CheckedConstraint:
         self.logits_width = inner.logits_width
         self._token_bytes = inner.vocab.token_bytes
         self._tokens = token_index(inner.vocab)
+        self._failing = getattr(check, "failing", None)  # optional: see DocumentCheck
+        self._refusal_key = getattr(check, "refusal_key", None)  # optional: see DocumentCheck
         self._masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -87,8 +89,7 @@ class CheckedConstraint:
 
     def token_mask(self, state: CheckedState) -> np.ndarray:
         if state.mask is None:
-            refusal_key = getattr(self.check, "refusal_key", None)  # optional: see JsonDocumentCheck
-            shared = refusal_key(state.check) if refusal_key is not None else None
+            shared = self._refusal_key(state.check) if self._refusal_key is not None else None
             key = (state.inner.table, state.inner.configs, state.check if shared is None else (_SHARED, shared))
             with self._lock:
                 mask = self._masks.get(key)
@@ -115,19 +116,16 @@ class CheckedConstraint:
     # ------------------------------------------------------------------
 
     def _filter(self, mask: np.ndarray, check_state: Hashable) -> np.ndarray:
-        closing = self.check.closing_bytes(check_state)
-        if not closing:
-            return mask
-        ids = self._tokens.allowed_with_any(mask, closing)
-        if not len(ids):
-            return mask
-        failing = getattr(self.check, "failing", None)
-        if failing is not None:  # optional bulk form of feed
-            refused = failing(check_state, ids, self._tokens)
+        if self._failing is not None:  # optional bulk form of feed
+            refused = self._failing(check_state, mask, self._tokens)
         else:
+            closing = self.check.closing_bytes(check_state)
+            if not closing:
+                return mask
             token_bytes = self._token_bytes
-            refused = [t for t in ids.tolist() if self.check.feed(check_state, token_bytes[t]) is None]
-        if not len(refused):
+            refused = [t for t in self._tokens.allowed_with_any(mask, closing).tolist()
+                       if self.check.feed(check_state, token_bytes[t]) is None]
+        if not refused:
             return mask
         refused = np.asarray(refused, dtype=np.int64)
         out = mask.copy()

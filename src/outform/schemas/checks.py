@@ -35,7 +35,9 @@ This module has the two halves:
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import json
 import os
 import re
@@ -44,6 +46,7 @@ from typing import Any, Callable, Hashable, Iterator
 import numpy as np
 
 from outform.errors import RegexError, UnsupportedRegexError
+from outform.vocabulary.token_index import picked_set_bits
 
 # ---------------------------------------------------------------------------
 # instance-location patterns
@@ -135,11 +138,18 @@ class JsonDocumentCheck:
         self._at: dict[tuple, tuple[int, ...]] = {}
         self._prefix_at: dict[tuple, tuple[int, ...]] = {}
         self._results: dict[tuple[int, bytes], bool] = {}
-        self._may: dict[tuple, tuple[bool, ...]] = {}  # see _may_row
-        self._may_rest: dict[tuple, tuple[bool, ...]] = {}  # see _may_row
+        self._may_members: dict[tuple, tuple] = {}  # see _members_may
+        # array indices from this one on match the same index segments ("i": none, "f": all)
+        self._index_cap = 1 + max((s[1] for p, _, _ in self._all for s in p if s[0] in ("i", "f")), default=-1)
         self._guarded: dict[tuple, bool] = {}  # see _guards
-        self._free: dict[tuple, bool] = {}  # see _text_free
+        self._free: dict[tuple, bool] = {}  # see _shape
+        self._shapes: dict[tuple, int] = {}  # see _shape
+        self._shape_numbers = itertools.count()
+        self._stack_shapes: dict[int, tuple] = {}  # see _per_stack
+        self._stacks: dict[int, tuple] = {}  # see _per_stack
         self._shared: dict[tuple, dict[bytes, int]] = {}  # see _shared_lengths
+        self._dead: dict[tuple, list[np.ndarray]] = {}  # see _dead_prefixes
+        self._key_risks: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # see _duplicate_risks
         self._ran = 0  # checks evaluated so far (see ``failing``)
 
     def __repr__(self) -> str:
@@ -167,100 +177,164 @@ class JsonDocumentCheck:
         itself are validated on the token's own bytes, which the key leaves free.
         """
         text, mode, stack, start, loc, left = state
+        shape = self._per_stack(self._stack_shapes, stack, self._shape)
+        if shape is None:
+            return None
         scalar = loc if _STR <= mode <= _ESC or mode >= _NUM else None  # loc is stale elsewhere
-        if not self._text_free(tuple(level[2] for level in stack), scalar):
+        if scalar is not None and self._checks_at(scalar):
             return None
         typed = text[start + 1:] if mode == _KSTR or mode == _KESC else None
-        return mode, scalar, left, typed, tuple((level[0], level[2], level[3], level[4]) for level in stack)
+        return mode, scalar, left, typed, shape
 
-    def _text_free(self, containers: tuple, scalar: tuple | None) -> bool:
-        """Whether no check reads the text of the open ``containers`` or of the ``scalar``
-        being read, other than a ``keys_only`` one on a container (memoised)."""
-        key = (containers, scalar)
-        free = self._free.get(key)
+    @staticmethod
+    def _per_stack(cache: dict, stack: tuple, build: Callable[[tuple], Any]) -> Any:
+        """``build(stack)``, memoised in ``cache`` by the identity of ``stack``: a stack is one
+        object from one structural change to the next, across all the positions between,
+        and looking it up by identity costs nothing like hashing its locations and keys."""
+        entry = cache.get(id(stack))
+        if entry is None or entry[0] is not stack:  # (an entry keeps its stack, and so its id, alive)
+            if len(cache) > 4096:
+                cache.clear()
+            entry = cache[id(stack)] = (stack, build(stack))
+        return entry[1]
+
+    def _stack_facts(self, stack: tuple) -> "_Stack":
+        return self._per_stack(self._stacks, stack, self._facts)
+
+    def _facts(self, stack: tuple) -> "_Stack":
+        """What the filter asks about ``stack`` at every position (see :class:`_Stack`)."""
+        if not stack:
+            return _Stack(False, False, None, None)
+        top = stack[-1]
+        may_die = self._may_die(top)
+        members = self._members_may(top[2])
+        if not self._guards(top[2]):
+            return _Stack(False, may_die, members, None)
+        seen = top[3] if top[0] else _NO_KEYS
+        # outside a key string: a key begins right after "{" or ",", elsewhere a token needs one
+        # of those to reach one (quotes_after: the quotes after its first one; before it they
+        # close or write values); it may close open containers first: any open object may get
+        # the key (one quote may start a dead prefix) or the comma (past the last key)
+        if not self.closed_keys or not any(self._may_die(level) for level in stack):
+            least, exhausted = 2, False
+        else:
+            least, exhausted = 1, any(level[0] and self._exhausted(level) for level in stack)
+        # in a key string: a comma past the last key (this one may be the last unused)
+        names = self._viable_keys(top[2]) if self.closed_keys and top[0] else None
+        comma = bool(self.closed_keys) and (names is not None and len(names - seen) <= 1 or any(
+            level[0] and self._exhausted(level) for level in stack[:-1]))
+        risks = (("delimiters", least, exhausted), ("quotes_after", least, exhausted), ("quotes_after", 2, comma))
+        return _Stack(True, may_die, members, risks)
+
+    def _checks_at(self, loc: tuple) -> tuple[int, ...]:
+        """The indices of the checks whose pattern matches ``loc`` (memoised)."""
+        indices = self._at.get(loc)
+        if indices is None:
+            indices = self._at[loc] = tuple(self._matching(self.checks, loc))
+        return indices
+
+    def _shape(self, stack: tuple) -> int | None:
+        """A number for the structure of ``stack`` (its containers' kinds, locations, keys seen
+        or items read, current keys), the same for equal structures and never reused; None
+        where a check reads the text of an open container, other than a ``keys_only`` one
+        on an object (see :meth:`refusal_key`)."""
+        containers = tuple(level[2] for level in stack)
+        free = self._free.get(containers)
         if free is None:
             free = not any(self._matching(self.prefix_checks, c) for c in containers) and not any(
                 not getattr(self.checks[k][1], "keys_only", False)
-                for c in containers for k in self._matching(self.checks, c)
-            ) and (scalar is None or not self._matching(self.checks, scalar))
+                for c in containers for k in self._matching(self.checks, c))
             if len(self._free) > 100_000:
                 self._free.clear()
-            self._free[key] = free
-        return free
+            self._free[containers] = free
+        if not free:
+            return None
+        structure = tuple((level[0], level[2], level[3], level[4]) for level in stack)
+        shape = self._shapes.get(structure)
+        if shape is None:
+            if len(self._shapes) > 100_000:
+                self._shapes.clear()
+            shape = self._shapes[structure] = next(self._shape_numbers)
+        return shape
 
     def closing_bytes(self, state: tuple) -> bytes:
+        return self._closing(state, self._stack_facts(state[2]))
+
+    def _closing(self, state: tuple, facts: "_Stack") -> bytes:
         mode = state[1]
-        if (mode == _KSTR or mode == _KESC) and self._typing_may_die(state[2]):
+        if (mode == _KSTR or mode == _KESC) and facts.may_die:
             if mode == _KESC or b"\\" in state[0][state[3] + 1:]:
                 return _ALL_BYTES  # an escape being typed: any byte may complete a used key
             # typing a used key's rest (or an escape spelling it) may fail too (see _dead_prefixes):
             # such a token starts with the next byte of a used key that extends what is typed
             typed = state[0][state[3] + 1:]
-            starts = {k[len(typed)] for k in (u.encode("utf-8", "surrogatepass") for u in state[2][-1][3])
-                      if len(k) > len(typed) and k.startswith(typed)}
+            starts = {k[len(typed)] for k in map(_utf8, state[2][-1][3]) if len(k) > len(typed) and k.startswith(typed)}
             return _CLOSING_IN_STRING + b"\\" + bytes(sorted(starts))
         if mode == _STR or mode == _ESC or mode == _KSTR or mode == _KESC:
             return _CLOSING_IN_STRING
         return _CLOSING_ANYWHERE
 
-    def failing(self, state: tuple, ids: np.ndarray, tokens) -> list[int]:
-        """The token ``ids`` (ascending) for which ``feed(state, token)`` fails, computed in bulk
-        (``tokens``: the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`).
+    def failing(self, state: tuple, mask: np.ndarray, tokens) -> list[int]:
+        """The tokens that the token bitmask ``mask`` allows and for which ``feed(state, token)``
+        fails, computed in bulk (``tokens``: the vocabulary's
+        :class:`~outform.vocabulary.token_index.TokenIndex`).
 
-        A token can only fail where a check runs on a value it closes, or where it
-        closes a key already seen in its object (see :meth:`_guards`).  Which tokens
-        must be fed is decided on a few facts about each token's bytes (brackets and
-        quotes outside strings, ...: see :class:`_TokenTraits`) and on the state's
-        side of the rules (:meth:`_feed_rule`): tokens closing too few containers to
-        reach a checked location are skipped (:meth:`_may_run`), key duplicates are
-        found by prefix lookup (:meth:`_duplicate_risks`), and a token that only
-        opens containers or a string cannot fail.  Inside a string, tokens that end it
-        the same way (same bytes from the closing quote on) fare the same when closing
-        that string runs no check.
+        Only tokens with a closing byte (:meth:`closing_bytes`) can fail, and of those
+        only where a check runs on a value the token closes, or where it closes a key
+        already seen in its object (see :meth:`_guards`).  Which tokens must be fed is
+        decided on a few facts about each token's bytes (brackets and quotes outside
+        strings, ...: see :class:`_TokenTraits`) and on the state's side of the rules
+        (:meth:`_feed_rule`): tokens closing too few containers to reach a checked
+        location are skipped (:meth:`_may_run`), key duplicates are found by prefix
+        lookup (:meth:`_duplicate_risks`), and a token that only opens containers or a
+        string cannot fail.  Inside a string, tokens that end it the same way (same
+        bytes from the closing quote on) fare the same when closing that string runs no
+        check.  Most masks have no token to feed, which one pass over the few tokens of
+        the kept classes (or over the mask's words) finds.
         """
         mode = state[1]
-        risk, at_risk, refused = self._duplicate_risks(state, tokens)
+        facts = self._stack_facts(state[2])
+        closing = self._closing(state, facts)
+        risk, at_risk, refused = self._duplicate_risks(state, facts, tokens)
         traits = _traits(tokens, mode)
-        keep = traits.decide(self._feed_rule(state, risk), _to_feed)[traits.classes[ids]]
-        at_risk = _among(at_risk, ids)
-        if at_risk:
-            keep[np.searchsorted(ids, at_risk)] = True
-        out = _among(refused, ids)
-        if out:
-            keep[np.searchsorted(ids, out)] = False  # refused without feeding
-        candidates = ids[keep].tolist()
+        rule = self._feed_rule(state, facts, risk, closing == traits.closing)
+        ids = traits.candidates(mask, tokens.any_byte_mask(closing, len(mask)), rule,
+                                at_risk if not len(refused) else np.concatenate((at_risk, refused)))
+        if not len(ids):
+            return []
+        out, candidates = [], ids.tolist()
+        if len(refused):  # refused without feeding
+            refused = set(refused.tolist())
+            out = [t for t in candidates if t in refused]
+            candidates = [t for t in candidates if t not in refused]
         if mode == _STR:
             out.extend(self._failing_string_ends(state, candidates, tokens))
-            return out
-        # a token that only writes a key (and at most the colon and the value's first byte)
-        # fails exactly when that key is a duplicate (see _key_writers)
-        writes_key = tokens.derived("json-key-writers", _key_writers) if mode == _KEY else {}
-        top = state[2][-1] if state[2] else None
-        refuse_used = top is not None and top[0] and self._guards(top[2])
-        token_bytes = tokens.token_bytes
-        for t in candidates:
-            key = writes_key.get(t)
-            if key is not None:
-                if refuse_used and key in top[3]:
-                    out.append(t)
-            elif self.feed(state, token_bytes[t]) is None:
-                out.append(t)
+        else:
+            token_bytes = tokens.token_bytes
+            out.extend(t for t in candidates if self.feed(state, token_bytes[t]) is None)
         return out
 
-    def _feed_rule(self, state: tuple, risk: tuple | None) -> tuple:
+    def _feed_rule(self, state: tuple, facts: "_Stack", risk: tuple | None, usual_closing: bool) -> tuple:
         """The state's side of the choice of tokens to feed (see :func:`_to_feed`): whether
         a check may run within a token that closes ``k`` containers, for each ``k``; whether
         whitespace alone closes nothing; the duplicate-key ``risk``; whether in a key string
         (a token that closes it and at most begins its value fails only as a duplicate);
         whether a token that only opens containers or a string (see ``opens`` in
-        :func:`_traits_of`) cannot fail."""
+        :func:`_traits_of`) cannot fail; whether where a key begins (whole keys written
+        there are decided by :meth:`_duplicate_risks`); whether the closing bytes are the
+        traits' usual ones (``closing`` in :func:`_traits_of`, else the bytes themselves
+        decide)."""
         mode = state[1]
-        if _STR <= mode <= _ESC or mode >= _NUM or not state[2]:
-            here = state[4]  # the scalar's location (or the root, before any value)
+        if not state[2]:
+            row = self._may_row(state[4])  # the root: a scalar there, or before any value
+        elif not facts.members[0]:  # no check pattern tells the innermost container's members apart
+            row = facts.members[2]
+        elif _STR <= mode <= _ESC or mode >= _NUM:  # a scalar: a member or item of the innermost container
+            row = _row_below(facts.members, state[4][-1])
         else:  # between members: values may close in the current or next member
-            here = state[2][-1][2] + (_member_step(state),)
-        opening = (mode == _VALUE or mode == _KEY) and not self._typing_may_die(state[2])
-        return self._may_row(here), mode <= _COLON or mode == _LIT, risk, mode == _KSTR, opening
+            row = _row_below(facts.members, _member_step(state))
+        opening = (mode == _VALUE or mode == _KEY) and not facts.may_die
+        return row, mode <= _COLON or mode == _LIT, risk, mode == _KSTR, opening, mode == _KEY, usual_closing
 
     def _failing_string_ends(self, state: tuple, candidates: list[int], tokens) -> list[int]:
         """Of ``candidates`` read inside a string value, those that fail: a token without an
@@ -283,7 +357,7 @@ class JsonDocumentCheck:
             out.extend(t for t in members[1:] if self.feed(state, token_bytes[t]) is None)
         return out
 
-    def _duplicate_risks(self, state: tuple, tokens) -> tuple[tuple | None, np.ndarray, np.ndarray]:
+    def _duplicate_risks(self, state: tuple, facts: "_Stack", tokens) -> tuple[tuple | None, np.ndarray, np.ndarray]:
         """(which tokens may close some key as a duplicate and must be fed, as a rule on their
         traits (see :func:`_risky`; None: none); the ids of more tokens to feed (see
         :meth:`_escape_risks`); the ids of the tokens refused for closing the current key as
@@ -294,51 +368,66 @@ class JsonDocumentCheck:
         plus the token's bytes up to that quote, so the duplicates are the tokens
         starting with the rest of a seen key and a quote; tokens that can close a
         further key (3 quotes or more) are fed.  At any other position a token needs
-        two quotes delimiting strings to write a whole key."""
+        two quotes delimiting strings to write a whole key; where a key begins, a token that
+        writes a whole key and nothing a check reads (see :func:`_key_writers`) fails exactly
+        when that key was seen, and is refused or let through without feeding."""
         text, mode, stack, start = state[0], state[1], state[2], state[3]
-        if not stack or not self._guards(stack[-1][2]):
+        if not facts.guarded:
             return None, _NO_IDS, _NO_IDS
+        if mode == _KEY:
+            return facts.risks[0], _NO_IDS, self._seen_key_writers(stack[-1][3], tokens)
         if mode != _KSTR and mode != _KESC:
-            # a key begins right after "{" or ",": elsewhere a token needs one of those to reach
-            # one (quotes_after: the quotes after its first one; before it they close or write values)
-            quotes = "delimiters" if mode == _KEY else "quotes_after"
-            # the token may close open containers first: any open object may get the key or comma
-            if not self.closed_keys or not any(self._may_die(level) for level in stack):
-                return (quotes, 2, False), _NO_IDS, _NO_IDS
-            # one quote may start a dead prefix, a comma go past the last key
-            exhausted = any(level[0] and self._exhausted(level) for level in stack)
-            return (quotes, 1, exhausted), _NO_IDS, _NO_IDS
+            return facts.risks[1], _NO_IDS, _NO_IDS
         typed = text[start + 1:]
         if mode == _KESC or b"\\" in typed:
-            return ("delimiters", 0 if self._typing_may_die(stack) else 1, False), _NO_IDS, _NO_IDS
-        seen = stack[-1][3]
-        names = self._viable_keys(stack[-1][2]) if self.closed_keys else None
-        # a comma past the last key (this one may be the last unused)
-        comma = bool(self.closed_keys) and (names is not None and len(names - seen) <= 1 or any(
-            level[0] and self._exhausted(level) for level in stack[:-1]))
-        refused = []
-        for key in seen:
-            spelled = _utf8(key)
-            if spelled.startswith(typed) and _spelled_plainly(key):
-                refused.append(tokens.with_prefix(spelled[len(typed):] + b'"'))
-        refused.extend(self._dead_prefixes(stack[-1], typed, tokens))
-        return (("quotes_after", 2, comma), _concatenated(self._escape_risks(stack, typed, tokens)),
-                _concatenated(refused))
+            return ("delimiters", 0 if facts.may_die else 1, False), _NO_IDS, _NO_IDS
+        if facts.seen is None:
+            facts.seen = tuple((_utf8(key), key, _spelled_plainly(key)) for key in stack[-1][3])
+        # a key is repeated or a dead prefix typed only where a seen key continues what is typed
+        continued = [seen for seen in facts.seen if seen[0].startswith(typed)]
+        if not continued:
+            return facts.risks[2], _NO_IDS, _NO_IDS
+        # the same keys are seen and typed in object after object (an array's items, say)
+        asked = (stack[-1][2] if facts.may_die else None, stack[-1][3], typed)
+        found = self._key_risks.get(asked)
+        if found is None:
+            refused = []
+            by_text = tokens.derived("json-text-before-quote", _text_before_quote)
+            for spelled, _, plainly in continued:
+                if plainly:  # (no quote in the rest)
+                    ids = by_text.get(spelled[len(typed):])
+                    if ids is not None:
+                        refused.append(ids)
+            if facts.may_die:
+                refused.extend(self._dead_prefixes(stack[-1], typed, tokens))
+            at_risk = self._escape_risks([seen[1] for seen in continued], typed, facts.may_die, tokens)
+            if len(self._key_risks) > 10_000:
+                self._key_risks.clear()
+            found = self._key_risks[asked] = (_concatenated(at_risk), _concatenated(refused))
+        return facts.risks[2], found[0], found[1]
 
-    def _escape_risks(self, stack: tuple, typed: bytes, tokens) -> list[np.ndarray]:
-        """The tokens with a backslash that may spell the rest of a seen key with escapes
-        while a key is typed (no escape in it so far): closing the key as a duplicate or,
-        keys being closed, typing a dead prefix.  Such a token adds to the key the text its
-        bytes decode to (see :func:`_escaped_spellings`), so it is at risk only where the key
-        so far plus that text is a seen key (closing it) or begins one (staying in it)."""
+    @staticmethod
+    def _seen_key_writers(seen: frozenset, tokens) -> np.ndarray:
+        """The tokens that write one of the keys ``seen`` where a key begins (see
+        :func:`_key_writers`)."""
+        writers = tokens.derived("json-key-writers", _key_writers)
+        return _concatenated([writers[key] for key in seen if key in writers])
+
+    @staticmethod
+    def _escape_risks(seen: list[str], typed: bytes, may_die: bool, tokens) -> list[np.ndarray]:
+        """The tokens with a backslash that may spell the rest of one of the keys ``seen`` with
+        escapes while a key is typed (no escape in it so far): closing the key as a duplicate
+        or, keys being closed, typing a dead prefix.  Such a token adds to the key the text
+        its bytes decode to (see :func:`_escaped_spellings`), so it is at risk only where the
+        key so far plus that text is a seen key (closing it) or begins one (staying in it,
+        where the key ``may_die``)."""
         closing, staying, unknown = tokens.derived("json-escaped-spellings", _escaped_spellings)
         try:
             so_far = typed.decode("utf-8", "surrogatepass")
         except UnicodeDecodeError:  # a character cut short, which a token may complete: all at risk
             return [unknown, *closing.values(), *staying.values()]
-        may_die = self._typing_may_die(stack)
         risky = [unknown]
-        for key in stack[-1][3]:
+        for key in seen:
             if key.startswith(so_far):
                 rest = key[len(so_far):]
                 if rest in closing:
@@ -350,10 +439,6 @@ class JsonDocumentCheck:
     def _exhausted(self, top: tuple) -> bool:
         names = self._viable_keys(top[2])
         return names is not None and names <= top[3]
-
-    def _typing_may_die(self, stack: tuple) -> bool:
-        """Whether a key begun in the innermost open object may type a dead prefix."""
-        return bool(stack) and self._may_die(stack[-1])
 
     def _may_die(self, level: tuple) -> bool:
         """Whether a key typed in the open container ``level`` may type a dead prefix (see
@@ -368,20 +453,30 @@ class JsonDocumentCheck:
             return []
         dead = []
         for spelled, alive in self._shared_lengths(top[2], top[3]).items():
-            if spelled.startswith(typed):
-                for end in range(max(alive, len(typed)) + 1, len(spelled) + 1):
-                    dead.append(tokens.spelled_as(spelled[len(typed):end]))
+            if spelled.startswith(typed):  # the rest cut after more than `alive` bytes of the key
+                key = (spelled, alive, len(typed))  # (the same keys are typed in object after object)
+                found = self._dead.get(key)
+                if found is None:
+                    if len(self._dead) > 10_000:
+                        self._dead.clear()
+                    found = self._dead[key] = tokens.spelling_prefixes(spelled[len(typed):],
+                                                                        max(alive, len(typed)) + 1 - len(typed))
+                dead.extend(found)
         return dead
 
     def _shared_lengths(self, loc: tuple, used: frozenset) -> dict[bytes, int]:
         """For each key ``used`` in an object at ``loc`` with closed keys (UTF-8), how many of its
-        first bytes some unused key shares (memoised: the same while a key is typed)."""
+        first bytes some unused key shares (memoised: the same while a key is typed): the
+        unused keys sorted, one of the two next to it shares the most."""
         key = (loc, used)
         shared = self._shared.get(key)
         if shared is None:
-            unused = [_utf8(k) for k in self._viable_keys(loc) - used]
-            shared = {spelled: max((len(os.path.commonprefix((u, spelled))) for u in unused), default=0)
-                      for spelled in map(_utf8, used)}
+            unused = sorted(map(_utf8, self._viable_keys(loc) - used))
+            shared = {}
+            for spelled in map(_utf8, used):
+                at = bisect.bisect_left(unused, spelled)
+                shared[spelled] = max((len(os.path.commonprefix((u, spelled))) for u in unused[max(at - 1, 0):at + 1]),
+                                      default=0)
             if len(self._shared) > 10_000:
                 self._shared.clear()
             self._shared[key] = shared
@@ -408,21 +503,44 @@ class JsonDocumentCheck:
         return guarded
 
     def _may_row(self, here: tuple) -> tuple[bool, ...]:
-        """``_may_run(here, k)`` for ``k`` from 0 to ``len(here)`` (memoised).  Only ``k = 0``
-        reads the last step of ``here``, so the rest is memoised by the parent location and
-        shared by its members and items; a key prefix step is told apart from the key it
-        spells, which ``==`` would not."""
-        key = (here, isinstance(here[-1], _KeyPrefix)) if here else (here, False)
-        row = self._may.get(key)
-        if row is None:
-            rest = self._may_rest.get(here[:-1]) if here else ()
-            if rest is None:
-                rest = self._may_rest[here[:-1]] = tuple(self._may_run(here, k) for k in range(1, len(here) + 1))
-            if len(self._may) > 100_000:
-                self._may.clear()
-                self._may_rest.clear()
-            row = self._may[key] = (self._may_run(here, 0),) + rest
-        return row
+        """``_may_run(here, k)`` for ``k`` from 0 to ``len(here)``.  Only ``k = 0`` reads the
+        last step of ``here``, and only through the segments that the patterns matching the
+        parent location have there, so the rest is memoised by the parent and shared by
+        its members and items (see :meth:`_members_may`): a new member, item or key prefix
+        (new at every position of a key typed) costs a few segment tests."""
+        if not here:
+            return (self._may_run(here, 0),)
+        return _row_below(self._members_may(here[:-1]), here[-1])
+
+    def _members_may(self, parent: tuple) -> tuple[tuple, tuple[bool, ...], tuple[bool, ...]]:
+        """For the members or items of the container at ``parent`` (memoised): the segments,
+        at the members' depth, of the patterns that may match below ``parent``, and the
+        :meth:`_may_row` of a member where one of them may match its step, and where none
+        does (``_may_run(here, 0)`` alone tells them apart; none: a prefix check runs at
+        ``parent`` when a member closes, or no pattern reaches below it)."""
+        found = self._may_members.get(parent)
+        if found is None:
+            alike = self._alike(parent)
+            if alike != parent:
+                found = self._members_may(alike)
+            else:
+                d = len(parent)
+                here = parent + (_ANY_STEP,)
+                rest = tuple(self._may_run(here, k) for k in range(1, d + 2))
+                if any(len(pattern) == d and _may_match(pattern, here, d) for pattern, _, _ in self.prefix_checks):
+                    found = ((), (True,) + rest, (True,) + rest)
+                else:
+                    found = (tuple(pattern[d] for pattern, _, _ in self._all if len(pattern) > d
+                                   and _may_match(pattern, here, d)), (True,) + rest, (False,) + rest)
+            if len(self._may_members) > 100_000:
+                self._may_members.clear()
+            self._may_members[parent] = found
+        return found
+
+    def _alike(self, here: tuple) -> tuple:
+        """``here`` with the array indices past those the checks name made the first of them:
+        a location that every check pattern matches or not as ``here``."""
+        return tuple(min(step, self._index_cap) if type(step) is int else step for step in here)
 
     def _may_run(self, here: tuple, closes: int) -> bool:
         """Whether some check may run within a token that closes ``closes`` containers,
@@ -597,10 +715,7 @@ class JsonDocumentCheck:
     def _closed(self, loc: tuple, value: bytes) -> bool:
         if len(loc) not in self._depths:
             return True
-        indices = self._at.get(loc)
-        if indices is None:
-            indices = self._at[loc] = tuple(self._matching(self.checks, loc))
-        return self._run(indices, value)
+        return self._run(self._checks_at(loc), value)
 
     def _run(self, indices: tuple[int, ...], value: bytes) -> bool:
         if indices:
@@ -635,17 +750,6 @@ def _may_match(pattern: tuple, here: tuple, j: int) -> bool:
     return len(pattern) >= j and all(_step_may_match(s, step) for s, step in zip(pattern, here[:j]))
 
 
-def _among(candidates: np.ndarray, ids: np.ndarray) -> list[int]:
-    """The ``candidates`` found in ``ids`` (ascending), by binary search: both are small next
-    to the vocabulary, and a set intersection would sort them."""
-    if not len(candidates):
-        return []
-    at = np.searchsorted(ids, candidates)
-    found = at < len(ids)
-    found[found] = ids[at[found]] == candidates[found]
-    return candidates[found].tolist()
-
-
 _NO_IDS = np.zeros(0, dtype=np.int64)
 
 
@@ -676,11 +780,16 @@ class _TokenTraits:
 
     Tokens of one class are decided alike, so deciding a state is done once per class
     (a few dozen) and then looked up per token: the state's side of the rules is a
-    small value that recurs across positions and schemas (:meth:`decide` memoises it),
-    where deciding token by token took a dozen array operations per mask.
+    small value that recurs across positions and schemas (:meth:`candidates` memoises
+    the decision), where deciding token by token took a dozen array operations per mask.
+    At most positions the decision keeps a few hundred tokens, which it lists: a mask
+    is then asked about those alone rather than about all its words.
     """
 
-    def __init__(self, facts: dict[str, np.ndarray]):
+    def __init__(self, facts: dict[str, np.ndarray], closing: bytes,
+                 decision: Callable[[dict, tuple], np.ndarray]):
+        """``closing``: the closing bytes that the ``closing`` fact is about; ``decision(facts,
+        rule)``: a bool per class, whether its tokens must be fed under ``rule``."""
         key = np.zeros(len(next(iter(facts.values()))), dtype=np.int64)  # a token's facts as one
         scale = 1  # mixed-radix number; the classes are the numbers some token has
         for values in facts.values():
@@ -689,7 +798,7 @@ class _TokenTraits:
         present = np.zeros(scale, dtype=bool)
         present[key] = True
         classes = np.flatnonzero(present)
-        # per token, its class (in one byte while there are few: masks gather it at scattered ids)
+        # per token, its class (in one byte while there are few)
         self.classes = (np.cumsum(present) - 1)[key].astype(np.min_scalar_type(len(classes)))
         self.facts = {}  # per class
         scale = 1
@@ -697,16 +806,39 @@ class _TokenTraits:
             radix = int(values.max()) + 1
             self.facts[name] = (classes // scale % radix).astype(values.dtype)
             scale *= radix
-        self._decisions: dict[tuple, np.ndarray] = {}
+        self.closing = closing
+        self._decision = decision
+        self._members = np.argsort(self.classes, kind="stable")  # token ids by class
+        self._bounds = np.searchsorted(self.classes[self._members], np.arange(len(classes) + 1))
+        self._decisions: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
-    def decide(self, rule: tuple, decision: Callable[[dict, tuple], np.ndarray]) -> np.ndarray:
-        """``decision(facts, rule)``, a bool per class (memoised per ``rule``)."""
-        out = self._decisions.get(rule)
-        if out is None:
-            if len(self._decisions) > 10_000:
-                self._decisions.clear()
-            out = self._decisions[rule] = decision(self.facts, rule)
-        return out
+    def candidates(self, mask: np.ndarray, closing: np.ndarray, rule: tuple, extra: np.ndarray) -> np.ndarray:
+        """The ids (ascending) set in both token bitmasks ``mask`` and ``closing`` of the tokens
+        to feed under ``rule`` or named in ``extra``."""
+        decided = self._decisions.get(rule)
+        if decided is None:
+            decided = self._decide(rule)
+        return picked_set_bits(mask, closing, decided[0], decided[1], extra)
+
+    def _decide(self, rule: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """The tokens to feed under ``rule``: (their bitmask, no ids) if they are many, else (no
+        bitmask, their ids, ascending) (see :func:`picked_set_bits`; memoised)."""
+        keep = self._decision(self.facts, rule)
+        kept = np.flatnonzero(keep)
+        if (self._bounds[kept + 1] - self._bounds[kept]).sum() > len(self.classes) // 32:  # more ids than words
+            picked = np.zeros(-(-len(self.classes) // 32) * 32, dtype=bool)
+            picked[:len(self.classes)] = keep[self.classes]
+            decided = (np.packbits(picked, bitorder="little").view(np.uint32), _NO_IDS)
+        else:
+            ids = [self._members[self._bounds[c]:self._bounds[c + 1]] for c in kept]
+            decided = (_NO_WORDS, np.sort(np.concatenate(ids)) if ids else _NO_IDS)
+        if len(self._decisions) > 2_000:
+            self._decisions.clear()
+        self._decisions[rule] = decided
+        return decided
+
+
+_NO_WORDS = np.zeros(0, dtype=np.uint32)
 
 
 def _traits(tokens, mode: int) -> _TokenTraits:
@@ -720,12 +852,16 @@ def _traits_of(tokens, inside: bool | None) -> _TokenTraits:
     """Per token: ``closers``, ``comma``, ``quotes_after`` (capped at 2) and ``delimiters``
     (capped at 2) count bytes outside strings and quotes delimiting one (see
     :func:`_outside_strings`): ``"},{"`` at a value position is one string, which closes
-    nothing and begins no key, and ``"a",`` writes no key; ``blank``: only whitespace;
+    nothing and begins no key, ``"a",`` writes no key, and ``{},`` closes no container
+    open before it (the value it closes is where it begins); ``blank``: only whitespace;
     ``after_key``: read in a key string, it ends it and may close a value besides the key
     (see :func:`_may_close_after`; in the key it can only type a dead prefix, which
     :meth:`JsonDocumentCheck._duplicate_risks` finds);
     ``opens``: read where a value or key begins, it only opens containers and at most a
-    string (or key) and stays inside: it closes nothing."""
+    string (or key) and stays inside: it closes nothing; ``closing``: it has one of the
+    usual closing bytes there (:meth:`JsonDocumentCheck.closing_bytes`, which names more
+    only in keys that may type a dead prefix); ``writes_key``: read where a key begins, it
+    writes a whole key and nothing a check reads (see :func:`_key_writers`)."""
     quotes = tokens.counts(b'"')
     closers = tokens.counts(b"}]").copy()
     commas = tokens.counts(b",") > 0
@@ -738,17 +874,24 @@ def _traits_of(tokens, inside: bool | None) -> _TokenTraits:
     if inside is not None:
         if inside:  # a token without a quote stays in the string
             closers[quotes == 0], commas[quotes == 0] = 0, False
-        for t in tokens.with_byte(0x22).tolist():
+        read = tokens.with_byte(0x22)  # and, outside strings, brackets: read byte by byte
+        if not inside:
+            read = np.union1d(read, np.union1d(tokens.with_byte(0x5D), tokens.with_byte(0x7D)))
+        for t in read.tolist():
             data = token_bytes[t]
             closers[t], commas[t], quotes_after[t], delimiters[t] = _outside_strings(data, inside)
             if exits[t] >= 0:
                 after_key[t] = _may_close_after(data[exits[t] + 1:])
             opens[t] = delimiters[t] == 1 and data.lstrip(b" \t\n\r[{")[:1] == b'"'
+    closing = _CLOSING_ANYWHERE if inside is False else _CLOSING_IN_STRING
+    writes_key = np.zeros(len(quotes), dtype=bool)
+    if inside is False:
+        writes_key[_concatenated(list(tokens.derived("json-key-writers", _key_writers).values()))] = True
     return _TokenTraits({
         "closers": closers, "comma": commas, "quotes_after": np.minimum(quotes_after, 2),
         "delimiters": np.minimum(delimiters, 2), "blank": tokens.counts(b" \t\n\r") >= tokens.lengths,
-        "after_key": after_key, "opens": opens,
-    })
+        "after_key": after_key, "opens": opens, "writes_key": writes_key, "closing": tokens.counts(closing) > 0,
+    }, closing, _to_feed)
 
 
 _TRAITS = {inside: (("json-traits", inside), functools.partial(_traits_of, inside=inside))
@@ -762,8 +905,10 @@ def _to_feed(facts: dict[str, np.ndarray], rule: tuple) -> np.ndarray:
     :meth:`JsonDocumentCheck._feed_rule`): those that may close a checked value (but not
     whitespace alone where it closes nothing), those at risk of closing a duplicate key,
     and, in a key string, of the others only those that may close a value besides the key;
-    where a value may begin, not those that only open containers or a string."""
-    may, blank_inert, risk, in_key, opening = rule
+    where a value may begin, not those that only open containers or a string; where a key
+    begins, not those that write a whole key (decided without feeding); under the usual
+    closing bytes, only tokens with one of them."""
+    may, blank_inert, risk, in_key, opening, at_key, usual_closing = rule
     keep = np.array(may)[np.minimum(facts["closers"], len(may) - 1)]
     if blank_inert:
         keep &= ~facts["blank"]
@@ -773,6 +918,10 @@ def _to_feed(facts: dict[str, np.ndarray], rule: tuple) -> np.ndarray:
         keep &= risky | facts["after_key"]
     if opening:
         keep &= ~facts["opens"]
+    if at_key:
+        keep &= ~facts["writes_key"]
+    if usual_closing:
+        keep &= facts["closing"]
     return keep
 
 
@@ -802,10 +951,11 @@ def _may_close_after(rest: bytes) -> bool:
 
 
 def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, int, int]:
-    """(closing brackets, any ``,``) among the bytes of ``data`` outside JSON strings,
-    reading from inside a string when ``inside``, the quotes delimiting a string after the
-    first ``,`` or ``{``, and all the quotes delimiting a string."""
-    closers, key_opener, comma, quotes_after, delimiters = 0, False, False, 0, 0
+    """(the closing brackets that close no bracket ``data`` opened itself, any ``,``) among
+    the bytes of ``data`` outside JSON strings, reading from inside a string when
+    ``inside``, the quotes delimiting a string after the first ``,`` or ``{``, and all the
+    quotes delimiting a string."""
+    closers, key_opener, comma, quotes_after, delimiters, opened = 0, False, False, 0, 0, 0
     i = 0
     while i < len(data):
         b = data[i]
@@ -821,11 +971,17 @@ def _outside_strings(data: bytes, inside: bool) -> tuple[int, bool, int, int]:
             quotes_after += key_opener
             delimiters += 1
         elif b == 0x7D or b == 0x5D:
-            closers += 1
+            if opened:
+                opened -= 1
+            else:
+                closers += 1
         elif b == 0x2C:
             key_opener = comma = True
         elif b == 0x7B:
             key_opener = True
+            opened += 1
+        elif b == 0x5B:
+            opened += 1
         i += 1
     return closers, comma, quotes_after, delimiters
 
@@ -854,6 +1010,16 @@ def _escaped_spellings(tokens) -> tuple[dict[str, np.ndarray], dict[str, np.ndar
     return _id_arrays(closing), _id_arrays(staying), np.array(unknown, dtype=np.int64)
 
 
+def _text_before_quote(tokens) -> dict[bytes, np.ndarray]:
+    """The tokens with a quote, by their bytes before the first one: those starting with
+    ``text`` and a quote, for a ``text`` without quotes, looked up in one step."""
+    groups: dict[bytes, list[int]] = {}
+    for t in tokens.with_byte(0x22).tolist():
+        data = tokens.token_bytes[t]
+        groups.setdefault(data[:data.index(b'"')], []).append(t)
+    return _id_arrays(groups)
+
+
 def _id_arrays(groups: dict[str, list[int]]) -> dict[str, np.ndarray]:
     return {text: np.array(ids, dtype=np.int64) for text, ids in groups.items()}
 
@@ -861,20 +1027,47 @@ def _id_arrays(groups: dict[str, list[int]]) -> dict[str, np.ndarray]:
 _KEY_WRITER = re.compile(rb'[ \t\n\r]*("(?:[^"\\]|\\.)*")[ \t\n\r]*(?::[ \t\n\r]*[\[{"tfn0-9-]?)?', re.S)
 
 
-def _key_writers(tokens) -> dict[int, str]:
+def _key_writers(tokens) -> dict[str, np.ndarray]:
     """The tokens that, read where a key begins, write one whole key and then at most the
-    colon and the first byte of the value, each with the key it writes (escapes decoded).
+    colon and the first byte of the value, by the key they write (escapes decoded).
     Reading one changes nothing a check looks at but the object's keys: no value closes
     and no other key is typed, so it fails exactly when its key is a duplicate."""
-    writers = {}
+    writers: dict[str, list[int]] = {}
     for t in tokens.with_byte(0x22).tolist():
         match = _KEY_WRITER.fullmatch(tokens.token_bytes[t])
         if match is not None:
             try:
-                writers[t] = json.loads(match.group(1))
+                writers.setdefault(json.loads(match.group(1)), []).append(t)
             except ValueError:  # not a valid key string: left to feed
                 pass
-    return writers
+    return _id_arrays(writers)
+
+
+class _Stack:
+    """What :meth:`JsonDocumentCheck.failing` asks about a stack of open containers at every
+    position under it (see :meth:`JsonDocumentCheck._facts`): whether duplicate keys are
+    refused in the innermost object (:meth:`~JsonDocumentCheck._guards`); whether a key
+    typed there may type a dead prefix (:meth:`~JsonDocumentCheck._may_die`); the
+    innermost container's :meth:`~JsonDocumentCheck._members_may`; the duplicate-key risks
+    (see :func:`_risky`) where a key begins, elsewhere outside strings, and in a key
+    string without escapes (guarded objects only); and, once a key is typed in a guarded
+    object, the keys seen there: (UTF-8, the key, whether JSON spells it plainly)."""
+
+    __slots__ = ("guarded", "may_die", "members", "risks", "seen")
+
+    def __init__(self, guarded: bool, may_die: bool, members: tuple | None, risks: tuple | None):
+        self.guarded = guarded
+        self.may_die = may_die
+        self.members = members
+        self.risks = risks
+        self.seen: tuple[tuple[bytes, str, bool], ...] | None = None
+
+
+def _row_below(members: tuple, step) -> tuple[bool, ...]:
+    """:meth:`JsonDocumentCheck._may_row` of the member or item ``step`` of a container, from
+    the container's :meth:`~JsonDocumentCheck._members_may`."""
+    segments, may, may_not = members
+    return may if any(_step_may_match(segment, step) for segment in segments) else may_not
 
 
 class _KeyPrefix(str):

@@ -35,6 +35,7 @@ class TokenIndex:
         order = sorted((data, t) for t, data in enumerate(spelled) if data)
         self._sorted = [data for data, _ in order]
         self._sorted_ids = np.array([t for _, t in order], dtype=np.int64)
+        self.longest = int(self.lengths.max(initial=0))  # bytes in the longest token
         self._byte_masks: np.ndarray | None = None  # (256, words) token bitmasks, see byte_masks
         self._with_byte: dict[int, np.ndarray] = {}
         self._any_masks: dict[tuple[bytes, int], np.ndarray] = {}
@@ -78,7 +79,8 @@ class TokenIndex:
     def allowed_with_any(self, mask: np.ndarray, data: bytes) -> np.ndarray:
         """The ids (ascending) that the token bitmask ``mask`` allows of the tokens containing
         a byte of ``data``: one pass over the words, without building their intersection."""
-        return _common_set_bits(mask.view(np.uint32), self.any_byte_mask(data, len(mask)))
+        closing = self.any_byte_mask(data, len(mask))
+        return picked_set_bits(mask.view(np.uint32), closing, closing, _NO_IDS, _NO_IDS)
 
     def counts(self, data: bytes) -> np.ndarray:
         """Per token id, how many of its bytes are in ``data`` (int32)."""
@@ -120,45 +122,82 @@ class TokenIndex:
             self._exits = exits
         return self._exits
 
-    def with_prefix(self, prefix: bytes) -> np.ndarray:
-        """Ids of the tokens whose bytes start with ``prefix`` (unsorted), by binary search."""
-        lo = bisect.bisect_left(self._sorted, prefix)
-        stem = prefix.rstrip(b"\xff")  # the first byte string after all extensions of prefix
-        hi = len(self._sorted) if not stem else bisect.bisect_left(self._sorted, stem[:-1] + bytes([stem[-1] + 1]), lo)
-        return self._sorted_ids[lo:hi]
-
-    def spelled_as(self, data: bytes) -> np.ndarray:
-        """Ids of the tokens whose bytes are exactly ``data``, by binary search."""
-        lo = bisect.bisect_left(self._sorted, data)
-        return self._sorted_ids[lo:bisect.bisect_right(self._sorted, data, lo)]
+    def spelling_prefixes(self, data: bytes, shortest: int = 1) -> list[np.ndarray]:
+        """The ids of the tokens whose bytes are ``data[:n]``, for each ``n >= shortest`` with
+        some, by binary search over the sorted spellings: one search per length, which stops
+        at the first length that no token's bytes begin with."""
+        out = []
+        lo = 0
+        for end in range(1, min(len(data), self.longest) + 1):
+            piece = data[:end]
+            lo = bisect.bisect_left(self._sorted, piece, lo)  # longer pieces sort no earlier
+            if lo == len(self._sorted) or not self._sorted[lo].startswith(piece):
+                break
+            if end >= shortest and self._sorted[lo] == piece:
+                hi = lo + 1
+                while hi < len(self._sorted) and self._sorted[hi] == piece:
+                    hi += 1
+                out.append(self._sorted_ids[lo:hi])
+        return out
 
 
 @nb.njit(cache=True, nogil=True)
-def _common_set_bits(a, b):
-    """Positions of the bits set in both ``a`` and ``b`` (uint32 words): the words with
-    common bits are listed first, without branching (most words have none), and only
-    those are taken apart, bit by bit."""
-    n = min(a.shape[0], b.shape[0])
-    words = np.empty(n, dtype=np.int64)
-    k = 0
-    for w in range(n):
-        words[k] = w
-        k += (a[w] & b[w]) != 0
+def picked_set_bits(mask, closing, picked, listed, extra):
+    """The ids (ascending, distinct) set in both token bitmasks ``mask`` and ``closing``
+    (uint32 words) of the tokens that the bitmask ``picked`` sets (empty: none) or that
+    ``listed`` (ascending) or ``extra`` name.
+
+    A caller picking few tokens lists them, which costs a test per token; picking many,
+    it passes their bitmask, which costs a pass over the words.  Most calls find
+    nothing, and then return a view of ``extra`` (cheaper to hand back than a new array)."""
+    n_words = min(mask.shape[0], closing.shape[0], picked.shape[0])
+    words = np.empty(n_words, dtype=np.int64)
+    n = 0
+    for w in range(n_words):  # the words with bits in all three, listed without branching
+        words[n] = w
+        n += (mask[w] & closing[w] & picked[w]) != 0
+    words = words[:n]
     total = 0
-    for i in range(k):
-        x = a[words[i]] & b[words[i]]
+    for w in words:
+        x = mask[w] & closing[w] & picked[w]
         while x:
             x &= x - np.uint32(1)
             total += 1
+    for t in listed:
+        total += _both_set(mask, closing, t)
+    for t in extra:
+        total += _both_set(mask, closing, t)
+    if total == 0:
+        return extra[:0]
     out = np.empty(total, dtype=np.int64)
-    j = 0
-    for i in range(k):
-        x = a[words[i]] & b[words[i]]
+    k = 0
+    for w in words:
+        x = mask[w] & closing[w] & picked[w]
         while x:
-            out[j] = words[i] * 32 + trailing_zeros(x)
+            out[k] = w * 32 + trailing_zeros(x)
             x &= x - np.uint32(1)
-            j += 1
-    return out
+            k += 1
+    for t in listed:
+        out[k] = t
+        k += _both_set(mask, closing, t)
+    if not len(extra) and (not len(words) or not len(listed)):
+        return out  # ascending already
+    for t in extra:
+        out[k] = t
+        k += _both_set(mask, closing, t)
+    out.sort()
+    k = 0
+    for i in range(total):
+        if i == 0 or out[i] != out[k - 1]:
+            out[k] = out[i]
+            k += 1
+    return out[:k]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _both_set(mask, closing, t):
+    w = t >> 5
+    return w < mask.shape[0] and (mask[w] & closing[w]) >> np.uint32(t & 31) & np.uint32(1) != 0
 
 
 def _string_exit(data: bytes) -> int:
@@ -172,6 +211,8 @@ def _string_exit(data: bytes) -> int:
             i += 1
     return -1
 
+
+_NO_IDS = np.zeros(0, dtype=np.int64)
 
 _INDEXES: "weakref.WeakKeyDictionary[Vocabulary, TokenIndex]" = weakref.WeakKeyDictionary()
 
