@@ -42,6 +42,7 @@ from outform.kernels.earley_sets import (
     ITEMS_LO,
     NOT_ALLOWED,
     PREDICTION,
+    _same_members,
     _slot,
     earley_advance,
     hash_get,
@@ -176,18 +177,10 @@ def _context_slot(bits, ctx_keys, ctx_ids, ctx_allowed):
     mask = ctx_keys.shape[0] - 1
     slot = _slot(h, mask)
     while ctx_ids[slot] != EMPTY:
-        if ctx_keys[slot] == h and _same_row(ctx_allowed, ctx_ids[slot], bits):
+        if ctx_keys[slot] == h and _same_members(ctx_allowed[ctx_ids[slot]], bits):
             break
         slot = (slot + 1) & mask
     return slot, h
-
-
-@nb.njit(cache=True)
-def _same_row(rows, r, bits):
-    for w in range(bits.shape[0]):
-        if rows[r, w] != bits[w]:
-            return False
-    return True
 
 
 @nb.njit(cache=True)

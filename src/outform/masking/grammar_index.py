@@ -70,7 +70,7 @@ per lexing mode (NOTES 39): 512 cut C-like greedy mask time by 10 % against 1024
 schema grammars' (complete lexing) slightly worse."""
 _INSIDE_CACHE_SIZE = 4096  # inside parts kept per compiled grammar (a token mask and boundary nodes each)
 _TRACE_SLOTS = 32  # parser facts a walk records to let its mask be replayed (JSON schemas: p90 12)
-_REPLAY_CANDIDATES = 4  # walks of one shape a new position may be replayed from (NOTES 51)
+_REPLAY_CANDIDATES = 4  # walks of one shape a new position may be replayed from (NOTES 53)
 
 
 class _ByteSet:
@@ -158,7 +158,8 @@ class ParseTable:
         # load the kernels Python calls in masks now (see StateStore): all answer "not allowed" here
         table_lookup(self.allowed, self.next_at, self.next, 0, 0)
         table_resolve(0, 0, *self.kernel_args)
-        fact, renamed, pid_0 = np.array([[0], [-1]], dtype=np.int64), np.zeros((2, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)
+        fact, renamed = np.array([[0], [-1]], dtype=np.int64), np.zeros((2, 1), dtype=np.int64)
+        pid_0 = np.zeros(1, dtype=np.int64)
         for parser in (None, self.kernel_args):
             replay_facts(fact[0], fact[1], pid_0, pid_0, renamed[0], renamed[1], self.allowed, self._pid_state,
                          self.next_at, self.next, self.union_keys, self.union_vals, parser)
@@ -514,7 +515,8 @@ class GrammarIndex:
                 if len(table.masks) > _MASK_CACHE_SIZE:
                     table.masks.popitem(last=False)
                 if entry[1] is not None:  # the newest walks of a shape first
-                    table.walked_like[shape] = (state.configs, *table.walked_like.get(shape, ())[: _REPLAY_CANDIDATES - 1])
+                    older = table.walked_like.get(shape, ())[: _REPLAY_CANDIDATES - 1]
+                    table.walked_like[shape] = (state.configs, *older)
         return entry
 
     def _replayed(self, state: GrammarState, shape: tuple) -> tuple[np.ndarray, np.ndarray] | None:
@@ -542,7 +544,8 @@ class GrammarIndex:
         return None
 
     @staticmethod
-    def _replay(table: ParseTable, facts: np.ndarray, roots_old: np.ndarray, roots_new: np.ndarray) -> np.ndarray | None:
+    def _replay(table: ParseTable, facts: np.ndarray, roots_old: np.ndarray,
+                roots_new: np.ndarray) -> np.ndarray | None:
         """``facts`` as they read from ``roots_new`` if they hold there (see ``_replayed``), else None."""
         renamed = np.empty(facts.shape, dtype=np.int64)  # rows contiguous, as the kernel was loaded for
         parser = _KernelParser(table)
