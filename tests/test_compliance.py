@@ -28,10 +28,9 @@ from outform.integrations import compliance
 from outform.integrations.compliance import run_compliance, schema_ordered
 from outform.masking.compiler import Compiler
 from outform.masking.matcher import Matcher
+from shared_data import shared_data
 
-SUITE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "json-schema-test-suite"
-if not SUITE.exists():
-    SUITE = Path("/work/shared/data/json-schema-test-suite")
+SUITE = shared_data("json-schema-test-suite")
 DRAFT = SUITE / "tests" / "draft2020-12"
 needs_suite = pytest.mark.skipif(not DRAFT.exists(), reason="JSON-Schema-Test-Suite not available")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
@@ -21,10 +20,11 @@ from jsonschema_specifications import REGISTRY as SPECIFICATIONS
 from outform.errors import SchemaError
 from outform.schemas.compiler import check_schema
 from outform.schemas.metaschema import _TABLES, certainly_valid
+from shared_data import shared_data
 
 CLASSES = {4: validators.Draft4Validator, 6: validators.Draft6Validator, 7: validators.Draft7Validator,
            2019: validators.Draft201909Validator, 2020: validators.Draft202012Validator}
-SUITE = Path("/work/shared/data/json-schema-test-suite/tests")
+SUITE = shared_data("json-schema-test-suite") / "tests"
 
 TYPICAL = [
     {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}, "age": {"type": "integer"}},

