@@ -95,9 +95,21 @@ def test_refused_replay_keeps_the_closing_tokens_apart(toy_vocab, replays):
     assert replays["tried"] >= 1 and replays["accepted"] == 0
 
 
+def kernel_signatures() -> dict[str, list]:
+    """The forms of the replay and advance kernels loaded in this process so far."""
+    return {kernel.__name__: list(kernel.signatures)
+            for kernel in (grammar_index.replay_facts, grammar_index.grammar_advance_walk)}
+
+
 def test_schema_masks_equal_walked_masks(llama3_vocab, replays, monkeypatch):
     """An array of objects: element after element reads the same facts, so most masks of
-    later elements are replays; every one equals the walked mask of the same position."""
+    later elements are replays; every one equals the walked mask of the same position.
+
+    The masks and steps use only the kernel forms a parse table loads when it is made
+    (``ParseTable`` and ``GrammarIndex._load_advance_kernels``): another form, say a
+    one-fact trace that is not two contiguous rows, would compile (or load from disk)
+    inside a timed mask."""
+    Matcher(Compiler(llama3_vocab).compile_schema({"type": "integer"})).allowed_token_ids()
     schema = {"type": "array", "items": {"type": "object", "properties": {
         "name": {"type": "string"}, "size": {"type": "integer"},
         "tags": {"type": "array", "items": {"type": "string"}}}, "required": ["name", "size"]}}
@@ -119,7 +131,9 @@ def test_schema_masks_equal_walked_masks(llama3_vocab, replays, monkeypatch):
             assert matcher.accept_token(token)
         return found
 
+    loaded = kernel_signatures()  # (the fixture compiled a schema: its table loaded them)
     replayed = masks()
+    assert kernel_signatures() == loaded, "a mask or a step compiled a kernel form the table does not load"
     monkeypatch.setattr(grammar_index.GrammarIndex, "_replayed", lambda self, state, shape: None)
     walked = masks()
     assert replays["accepted"] >= 10
