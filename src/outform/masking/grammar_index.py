@@ -551,8 +551,9 @@ class GrammarIndex:
 
         The first try reads the table without the parser, unlocked, like a walk: most
         replays that fail, fail on transitions already known, and the call is ~3 us
-        cheaper without the parser's arrays to dispatch.  From the first unknown
-        transition on, the kernel fills them itself under the table's lock."""
+        cheaper without the parser's arrays to dispatch.  At the first unknown transition
+        the kernel starts again with the parser, under the table's lock, and fills the
+        transitions itself."""
         renamed = np.empty(facts.shape, dtype=np.int64)  # rows contiguous, as the kernel was loaded for
 
         def attempt(parser: tuple | None) -> tuple[int, int, int]:
@@ -562,12 +563,13 @@ class GrammarIndex:
 
         status, need_p, need_lexeme = attempt(None)
         while status < 0:  # resumable, like the walks
-            try:
-                table.answer(need_p, need_lexeme)
-            except ResourceLimitExceeded:  # a step the walk may not need: let the walk decide
-                return None
             with table.lock:
                 status, need_p, need_lexeme = attempt(table.kernel_args)
+            if status < 0:  # what only Python can do: a union, a new lexing context, growth
+                try:
+                    table.answer(need_p, need_lexeme)
+                except ResourceLimitExceeded:  # a step the walk may not need: let the walk decide
+                    return None
         return renamed if status == 1 else None
 
     def budget_mask(self, state: GrammarState, tokens_left: int) -> None:
