@@ -574,30 +574,30 @@ def _productive(productions: tuple[Production, ...], n_lexemes: int) -> list[Pro
     guarantees that every Earley item can be completed, which makes "some item
     expects lexeme a" equivalent to "a can start a valid continuation".
     """
-    productive = _derived_by(productions, n_lexemes, lambda s: s < n_lexemes)
+    productive = _derived_by(productions, n_lexemes, lexemes_given=True)
     return [p for p in productions if all(s < n_lexemes or s in productive for s in p.rhs)]
 
 
 def _nullable(productions: list[Production], n_lexemes: int, n_nonterminals: int) -> list[bool]:
     """``nullable[symbol]`` for every symbol (lexemes never are)."""
     nullable = [False] * (n_lexemes + n_nonterminals)
-    for symbol in _derived_by(productions, n_lexemes, lambda s: False):
+    for symbol in _derived_by(productions, n_lexemes, lexemes_given=False):
         nullable[symbol] = True
     return nullable
 
 
-def _derived_by(productions, n_lexemes: int, given) -> set[int]:
-    """The nonterminal symbols with a production whose every symbol is ``given`` or, in
-    turn, such a nonterminal: the least fixed point, found in time linear in the
-    grammar (a count of missing symbols per production, lowered as symbols are found)
-    rather than by passes over all productions until nothing changes (one pass per
-    level of nesting: tens on schema grammars)."""
+def _derived_by(productions, n_lexemes: int, lexemes_given: bool) -> set[int]:
+    """The nonterminal symbols with a production whose every symbol is given (a lexeme,
+    with ``lexemes_given``; else nothing is) or, in turn, such a nonterminal: the least
+    fixed point, found in time linear in the grammar (a count of missing symbols per
+    production, lowered as symbols are found) rather than by passes over all productions
+    until nothing changes (one pass per level of nesting: tens on schema grammars)."""
     missing = []
     users: dict[int, list[int]] = {}
     found: set[int] = set()
     ready = []
     for k, p in enumerate(productions):
-        needed = [s for s in p.rhs if not given(s)]
+        needed = [s for s in p.rhs if s >= n_lexemes] if lexemes_given else p.rhs
         missing.append(len(needed))
         for s in needed:
             users.setdefault(s, []).append(k)  # a symbol listed twice counts twice, and is found twice
