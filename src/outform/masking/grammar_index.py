@@ -473,6 +473,7 @@ class GrammarIndex:
         self._inside_cache: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._closing_masks: dict[bytes, np.ndarray] = {}  # see _not_continuing
         self._continues: dict[tuple[int, bytes], np.ndarray] = {}  # see _continuing
+        self._accepted: dict[int, tuple[int, ...]] = {}  # see _accepted_at
         self._root: GrammarState | None = None
         self._root_lock = threading.Lock()
         if self.greedy:  # once per vocabulary, at compile time rather than in a mask
@@ -659,11 +660,20 @@ class GrammarIndex:
                 if table.accepting[pid]:
                     return True
                 continue
-            for lexeme in _set_bits(self.lexer.accepts[q] & table.allowed[pid]):
+            for lexeme in self._accepted_at(q):  # (resolve says -1 for those not allowed)
                 nxt = table.resolve(pid, lexeme)
                 if nxt >= 0 and table.accepting[nxt]:
                     return True
         return False
+
+    def _accepted_at(self, q: int) -> tuple[int, ...]:
+        """The lexemes lexer state ``q`` accepts, memoised (a built lexer state never
+        changes): most positions sit inside a lexeme, where this is empty, and the row
+        intersection it replaces cost ~3 us at every new position's acceptance check."""
+        accepted = self._accepted.get(q)
+        if accepted is None:
+            accepted = self._accepted[q] = tuple(_set_bits(self.lexer.accepts[q]))
+        return accepted
 
     def can_continue(self, state: GrammarState) -> bool:
         return bool(self.token_mask(state).any())
