@@ -58,6 +58,7 @@ from outform.kernels.subset import (
     alive_rows,
     block_order,
     block_rows,
+    byte_rows,
     hopcroft_partition,
     tagged_subsets,
 )
@@ -114,17 +115,11 @@ class LexerDFA:
         Raises :class:`ResourceLimitExceeded` past ``limits.max_nfa_states``
         (summed over all patterns) or ``limits.max_lexer_states``.
         """
-        ids = list(range(len(patterns))) if lexeme_ids is None else list(lexeme_ids)
         n_lexemes = len(patterns) if n_lexemes is None else n_lexemes
-        nfa = union_nfa(patterns, limits, ids, nfas)
-        class_of = range_classes(nfa.edge_lo, nfa.edge_hi)
-        words = max(1, -(-n_lexemes // 64))
-        table, state_accepts = determinise_tagged(nfa, class_of, limits, words, subset_share)
-        block_of = tagged_partition(table, state_accepts)
-        transitions, accepts = quotient(table, state_accepts, block_of, class_of, limits)
-        alive = alive_rows(transitions, accepts)
-        for array in (transitions, accepts, alive):
+        arrays = lexer_arrays(patterns, limits, lexeme_ids, n_lexemes, nfas, subset_share)
+        for array in arrays:
             array.flags.writeable = False
+        transitions, accepts, alive = arrays
         return cls(transitions, accepts, alive, n_lexemes)
 
     @property
@@ -160,6 +155,24 @@ class LexerDFA:
 
     def __repr__(self) -> str:
         return f"LexerDFA(n_states={self.n_states}, n_lexemes={self.n_lexemes})"
+
+
+def lexer_arrays(
+    patterns: Sequence[RegexNode], limits: Limits, lexeme_ids: Sequence[int] | None, n_lexemes: int,
+    nfas: Sequence[ByteNFA] | None, subset_share: int, shift: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(transitions, accepts, alive)`` of :meth:`LexerDFA.build`, still writable, with
+    ``shift`` added to the state ids in ``transitions``: a :class:`LexerBank` appends
+    them to its own arrays as they come.  Alive sets are computed over byte classes,
+    before the table is expanded to 256 columns (the successors are the same)."""
+    ids = list(range(len(patterns))) if lexeme_ids is None else list(lexeme_ids)
+    nfa = union_nfa(patterns, limits, ids, nfas)
+    class_of = range_classes(nfa.edge_lo, nfa.edge_hi)
+    words = max(1, -(-n_lexemes // 64))
+    table, state_accepts = determinise_tagged(nfa, class_of, limits, words, subset_share)
+    block_of = tagged_partition(table, state_accepts)
+    rows, accepts = class_quotient(table, state_accepts, block_of, limits)
+    return byte_rows(rows, class_of, shift), accepts, alive_rows(rows, accepts)
 
 
 @dataclass(eq=False)
@@ -333,12 +346,21 @@ def tagged_partition(table: np.ndarray, accepts: np.ndarray) -> np.ndarray:
 def quotient(
     table: np.ndarray, accepts: np.ndarray, block_of: np.ndarray, class_of: np.ndarray, limits: Limits | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Merge equivalent states, drop the dead block, number blocks in BFS order
-    from the start (so ``start == 0``), expand classes to 256 byte columns.
+    """:func:`class_quotient` with classes expanded to 256 byte columns: the contiguous
+    ``int32 [S, 256]`` table and each state's accept row."""
+    rows, final = class_quotient(table, accepts, block_of, limits)
+    return byte_rows(rows, class_of, 0), final
 
-    Returns the contiguous ``int32 [S, 256]`` table and each state's accept row.
+
+def class_quotient(
+    table: np.ndarray, accepts: np.ndarray, block_of: np.ndarray, limits: Limits | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge equivalent states, drop the dead block, number blocks in BFS order
+    from the start (so ``start == 0``).
+
+    Returns the ``int32 [S, k]`` table over byte classes and each state's accept row.
     Raises :class:`ResourceLimitExceeded` past ``limits.max_lexer_states`` states, before
-    expanding: a failed one-DFA attempt expanded thousands of states for nothing.
+    writing the table: a failed one-DFA attempt expanded thousands of states for nothing.
     """
     n = table.shape[0]
     dead = int(block_of[n])
@@ -347,8 +369,15 @@ def quotient(
     order = block_order(table, block_of, representative, dead)
     if limits is not None and len(order) > limits.max_lexer_states:
         raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states")
-    transitions = block_rows(table, block_of, representative, dead, order, class_of)
-    return transitions, np.ascontiguousarray(accepts[representative[order]])
+    rows = block_rows(table, block_of, representative, dead, order)
+    return rows, np.ascontiguousarray(accepts[representative[order]])
+
+
+def _grown(array: np.ndarray, used: int, rows: int) -> np.ndarray:
+    """A new array of ``rows`` rows whose first ``used`` are ``array``'s."""
+    grown = np.empty((rows,) + array.shape[1:], dtype=array.dtype)
+    grown[:used] = array[:used]
+    return grown
 
 
 def _has_bit(words: np.ndarray, index: int) -> bool:
@@ -389,7 +418,8 @@ class LexerBank:
     so their masks never wait for a lexer build.  When even one
     set's DFA would pass ``max_lexer_states``, the set is split in groups with a
     DFA each, and a lexeme starts in every group's start state (the matcher
-    follows them side by side).  Arrays are replaced, never mutated, on growth.
+    follows them side by side).  Rows once handed out never change: growth
+    replaces the arrays by longer ones (see :meth:`_append`).
     """
 
     def __init__(self, patterns: Sequence[RegexNode], limits: Limits = DEFAULT_LIMITS):
@@ -400,6 +430,7 @@ class LexerBank:
         self.transitions = np.zeros((0, 256), dtype=np.int32)
         self.accepts = np.zeros((0, words), dtype=np.uint64)
         self.alive = np.zeros((0, words), dtype=np.uint64)
+        self._room: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the arrays above are their heads
         self.start_states: set[int] = set()
         self._starts: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._universal: tuple[int, ...] | None = None
@@ -486,20 +517,36 @@ class LexerBank:
             return ()
         try:
             patterns = [self.patterns[i] for i in lexeme_ids]
-            dfa = LexerDFA.build(patterns, limits or self.limits, lexeme_ids, self.n_lexemes,
-                                 [self._nfa(i) for i in lexeme_ids], subset_share)
+            arrays = lexer_arrays(patterns, limits or self.limits, lexeme_ids, self.n_lexemes,
+                                  [self._nfa(i) for i in lexeme_ids], subset_share, shift=self.n_states)
         except ResourceLimitExceeded:
             if len(lexeme_ids) == 1 or limits is not None:
                 raise
             half = len(lexeme_ids) // 2
             return self.starts_for(lexeme_ids[:half]) + self.starts_for(lexeme_ids[half:])
         start = self.n_states
-        shifted = np.where(dfa.transitions >= 0, dfa.transitions + start, -1).astype(np.int32)
-        self.transitions = np.ascontiguousarray(np.concatenate([self.transitions, shifted]))
-        self.accepts = np.ascontiguousarray(np.concatenate([self.accepts, dfa.accepts]))
-        self.alive = np.ascontiguousarray(np.concatenate([self.alive, dfa.alive]))
+        self._append(arrays)
         self.start_states.add(start)
         return (start,)
+
+    def _append(self, arrays: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Add a DFA's ``(transitions, accepts, alive)`` rows after the bank's states.
+
+        The bank's arrays are the heads of larger ones (``_room``) that grow by doubling:
+        copying every state built so far at each build made the builds during generation
+        of a big grammar quadratic (a bank reaches 165,000 states, 170 MB of transitions).
+        New rows go past the heads already handed out, which therefore never change.
+        The first DFA's own arrays become the first room."""
+        start = self.n_states
+        end = start + len(arrays[0])
+        if self._room is None:
+            self._room = arrays
+        else:
+            if end > len(self._room[0]):
+                self._room = tuple(_grown(room, start, max(end, 2 * len(room))) for room in self._room)
+            for room, rows in zip(self._room, arrays):
+                room[start:end] = rows
+        self.transitions, self.accepts, self.alive = (room[:end] for room in self._room)
 
 
 def distances_to_accept(bank: LexerBank, state: int) -> np.ndarray:

@@ -46,7 +46,7 @@ import numpy as np
 from outform.automata.utf8 import ACCEPT, utf8_automaton
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import Alt, CharSet, Concat, Empty, RegexNode, Repeat
-from outform.kernels.subset import csr_rows
+from outform.kernels.subset import chain_nfa, csr_rows
 from outform.limits import DEFAULT_LIMITS, Limits
 
 
@@ -100,10 +100,62 @@ def _built_nfa(node: RegexNode, shared_suffixes: bool) -> ByteNFA:
     """The NFA of ``node``, shared (read-only) by every lexer that has the lexeme: the JSON
     string, number, whitespace and key lexemes recur from schema to schema, and building
     them in Python was a fifth of a typical schema's compile."""
+    if shared_suffixes and type(node) is Concat and node.__dict__.get("_nfa_shared") is None:
+        records = _records(node.items)
+        if records is not None:
+            object.__setattr__(node, "_nfa_shared", _BUILT_ONCE)  # as ``_Builder.build`` marks it
+            return _frozen_nfa(*chain_nfa(np.concatenate(records), len(records)))
     builder = _Builder(shared_suffixes)
     start, accept = builder.new_state(), builder.new_state()
     builder.build(node, start, accept)
     return builder.finish(start, accept)
+
+
+def _frozen_nfa(eps_ptr: np.ndarray, eps_dst: np.ndarray, edge_ptr: np.ndarray, edges: np.ndarray) -> ByteNFA:
+    """The read-only :class:`ByteNFA` (start 0, accept 1) of CSR arrays; ``edges`` is
+    ``[lo, hi, dst]``.  NFAs are shared through :func:`build_nfa`'s cache."""
+    for array in (eps_ptr, eps_dst, edge_ptr, edges):
+        array.setflags(write=False)
+    return ByteNFA(eps_ptr, eps_dst, edge_ptr, edges[0], edges[1], edges[2], 0, 1)
+
+
+def _records(items: tuple[RegexNode, ...]) -> list[np.ndarray] | None:
+    """The records (:func:`_record`) of a concatenation's items, last item first, or None
+    when an item was never built (it is then built from its parts, as the builder would).
+
+    With shared suffixes a concatenation built into a fresh builder shares nothing: its
+    items go towards states made for them, which nothing else was built towards, so
+    each item adds exactly its fragment.  A JSON schema's key lexemes are such
+    concatenations (a quote, the spellings of each character, a quote), new in every
+    schema: :func:`outform.kernels.subset.chain_nfa` places their fragments in one
+    call where the builder took a list operation per state and move."""
+    for item in items:
+        if type(item) is not CharSet and item.__dict__.get("_nfa_shared") is None:
+            return None
+    return [_record(item) for item in reversed(items)]
+
+
+def _record(node: RegexNode) -> np.ndarray:
+    """``node``'s shared-suffix fragment (a character set's template) as one ``int32``
+    array for :func:`outform.kernels.subset.chain_nfa`: ``[inner states, n_eps, n_edges,
+    eps sources, eps targets, edge sources, los, his, edge targets]``, states numbered
+    as in a fragment (0 its start, 1 its end, ``k >= 2`` inner).  Kept on the node."""
+    known = node.__dict__.get("_nfa_record")
+    if known is not None:
+        return known
+    if type(node) is CharSet:
+        n_inner, sources, los, his, targets = node.__dict__.get("_utf8_template") or _utf8_template(node)
+        eps: tuple[tuple[int, ...], ...] = ((), ())
+        edges = ([0 if k < 0 else k + 2 for k in sources], los, his, [1 if k < 0 else k + 2 for k in targets])
+    else:
+        fragment = node.__dict__["_nfa_shared"]
+        if fragment is _BUILT_ONCE:
+            fragment = _fragment(node, True)  # as ``_Builder.build`` makes it on a second build
+        n_inner, eps, edges = fragment[0], fragment[1:3], fragment[3:7]
+    record = np.array([n_inner, len(eps[0]), len(edges[0]), *(k for column in eps + edges for k in column)],
+                      dtype=np.int32)
+    object.__setattr__(node, "_nfa_record", record)  # not a field: equality ignores it
+    return record
 
 
 def count_nfa_states(node: RegexNode) -> int:

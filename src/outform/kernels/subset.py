@@ -31,12 +31,14 @@ class are moved to the front of their blocks, which then split there.  The
 sink's block is never a splitter (the half without it is queued), so only
 existing transitions are scanned, O(m log n).
 
-**Quotient** (:func:`block_order`, :func:`block_rows`).  The blocks reachable from
-the start's block are numbered breadth-first, successors in class order, then the
-table of the minimal DFA is written row by row with classes expanded to bytes.
+**Quotient** (:func:`block_order`, :func:`block_rows`, :func:`byte_rows`).  The blocks
+reachable from the start's block are numbered breadth-first, successors in class order,
+then the table of the minimal DFA is written row by row over classes, and expanded to
+bytes.
 
 **NFA moves in CSR form** (:func:`csr_rows`), for :mod:`outform.automata.nfa`:
-a stable counting sort of the moves by source state.
+a stable counting sort of the moves by source state; :func:`chain_nfa` places the
+built fragments of a concatenation's items one after the other and sorts the result.
 
 **Alive sets** (:func:`alive_rows`).  ``alive[s] = accepts[s] | OR alive[t]``
 over successors ``t``, the least fixed point, by a worklist over reversed
@@ -402,7 +404,8 @@ def hopcroft_partition(table, block_of, n_blocks):
 @nb.njit(cache=True, nogil=True)
 def alive_rows(transitions, accepts):
     """Least fixed point of ``alive[s] = accepts[s] | OR alive[t]`` over the
-    successors ``t`` of ``s`` in ``transitions[S, 256]`` (``-1``: none)."""
+    successors ``t`` of ``s`` in ``transitions[S, k]`` (``-1``: none; columns are bytes
+    or byte classes, which have the same successors)."""
     n, width = transitions.shape
     words = accepts.shape[1]
     last = np.empty(n, dtype=np.int64)
@@ -486,20 +489,95 @@ def block_order(table, block_of, representative, dead):
 
 
 @nb.njit(cache=True, nogil=True)
-def block_rows(table, block_of, representative, dead, order, class_of):
-    """The quotient's ``int32 [len(order), 256]`` table: block ``order[i]`` is state ``i``,
-    ``dead`` is ``-1``, and byte ``b`` moves as class ``class_of[b]``.  One pass: numpy's
-    chain of gathers (and a transposed copy) made quotients 2.5 times slower."""
+def block_rows(table, block_of, representative, dead, order):
+    """The quotient's ``int32 [len(order), k]`` table over classes: block ``order[i]`` is
+    state ``i`` and ``dead`` is ``-1``.  The lexer computes alive sets on it (``k`` columns,
+    not 256) before :func:`byte_rows` expands it."""
     new_id = np.full(representative.shape[0], -1, dtype=np.int32)
     for i in range(order.shape[0]):
         new_id[order[i]] = i
     new_id[dead] = -1  # also when the start itself is dead (no lexeme matches anything)
     k = table.shape[1]
-    row = np.empty(k, dtype=np.int32)
-    out = np.empty((order.shape[0], class_of.shape[0]), dtype=np.int32)
+    out = np.empty((order.shape[0], k), dtype=np.int32)
     for i in range(order.shape[0]):
         for c in range(k):
-            row[c] = new_id[_block_successor(table, block_of, representative, dead, order[i], c)]
+            out[i, c] = new_id[_block_successor(table, block_of, representative, dead, order[i], c)]
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def byte_rows(rows, class_of, shift):
+    """``rows[S, k]`` over byte classes expanded to ``int32 [S, 256]`` (byte ``b`` moves as
+    class ``class_of[b]``), each state id plus ``shift`` (``-1`` stays): a lexer bank
+    numbers a new DFA after the states it has.  A gather per byte from the shifted row
+    (faster than a fill per class, measured)."""
+    n, k = rows.shape
+    row = np.empty(k, dtype=np.int32)
+    out = np.empty((n, class_of.shape[0]), dtype=np.int32)
+    for i in range(n):
+        for c in range(k):
+            t = rows[i, c]
+            row[c] = t + shift if t >= 0 else -1
         for b in range(class_of.shape[0]):
             out[i, b] = row[class_of[b]]
     return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _placed(local, s, e, base):
+    """A fragment's state ``local`` (0: its start, 1: its end, ``k >= 2``: inner) as placed."""
+    if local == 0:
+        return s
+    if local == 1:
+        return e
+    return base + local
+
+
+@nb.njit(cache=True, nogil=True)
+def chain_nfa(records, n_items):
+    """The NFA of a concatenation built between states 0 and 1, from the items' records
+    (see :func:`outform.automata.nfa._record`) concatenated in ``records``, last item first.
+
+    States and moves come in the order :meth:`outform.automata.nfa._Builder.shared_chain`
+    makes them: each item but the first gets a fresh start state, then its inner states;
+    the first item goes from state 0.  Returns the CSR arrays of :func:`csr_rows`:
+    ``(eps_ptr, eps_dst, edge_ptr, edges[lo, hi, dst])``."""
+    n_eps = 0
+    n_edges = 0
+    at = 0
+    for _ in range(n_items):
+        n_eps += records[at + 1]
+        n_edges += records[at + 2]
+        at += 3 + 2 * records[at + 1] + 4 * records[at + 2]
+    eps = np.empty((2, n_eps), dtype=np.int32)
+    edges = np.empty((4, n_edges), dtype=np.int32)
+    n_states = 2
+    end = 1
+    at = 0
+    e_at = 0
+    d_at = 0
+    for j in range(n_items):
+        n_inner, ne, nd = records[at], records[at + 1], records[at + 2]
+        at += 3
+        s = 0
+        if j < n_items - 1:
+            s = n_states
+            n_states += 1
+        base = n_states - 2
+        n_states += n_inner
+        for i in range(ne):
+            eps[0, e_at + i] = _placed(records[at + i], s, end, base)
+            eps[1, e_at + i] = _placed(records[at + ne + i], s, end, base)
+        at += 2 * ne
+        for i in range(nd):
+            edges[0, d_at + i] = _placed(records[at + i], s, end, base)
+            edges[1, d_at + i] = records[at + nd + i]
+            edges[2, d_at + i] = records[at + 2 * nd + i]
+            edges[3, d_at + i] = _placed(records[at + 3 * nd + i], s, end, base)
+        at += 4 * nd
+        e_at += ne
+        d_at += nd
+        end = s
+    eps_ptr, eps_rest = csr_rows(eps, n_states)
+    edge_ptr, edge_rest = csr_rows(edges, n_states)
+    return eps_ptr, eps_rest[0], edge_ptr, edge_rest
