@@ -404,7 +404,8 @@ class _GrammarWalk:
     holds the ids of the nodes that derive, ``productive`` the rules, and
     ``complete`` says whether every node derives (the usual case: then nothing
     is pruned).  ``parents`` (child id -> ids of the nodes it is an item of;
-    lexeme items that derive are counted at once and get no entry) and
+    lexeme items that derive are counted at once, get no entry and are not
+    visited: they count neither in ``nodes`` nor in ``derivable``) and
     ``refs`` (rule name -> ids of the references to it) stay for
     :meth:`containing`.
     """
@@ -433,7 +434,7 @@ class _GrammarWalk:
         """Visit the nodes under ``root`` not visited yet; ``follow``: also enter the
         bodies of the rules they refer to, noting those rules and the lexemes used."""
         nodes, parents, waiting, derivable = self.nodes, self.parents, self.waiting, self.derivable
-        rules, reached, sound = self.rules, self.reached, self.sound
+        rules, reached, sound, used = self.rules, self.reached, self.sound, self.used
         stack = [root]
         while stack:
             node = stack.pop()
@@ -458,7 +459,7 @@ class _GrammarWalk:
                 elif name not in self.lexemes:
                     self.undefined = True
                 if follow:
-                    self.used.add(name)
+                    used.add(name)
                 continue
             if kind is Seq:
                 items = node.items
@@ -471,13 +472,16 @@ class _GrammarWalk:
                 count = 0 if node.min == 0 else 1
             for child in items:
                 if type(child) is Lexeme and child.name in sound:
-                    count -= 1  # found at once: most items are lexemes, and need no edge then
+                    # found at once, and not visited: most items are lexemes, and need no edge then
+                    count -= 1
+                    if follow:
+                        used.add(child.name)
                 else:
                     parents[id(child)].append(key)
+                    stack.append(child)
             waiting[key] = count
             if count <= 0:
                 derivable.add(key)
-            stack.extend(items)
 
     def _propagate(self) -> set[str]:
         """Spread derivability up from the nodes found derivable while visiting;
@@ -778,7 +782,7 @@ class _BnfBuilder:
         # a choice or repetition shared by many rules (schema grammars are DAGs) gets one
         # set of helper nonterminals: id -> (node, symbols), the node kept so its id stays unique
         self._shared: dict[int, tuple[Expr, list[_Symbol]]] = {}
-        self._lexeme_uses: dict[str, tuple[bool, bool]] = {}  # name -> (matches non-empty, nullable)
+        self._lexeme_uses: dict[str, list[_Symbol]] = {}  # name -> its symbols (see lexeme_use)
 
     def build(self) -> Bnf:
         for name, expr in self.grammar.rules.items():
@@ -810,7 +814,16 @@ class _BnfBuilder:
         """The symbols deriving ``expr``, creating helper nonterminals as needed."""
         kind = type(expr)
         if kind is Seq:
-            return [symbol for item in expr.items for symbol in self.sequence(item, owner)]
+            symbols: list[_Symbol] = []
+            for item in expr.items:  # (references and lexemes, most items, without a call each)
+                item_kind = type(item)
+                if item_kind is Ref:
+                    symbols.append(("N", item.name))
+                elif item_kind is Lexeme:
+                    symbols += self.lexeme_use(item.name, owner)
+                else:
+                    symbols += self.sequence(item, owner)
+            return symbols
         if kind is Ref:
             return [("N", expr.name)]
         if kind is Lexeme:
@@ -864,17 +877,26 @@ class _BnfBuilder:
 
     def lexeme_use(self, name: str, owner: str) -> list[_Symbol]:
         """A lexeme occurrence; the lexer never yields ε, so a nullable lexeme
-        becomes optional, and one matching only ε becomes nothing at all."""
-        kind = self._lexeme_uses.get(name)
-        if kind is None:
-            node = self.grammar.lexemes[name]
-            kind = self._lexeme_uses[name] = (matches_nonempty(node), nullable(node))
-        nonempty, empty = kind
+        becomes optional, and one matching only ε becomes nothing at all.
+
+        The symbols are kept per lexeme (callers never change a returned list):
+        every use gets the same ones, but for a lexeme matching nothing, whose
+        every use is a rule of its own."""
+        symbols = self._lexeme_uses.get(name)
+        if symbols is not None:
+            return symbols
+        node = self.grammar.lexemes[name]
+        nonempty, empty = matches_nonempty(node), nullable(node)
+        if not nonempty and not empty:
+            return [("N", self.fresh(owner, "nothing"))]
         if not nonempty:
-            return [] if empty else [("N", self.fresh(owner, "nothing"))]
-        if empty:
-            return [self.helper("opt", [("T", name)], owner)]
-        return [("T", name)]
+            symbols = []
+        elif empty:
+            symbols = [self.helper("opt", [("T", name)], owner)]  # (made once: later uses share it anyway)
+        else:
+            symbols = [("T", name)]
+        self._lexeme_uses[name] = symbols
+        return symbols
 
     def fresh(self, owner: str, kind: str) -> str:
         name = f"{owner}__{kind}_{next(self.counter)}"

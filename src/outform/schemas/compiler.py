@@ -1150,13 +1150,16 @@ class SchemaCompiler:
             return known[1]
         positive = [p[0] for p in inside] + ([name_regex] if name_regex is not None else [])
         try:
-            key = _all_strings_but(names) if not positive and not outside and names else None
-            if key is None:  # (``None``: too many names for the trie, as before)
+            # the trie spells its character sets as it goes (see _all_strings_but)
+            spelled = _all_strings_but(names, strings.encode_charset) if not positive and not outside and names \
+                else None
+            if spelled is None:  # (``None``: too many names for the trie, as before)
                 declared = [alt(*(literal(n) for n in names))] if names else []  # (not needed above)
                 key = _set_algebra(positive, [p[0] for p in outside] + declared)
+                spelled = charfa.VOID if key == charfa.VOID else strings.map_charsets(key)
         except charfa.TooComplex:
             raise _ObjectTooComplex(ptr + "/patternProperties", "property key classes too complex to separate")
-        encoded = None if key == charfa.VOID else strings.encode_string_regex(key)
+        encoded = None if spelled == charfa.VOID else strings.quoted(spelled)
         self._key_classes[memo_key] = (name_regex, encoded)  # name_regex kept alive: its id stays its own
         return encoded
 
@@ -1355,16 +1358,36 @@ _MAX_TRIE_DEPTH = 60  # the regex nests two levels per character (charfa.MAX_REG
 _MAX_TRIE_NODES = 3_000  # (charfa.MAX_DFA_STATES is 4000)
 
 
-def _all_strings_but(names: list[str]) -> RegexNode | None:
+def _all_strings_but(names: list[str], spell=None) -> RegexNode | None:
     """Every string except ``names`` (what ``_set_algebra([], [names])`` computes
     with a DFA product), written directly on the names' trie, linear in the
     names' total length: a string leaves the trie (a trie path, then a character
     no name continues with, then anything) or stops inside it where no name
     ends.  The tail ``anything`` is written once, not once per trie node.
     ``None`` past ``_MAX_TRIE_DEPTH`` characters in a name or ``_MAX_TRIE_NODES``
-    trie nodes (the DFA product decides then, as it always did)."""
+    trie nodes (the DFA product decides then, as it always did).
+
+    ``spell`` (a character set -> its regex; ``None``: the set itself) is applied
+    while the regex is built: ``_all_strings_but(names, encode_charset)`` is
+    ``map_charsets(_all_strings_but(names), encode_charset)``, node for node, without
+    building the unspelled regex and walking it again (key classes were a quarter of
+    a median schema's compile)."""
     if max(map(len, names)) > _MAX_TRIE_DEPTH:
         return None
+    trie = _name_trie(names)
+    if trie is None:
+        return None
+    spell = spell or _as_is
+    leave, stops, merged = _trie_regex(trie, spell)
+    if leave is charfa.VOID:
+        return _joined(stops)
+    leave = concat(leave, repeat(spell(charfa.ANY), 0, None))
+    # as ``alt(leave, stop)`` orders its options: a set first, then the others in order
+    return alt(*stops[:merged], leave, *stops[merged:]) if stops else leave
+
+
+def _name_trie(names: list[str]) -> dict | None:
+    """The names' trie (``None`` key: a name ends here), ``None`` past ``_MAX_TRIE_NODES`` nodes."""
     trie: dict = {}
     size = 0
     for name in names:
@@ -1376,28 +1399,59 @@ def _all_strings_but(names: list[str]) -> RegexNode | None:
                 size += 1
             node = child
         node[None] = None  # a name ends here
-    if size > _MAX_TRIE_NODES:
-        return None
+    return trie if size <= _MAX_TRIE_NODES else None
 
-    def walk(node: dict) -> tuple[RegexNode, RegexNode]:
-        """(paths leaving the trie from ``node``, paths stopping inside it where no name ends)."""
-        others = _other_chars(tuple(sorted(ord(ch) for ch in node if ch is not None)))
-        leave = [others] if not others.is_empty() else []
-        stop = [] if None in node else [Empty()]
-        for ch, child in node.items():
-            if ch is not None:
-                child_leave, child_stop = walk(child)
-                first = CharSet.char(ord(ch))
-                if child_leave is not charfa.VOID:  # (what walk returns is VOID itself or matches something)
-                    leave.append(concat(first, child_leave))
-                if child_stop is not charfa.VOID:
-                    stop.append(concat(first, child_stop))
-        return (alt(*leave) if leave else charfa.VOID), (alt(*stop) if stop else charfa.VOID)
 
-    leave, stop = walk(trie)
-    options = ([concat(leave, strings.ANY_STRING)] if leave != charfa.VOID else []) + \
-        ([stop] if stop != charfa.VOID else [])
-    return alt(*options) if options else charfa.VOID
+def _trie_regex(node: dict, spell) -> tuple[RegexNode, list[RegexNode], int]:
+    """``(leave, stops, merged)`` for the trie ``node``, spelled by ``spell``: ``leave``
+    the paths leaving the trie from ``node`` (``charfa.VOID`` itself if none),
+    ``stops`` the options of the alternation of the paths stopping inside it where
+    no name ends, in the order ``alt`` gives them, and ``merged`` 1 when the first
+    of those is the set of the one-character stops (``alt`` merges sets into one
+    and puts it first, so a caller adding options must keep it first), else 0.
+
+    Spelling commutes with ``concat`` and ``alt`` as long as no two sets meet in one
+    alternation: the one-character stops are collected and spelled as one set for
+    that reason."""
+    others = _other_chars(tuple(sorted(ord(ch) for ch in node if ch is not None)))
+    leave = [spell(others)] if not others.is_empty() else []
+    stops = [] if None in node else [Empty()]
+    singles = []  # characters after which only the empty string stops
+    for ch, child in node.items():
+        if ch is not None:
+            child_leave, child_stops, _ = _trie_regex(child, spell)
+            first = spell(_char(ch))
+            if child_leave is not charfa.VOID:
+                leave.append(concat(first, child_leave))
+            child_stop = _joined(child_stops)
+            if type(child_stop) is Empty:
+                singles.append(ord(ch))
+            elif child_stop is not charfa.VOID:
+                stops.append(concat(first, child_stop))
+    merged = [spell(CharSet(tuple((c, c) for c in singles)))] if singles else []
+    return _joined(leave), merged + stops, len(merged)
+
+
+def _joined(options: list[RegexNode]) -> RegexNode:
+    """``alt(*options)``, ``charfa.VOID`` itself for no option and the option itself for one."""
+    return alt(*options) if len(options) > 1 else options[0] if options else charfa.VOID
+
+
+def _as_is(chars: CharSet) -> CharSet:
+    return chars
+
+
+@functools.lru_cache(maxsize=4096)
+def _char(ch: str) -> CharSet:
+    """The set of one character, shared: key tries spell the same letters again and again."""
+    return CharSet.char(ord(ch))
+
+
+@functools.lru_cache(maxsize=1024)
+def _other_chars(chars: tuple[int, ...]) -> CharSet:
+    """The characters not in ``chars``, shared: trie nodes of names mostly continue
+    with one character, and one set is spelled (``encode_charset``) once."""
+    return CharSet(tuple((c, c) for c in chars)).complement()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -1433,13 +1487,6 @@ def _end_positions(node: RegexNode, starts: set[int], text: str) -> set[int]:
             return ends | starts
         starts, count = following, count + 1
     return ends
-
-
-@functools.lru_cache(maxsize=1024)
-def _other_chars(chars: tuple[int, ...]) -> CharSet:
-    """The characters not in ``chars``, shared: trie nodes of names mostly continue
-    with one character, and one set is spelled (``encode_charset``) once."""
-    return CharSet(tuple((c, c) for c in chars)).complement()
 
 
 def _location_text(loc: tuple) -> str:

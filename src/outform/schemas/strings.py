@@ -151,7 +151,12 @@ _QUOTE = CharSet.char(0x22)
 
 def encode_string_regex(content: RegexNode) -> RegexNode:
     """The JSON string lexeme (quotes included) for decoded strings in ``content``."""
-    return concat(_QUOTE, charfa.map_charsets(content, encode_charset), _QUOTE)
+    return quoted(map_charsets(content))
+
+
+def quoted(spelled: RegexNode) -> RegexNode:
+    """The JSON string lexeme around ``spelled`` content (see :func:`map_charsets`)."""
+    return concat(_QUOTE, spelled, _QUOTE)
 
 
 def literal_string(text: str) -> RegexNode:
