@@ -51,8 +51,8 @@ def replays(monkeypatch) -> dict[str, int]:
     counts = {"tried": 0, "accepted": 0}
     original = grammar_index.GrammarIndex._replayed
 
-    def counted(self, state, shape):
-        found = original(self, state, shape)
+    def counted(self, state, shape, roots):
+        found = original(self, state, shape, roots)
         counts["tried"] += bool(state.table.walked_like.get(shape))
         counts["accepted"] += found is not None
         return found
@@ -134,7 +134,7 @@ def test_schema_masks_equal_walked_masks(llama3_vocab, replays, monkeypatch):
     loaded = kernel_signatures()  # (the fixture compiled a schema: its table loaded them)
     replayed = masks()
     assert kernel_signatures() == loaded, "a mask or a step compiled a kernel form the table does not load"
-    monkeypatch.setattr(grammar_index.GrammarIndex, "_replayed", lambda self, state, shape: None)
+    monkeypatch.setattr(grammar_index.GrammarIndex, "_replayed", lambda self, state, shape, roots: None)
     walked = masks()
     assert replays["accepted"] >= 10
     for position, (a, b) in enumerate(zip(replayed, walked)):

@@ -111,12 +111,13 @@ def _built_nfa(node: RegexNode, shared_suffixes: bool) -> ByteNFA:
     return builder.finish(start, accept)
 
 
-def _frozen_nfa(eps_ptr: np.ndarray, eps_dst: np.ndarray, edge_ptr: np.ndarray, edges: np.ndarray) -> ByteNFA:
-    """The read-only :class:`ByteNFA` (start 0, accept 1) of CSR arrays; ``edges`` is
-    ``[lo, hi, dst]``.  NFAs are shared through :func:`build_nfa`'s cache."""
+def _frozen_nfa(eps_ptr: np.ndarray, eps_dst: np.ndarray, edge_ptr: np.ndarray, edges: np.ndarray,
+                start: int = 0, accept: int = 1) -> ByteNFA:
+    """The read-only :class:`ByteNFA` of CSR arrays; ``edges`` is ``[lo, hi, dst]``.
+    NFAs are shared through :func:`build_nfa`'s cache (rows are views of these)."""
     for array in (eps_ptr, eps_dst, edge_ptr, edges):
         array.setflags(write=False)
-    return ByteNFA(eps_ptr, eps_dst, edge_ptr, edges[0], edges[1], edges[2], 0, 1)
+    return ByteNFA(eps_ptr, eps_dst, edge_ptr, edges[0], edges[1], edges[2], start, accept)
 
 
 def _records(items: tuple[RegexNode, ...]) -> list[np.ndarray] | None:
@@ -260,9 +261,7 @@ class _Builder:
         eps_ptr, eps = csr_rows(np.array((self.eps_src, self.eps_dst), dtype=np.int32), self.n_states)
         edge_ptr, edges = csr_rows(np.array((self.edge_src, self.edge_lo, self.edge_hi, self.edge_dst),
                                             dtype=np.int32), self.n_states)
-        for array in (eps_ptr, eps, edge_ptr, edges):
-            array.setflags(write=False)  # NFAs are shared through build_nfa's cache (rows are views of these)
-        return ByteNFA(eps_ptr, eps[0], edge_ptr, edges[0], edges[1], edges[2], start, accept)
+        return _frozen_nfa(eps_ptr, eps[0], edge_ptr, edges, start, accept)
 
     def build(self, node: RegexNode, s: int, e: int) -> None:
         kind = type(node)

@@ -507,7 +507,8 @@ class GrammarIndex:
             entry = table.masks.get(state.configs)
         if entry is None:
             shape = tuple((q, table.shape(pid)) for q, pid in state.configs)
-            entry = self._replayed(state, shape)
+            roots = _roots(state.configs)
+            entry = self._replayed(state, shape, roots)
             if entry is None:
                 parser = _KernelParser(table)
                 mask = self._walk_mask(state, parser)
@@ -518,12 +519,13 @@ class GrammarIndex:
                     table.masks.popitem(last=False)
                 if entry[1] is not None:  # the newest walks of a shape first
                     older = table.walked_like.get(shape, ())[: _REPLAY_CANDIDATES - 1]
-                    table.walked_like[shape] = ((state.configs, _roots(state.configs)), *older)
+                    table.walked_like[shape] = ((state.configs, roots), *older)
         return entry
 
-    def _replayed(self, state: GrammarState, shape: tuple) -> tuple[np.ndarray, np.ndarray] | None:
+    def _replayed(self, state: GrammarState, shape: tuple, roots: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The mask of an earlier walk of the same shape, if the parser facts that walk
-        read hold again here, up to renaming parser ids; else None.
+        read hold again here (from the parser ids ``roots``), up to renaming parser ids;
+        else None.
 
         A walk reads the parser only through facts: the allowed lexemes of the parser ids
         it meets (which fix their lexer starts and first bytes) and the transitions and
@@ -537,10 +539,9 @@ class GrammarIndex:
         table = state.table
         with table.lock:
             walked = [(roots, table.masks.get(old)) for old, roots in table.walked_like.get(shape, ())]
-        roots_new = _roots(state.configs)
         for roots_old, entry in walked:
             if entry is not None and entry[1] is not None:
-                renamed = self._replay(table, entry[1], roots_old, roots_new)
+                renamed = self._replay(table, entry[1], roots_old, roots)
                 if renamed is not None:
                     return entry[0], renamed
         return None
@@ -637,7 +638,8 @@ class GrammarIndex:
     def _load_advance_kernels(self, table: ParseTable) -> None:
         """Load both forms of the advance kernel (with the parser's arrays and without) on an
         empty token: a process otherwise pays the on-disk cache load of the second form
-        (~5 ms) at the first token that meets a new parser state, inside a timed step."""
+        (5-110 ms measured, NOTES 56) at the first token that meets a new parser state,
+        inside a timed step."""
         cfg = np.zeros((1, 1), dtype=np.int32)
         for resolver in (None, table.kernel_args):
             self._advance_walk(np.frombuffer(b"", dtype=np.uint8), table, cfg, cfg.copy(), np.zeros(1, np.int32), 0,
