@@ -1148,6 +1148,36 @@ def test_greedy_mask_equals_brute_force_on_code_grammars(compilers, tok, name):
     check_brute_force(m)
 
 
+def test_united_inside_parts_agree_with_walking_the_allowed_set(compilers, tok, monkeypatch):
+    """Inside parts below large subtrees (the tokens after a space) are unions of cached
+    parts per unbounded lexeme and one for the bounded ones; walking each allowed set whole
+    (no subtree large enough to unite) must give the same masks at every position."""
+    from outform.masking import grammar_index
+
+    united = []
+    unite = grammar_index.GrammarIndex._united_inside_part
+    monkeypatch.setattr(grammar_index.GrammarIndex, "_united_inside_part",
+                        lambda self, q, relevant, root, blocked: united.append(root) or unite(self, q, relevant, root,
+                                                                                               blocked))
+    text = (Path(__file__).parent.parent / "benchmarks" / "grammars" / "clike.lark").read_text()
+    ids = tok["llama3"].encode("int f(int x) {\n    return x + 1;\n}\nint y = f(2) * 3;\n")
+
+    def masks() -> list[bytes]:
+        m = Matcher(Compiler(tok["llama3"].vocab).compile_grammar(text, lexing="greedy"))
+        out = []
+        for token_id in ids:
+            out.append(m.allowed_token_ids().tobytes())
+            assert m.accept_token(token_id)
+        return out
+
+    with_parts = masks()
+    assert any(root != 0 for root in united)  # the test reaches large subtrees
+    monkeypatch.setattr(grammar_index, "_UNITED_SUBTREE", 1 << 40)
+    united.clear()
+    assert masks() == with_parts
+    assert all(root == 0 for root in united)
+
+
 def test_greedy_lexing_reads_the_longest_lexeme(compilers, tok):
     """``y--z`` reads ``--`` (then ``z`` cannot follow): a sentence only when every split
     counts (lark's dynamic_complete).  Lexing is contextual, like lark's contextual lexer

@@ -24,7 +24,7 @@ from outform.automata.earley_store import PredictionTables, StateStore, grown_ro
 from outform.automata.lexer import LexerBank, distances_to_accept
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.ir import Grammar
-from outform.grammar.regex_ast import Repeat, shortest_lengths
+from outform.grammar.regex_ast import Alt, Concat, Repeat, shortest_lengths
 from outform.grammar.passes import collapse_regular_rules, separate_ignored_lexemes, simplify, to_bnf
 from outform.kernels import bitmask_words
 from outform.kernels.bitmask import byte_presence_masks
@@ -68,6 +68,11 @@ _LARGE_SUBTREE = {"complete": 1024, "greedy": 512}
 state (see ``_walk_boundaries``) instead of being walked again at every position.  Measured
 per lexing mode (NOTES 39): 512 cut C-like greedy mask time by 10 % against 1024 and left
 schema grammars' (complete lexing) slightly worse."""
+_UNITED_SUBTREE = 16_384
+"""Subtrees handed over from this many nodes get their inside part as a union of cached
+parts (see ``GrammarIndex._united_inside_part``): below it, one walk of the set costs less
+than setting up its parts (~30 us each; a first C-like mask met 107 subtrees of 512 to
+3,000 nodes and paid 23 ms for their parts, NOTES 63)."""
 _INSIDE_CACHE_SIZE = 4096  # inside parts kept per compiled grammar (a token mask and boundary nodes each)
 _TRACE_SLOTS = 32  # parser facts a walk records to let its mask be replayed (JSON schemas: p90 12)
 _REPLAY_CANDIDATES = 4  # walks of one shape a new position may be replayed from (NOTES 53)
@@ -474,6 +479,8 @@ class GrammarIndex:
         self._closing_masks: dict[bytes, np.ndarray] = {}  # see _not_continuing
         self._continues: dict[tuple[int, bytes], np.ndarray] = {}  # see _continuing
         self._accepted: dict[int, tuple[int, ...]] = {}  # see _accepted_at
+        self._unbounded: np.ndarray | None = None  # see _inside_groups
+        self._signatures: dict[tuple[int, bytes], tuple[bytes, np.ndarray] | None] = {}  # see _signature
         self._root: GrammarState | None = None
         self._root_lock = threading.Lock()
         if self.greedy:  # once per vocabulary, at compile time rather than in a mask
@@ -804,7 +811,8 @@ class GrammarIndex:
                 split = self._body_split(q, parser_allowed)
                 trie = trie if split is None else split.rest
             n_relevant = int(np.bitwise_count(relevant).sum())
-            if self.greedy and root == 0 and trie is self._trie and 1 < n_relevant <= 64:
+            if self.greedy and trie is self._trie and 1 < n_relevant <= 64 and (
+                    root == 0 or trie.subtree_end[root] - root >= _UNITED_SUBTREE):
                 part = self._united_inside_part(q, relevant[0], root, blocked)
             else:
                 part = self._shared_inside_part(q, relevant, root, blocked, trie)
@@ -814,34 +822,57 @@ class GrammarIndex:
         return part
 
     def _united_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: _ByteSet):
-        """The inside part from lexer state ``q``, as the union of one part per relevant lexeme.
+        """The inside part from lexer state ``q`` at node ``root`` of the vocabulary's trie, as
+        the union of the parts of a partition of the relevant lexemes.
 
-        A token lies inside for a set of lexemes iff it lies inside for one of them (a
+        A token lies inside for a set of lexemes iff it lies inside for one of its parts (a
         lexeme completable at the token's end is completable along its prefixes), and a
-        boundary node for the set is one for some member.  So the parts of single lexemes,
-        cached (and shared across grammars by :meth:`_shared_inside_part`), serve every
-        allowed set met at a lexeme start or inside a lexeme (a name that may still be a
-        keyword), where a walk of its own costs milliseconds (names alone keep ~45k tokens
-        alive).  Greedy boundary nodes, kept per lexeme when
-        some child byte stops *that* lexeme, would be filtered again for the set (a child
-        byte must continue none of them), which ``boundary_walks`` checks anyway (it skips
-        children that continue a lexeme the parser allows), so they are only merged here.
+        boundary node for the set is one for some part.  So cached parts of subsets serve
+        every allowed set met at a lexeme start or inside a lexeme (a name that may still be
+        a keyword), where a walk of its own costs milliseconds (names alone keep ~45k tokens
+        alive).  Below a large subtree handed over by ``boundary_walks`` (the tokens
+        starting with a space, 127k nodes) the same lexer start comes back with a new
+        allowed set after nearly every lexeme of a C-like grammar, and cost ~1.2 ms each
+        time (NOTES 63).  Each lexeme of unbounded length (names, numbers) is a part of its
+        own, cached across sets; the bounded ones (keywords, operators) die within a few
+        bytes and are walked together, one part per subset met: a part per keyword cost
+        more in set-up than its walk (a first C-like mask paid 24 ms for them).  Greedy
+        boundary nodes, kept per part when some child byte stops *that* part, would be
+        filtered again for the set (a child byte must continue none of them), which
+        ``boundary_walks`` checks anyway (it skips children that continue a lexeme the
+        parser allows), so they are only merged here.
         """
         parts = []
-        for lexeme in _set_bits(relevant):
-            single = np.zeros((1, len(relevant)), dtype=np.uint64)
-            single[0, lexeme >> 6] = np.uint64(1) << np.uint64(lexeme & 63)
-            key = ("single", root, q, lexeme, blocked.key)  # walked in the whole trie
+        for group in self._inside_groups(relevant):
+            key = ("group", root, q, group.tobytes(), blocked.key)  # walked in the whole trie
             part = self._inside_cache.get(key)
             if part is None:
-                part = self._inside_cache[key] = self._shared_inside_part(q, single, root, blocked, self._trie)
+                part = self._inside_cache[key] = self._shared_inside_part(q, group, root, blocked, self._trie)
             parts.append(part)
+        if len(parts) == 1:
+            return parts[0]
         out = parts[0][0].copy()
         for part in parts[1:]:
             out |= part[0]
         nodes, first = np.unique(np.concatenate([part[1] for part in parts]), return_index=True)
         states = np.concatenate([part[2] for part in parts])[first]
         return out, nodes.astype(np.int32), states.astype(np.int32), self._trie
+
+    def _inside_groups(self, relevant: np.ndarray) -> list[np.ndarray]:
+        """The partition of the lexemes in ``relevant`` that ``_united_inside_part`` walks: one
+        bitset ([1, K]) per lexeme of unbounded length, one for all the bounded ones."""
+        if self._unbounded is None:
+            self._unbounded = self.parser._bitset(tuple(
+                i for i, pattern in enumerate(self.bnf.lexeme_patterns) if _unbounded(pattern)))
+        groups = []
+        for lexeme in _set_bits(relevant & self._unbounded):
+            single = np.zeros((1, len(relevant)), dtype=np.uint64)
+            single[0, lexeme >> 6] = np.uint64(1) << np.uint64(lexeme & 63)
+            groups.append(single)
+        bounded = relevant & ~self._unbounded
+        if bounded.any():
+            groups.append(bounded.reshape(1, -1))
+        return groups
 
     def _body_split(self, q: int, parser_allowed: np.ndarray) -> BodySplit | None:
         """The split with the most body tokens that all stay inside a lexeme the parser
@@ -868,7 +899,7 @@ class GrammarIndex:
         lexer's behaviour from ``q`` is small enough to name (:func:`_lexeme_signature`): a
         JSON string, a number, a key from a fixed set look the same in every schema, and each
         such walk of the whole vocabulary costs milliseconds."""
-        named = _lexeme_signature(self.lexer, q, relevant)
+        named = self._signature(q, relevant)
         if named is None:
             return self._walk_inside(q, relevant, root, blocked, trie)
         signature, order = named
@@ -890,6 +921,18 @@ class GrammarIndex:
                     shared.popitem(last=False)
         out, nodes, ranks = found
         return out, nodes, order[ranks], trie
+
+    def _signature(self, q: int, relevant: np.ndarray) -> tuple[bytes, np.ndarray] | None:
+        """:func:`_lexeme_signature` of ``(q, relevant)``, memoised (built lexer states never
+        change): the subtrees one mask hands over share a few of them (SQL: 796 asked, 169
+        distinct), and each costs ~25 us to compute and hash again (NOTES 63)."""
+        key = (q, relevant.tobytes())
+        named = self._signatures.get(key, _UNNAMED)
+        if named is _UNNAMED:
+            if len(self._signatures) >= _INSIDE_CACHE_SIZE:
+                self._signatures.clear()
+            named = self._signatures[key] = _lexeme_signature(self.lexer, q, relevant)
+        return named
 
     def _walk_inside(self, q: int, relevant: np.ndarray, root: int, blocked: _ByteSet, t: TokenTrie):
         out = np.zeros(self.n_words, dtype=np.uint32)
@@ -917,6 +960,7 @@ class GrammarIndex:
 _SHARED_INSIDE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # vocabulary -> signature-keyed parts
 _SHARED_INSIDE_SIZE = 256  # per vocabulary: a token mask and boundary arrays each
 _SHARED_LOCK = threading.Lock()
+_UNNAMED = object()  # a signature not computed yet (None: too many states to name)
 _SIGNATURE_STATES = 64
 """Lexer states a lexeme may reach from ``q`` for its walks to be shared across grammars
 (beyond that, naming the behaviour costs more than the cache saves)."""
@@ -972,6 +1016,19 @@ def _first_byte_rows(trie: TokenTrie) -> np.ndarray:
         child = end
     ids = trie.token_ids.astype(np.int64)
     return byte_presence_masks(first, ids, bitmask_words(int(ids.max(initial=0)) + 1))
+
+
+def _unbounded(pattern) -> bool:
+    """Whether ``pattern`` has an unbounded repetition (matches texts of any length, but for
+    one over an item matching only the empty text, which is harmless here)."""
+    kind = type(pattern)
+    if kind is Repeat:
+        return pattern.max is None or _unbounded(pattern.item)
+    if kind is Concat:
+        return any(_unbounded(item) for item in pattern.items)
+    if kind is Alt:
+        return any(_unbounded(option) for option in pattern.options)
+    return False
 
 
 def _closed_under_concatenation(pattern) -> bool:
