@@ -140,3 +140,51 @@ def test_may_run_rows_shared_by_siblings_match_the_direct_answers():
     for here in heres + heres[::-1]:
         direct = JsonDocumentCheck(checks, prefix_checks)
         assert shared._may_row(here) == tuple(direct._may_run(here, k) for k in range(len(here) + 1)), here
+
+
+def _failing_in_order(check, tokens, asked) -> list[set[int]]:
+    """``check.failing`` on each (prefix, allowed token ids) of ``asked`` in turn, each answer
+    asserted equal to that of a check that has seen nothing before (no memo to hit).  Equal
+    allowed ids are one mask object, as a grammar's cached mask is."""
+    from outform.schemas.checks import JsonDocumentCheck
+
+    n_words = (len(tokens.token_bytes) + 31) // 32
+    masks, answers = {}, []
+    for prefix, allowed in asked:
+        state = check.feed(check.initial(), prefix.encode())
+        mask = masks.get(allowed)
+        if mask is None:
+            mask = masks[allowed] = np.zeros(n_words, dtype=np.uint32)
+            for t in allowed:
+                mask[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+        fresh = JsonDocumentCheck(check.checks, check.prefix_checks, check.closed_keys)
+        refused = set(check.failing(state, mask, tokens))
+        assert refused == set(fresh.failing(state, mask, tokens)), prefix
+        answers.append(refused)
+    return answers
+
+
+def test_settled_memo_keys_on_all_it_reads(compiler, llama3_vocab):
+    """The memo of positions that feed no token (``JsonDocumentCheck.failing``): a position
+    that refuses a token never reuses the answer of one that differs from it only in the
+    keys seen (structure), the key typed, or the grammar's mask; and one that fed tokens
+    (its answer read the text) is not memoised, though its key is the same."""
+    ids = {data: t for t, data in enumerate(llama3_vocab.token_bytes) if data}
+    quote, plain = ids[b'"'], ids[b"cd"]
+    tokens = token_index(llama3_vocab)
+    objects = {"type": "array", "uniqueItems": True,
+               "items": {"type": "object", "additionalProperties": {"type": "integer"}}}
+    check = compiler.compile_schema(objects).check
+    assert _failing_in_order(check, tokens, [
+        ('[{"b": 1, "a', (quote, plain)),  # no seen key continues "a": nothing fed
+        ('[{"a": 1, "a', (quote, plain)),  # other keys seen: the quote closes a duplicate
+        ('[{"a": 1, "b', (quote, plain)),  # another key typed: nothing fed
+        ('[{"a": 1, "a', (plain,)),  # the quote not allowed: nothing fed
+        ('[{"a": 1, "a', (quote, plain)),  # another mask
+    ]) == [set(), {quote}, set(), set(), {quote}]
+    strings = {"type": "array", "uniqueItems": True, "items": {"type": "string"}}
+    check = compiler.compile_schema(strings).check
+    assert _failing_in_order(check, tokens, [
+        ('["ab", "x', (quote,)),  # the quote closes an item, fed: a new item
+        ('["ab", "ab', (quote,)),  # the same structure and mask: a repeated item
+    ]) == [set(), {quote}]

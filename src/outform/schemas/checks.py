@@ -143,13 +143,16 @@ class JsonDocumentCheck:
         self._index_cap = 1 + max((s[1] for p, _, _ in self._all for s in p if s[0] in ("i", "f")), default=-1)
         self._guarded: dict[tuple, bool] = {}  # see _guards
         self._free: dict[tuple, bool] = {}  # see _shape
-        self._shapes: dict[tuple, int] = {}  # see _shape
-        self._shape_numbers = itertools.count()
+        self._structures: dict[tuple, int] = {}  # see _structure
+        self._structure_numbers = itertools.count()
         self._stack_shapes: dict[int, tuple] = {}  # see _per_stack
+        self._stack_structures: dict[int, tuple] = {}  # see _per_stack
+        self._settled: dict[tuple, np.ndarray] = {}  # see failing
         self._stacks: dict[int, tuple] = {}  # see _per_stack
         self._shared: dict[tuple, dict[bytes, int]] = {}  # see _shared_lengths
         self._dead: dict[tuple, list[np.ndarray]] = {}  # see _dead_prefixes
         self._key_risks: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # see _duplicate_risks
+        self._writers: dict[tuple, np.ndarray] = {}  # see _seen_key_writers
         self._ran = 0  # checks evaluated so far (see ``failing``)
 
     def __repr__(self) -> str:
@@ -203,13 +206,14 @@ class JsonDocumentCheck:
 
     def _facts(self, stack: tuple) -> "_Stack":
         """What the filter asks about ``stack`` at every position (see :class:`_Stack`)."""
+        structure = self._per_stack(self._stack_structures, stack, self._structure)
         if not stack:
-            return _Stack(False, False, None, None)
+            return _Stack(structure, False, False, None, None)
         top = stack[-1]
         may_die = self._may_die(top)
         members = self._members_may(top[2])
         if not self._guards(top[2]):
-            return _Stack(False, may_die, members, None)
+            return _Stack(structure, False, may_die, members, None)
         seen = top[3] if top[0] else _NO_KEYS
         # outside a key string: a key begins right after "{" or ",", elsewhere a token needs one
         # of those to reach one (quotes_after: the quotes after its first one; before it they
@@ -224,7 +228,7 @@ class JsonDocumentCheck:
         comma = bool(self.closed_keys) and (names is not None and len(names - seen) <= 1 or any(
             level[0] and self._exhausted(level) for level in stack[:-1]))
         risks = (("delimiters", least, exhausted), ("quotes_after", least, exhausted), ("quotes_after", 2, comma))
-        return _Stack(True, may_die, members, risks)
+        return _Stack(structure, True, may_die, members, risks)
 
     def _checks_at(self, loc: tuple) -> tuple[int, ...]:
         """The indices of the checks whose pattern matches ``loc`` (memoised)."""
@@ -234,10 +238,8 @@ class JsonDocumentCheck:
         return indices
 
     def _shape(self, stack: tuple) -> int | None:
-        """A number for the structure of ``stack`` (its containers' kinds, locations, keys seen
-        or items read, current keys), the same for equal structures and never reused; None
-        where a check reads the text of an open container, other than a ``keys_only`` one
-        on an object (see :meth:`refusal_key`)."""
+        """The :meth:`_structure` of ``stack``, or None where a check reads the text of an open
+        container, other than a ``keys_only`` one on an object (see :meth:`refusal_key`)."""
         containers = tuple(level[2] for level in stack)
         free = self._free.get(containers)
         if free is None:
@@ -247,15 +249,19 @@ class JsonDocumentCheck:
             if len(self._free) > 100_000:
                 self._free.clear()
             self._free[containers] = free
-        if not free:
-            return None
+        return self._per_stack(self._stack_structures, stack, self._structure) if free else None
+
+    def _structure(self, stack: tuple) -> int:
+        """A number for the structure of ``stack`` (its containers' kinds, locations, keys seen
+        or items read, current keys: all but where they begin in the text), the same for
+        equal structures and never reused."""
         structure = tuple((level[0], level[2], level[3], level[4]) for level in stack)
-        shape = self._shapes.get(structure)
-        if shape is None:
-            if len(self._shapes) > 100_000:
-                self._shapes.clear()
-            shape = self._shapes[structure] = next(self._shape_numbers)
-        return shape
+        number = self._structures.get(structure)
+        if number is None:
+            if len(self._structures) > 100_000:
+                self._structures.clear()
+            number = self._structures[structure] = next(self._structure_numbers)
+        return number
 
     def closing_bytes(self, state: tuple) -> bytes:
         return self._closing(state, self._stack_facts(state[2]))
@@ -290,10 +296,20 @@ class JsonDocumentCheck:
         string cannot fail.  Inside a string, tokens that end it the same way (same
         bytes from the closing quote on) fare the same when closing that string runs no
         check.  Most masks have no token to feed, which one pass over the few tokens of
-        the kept classes (or over the mask's words) finds.
+        the kept classes (or over the mask's words) finds; that finding reads no text but
+        the key typed, so it is memoised by what it reads (the mask, by identity, the mode,
+        the stack's structure, the key typed, the scalar's location): where checks read
+        text and the grammar's mask recurs (along a string value, say), positions that no
+        other memo shares are answered without deciding again.
         """
-        mode = state[1]
-        facts = self._stack_facts(state[2])
+        text, mode, stack, start, loc = state[0], state[1], state[2], state[3], state[4]
+        # what the choice of tokens to feed reads: the mask, the mode, the stack's structure,
+        # the key typed, the scalar's location (or the stale one at the root, see _feed_rule)
+        facts = self._stack_facts(stack)
+        asked = (tokens, id(mask), mode, facts.structure, text[start + 1:] if mode == _KSTR or mode == _KESC else None,
+                 loc if not stack or _STR <= mode <= _ESC or mode >= _NUM else None)
+        if asked in self._settled:
+            return []
         closing = self._closing(state, facts)
         risk, at_risk, refused = self._duplicate_risks(state, facts, tokens)
         traits = _traits(tokens, mode)
@@ -301,6 +317,9 @@ class JsonDocumentCheck:
         ids = traits.candidates(mask, tokens.any_byte_mask(closing, len(mask)), rule,
                                 at_risk if not len(refused) else np.concatenate((at_risk, refused)))
         if not len(ids):
+            if len(self._settled) > 1024:
+                self._settled.clear()
+            self._settled[asked] = mask  # (keeps the mask, and so its id, alive)
             return []
         out, candidates = [], ids.tolist()
         if len(refused):  # refused without feeding
@@ -381,37 +400,46 @@ class JsonDocumentCheck:
         typed = text[start + 1:]
         if mode == _KESC or b"\\" in typed:
             return ("delimiters", 0 if facts.may_die else 1, False), _NO_IDS, _NO_IDS
+        # the same keys are seen and typed in object after object (an array's items, say)
+        asked = (tokens, stack[-1][2] if facts.may_die else None, stack[-1][3], typed)
+        found = self._key_risks.get(asked)
+        if found is None:
+            if len(self._key_risks) > 10_000:
+                self._key_risks.clear()
+            found = self._key_risks[asked] = self._typed_risks(stack[-1], typed, facts, tokens)
+        return facts.risks[2], found[0], found[1]
+
+    def _typed_risks(self, top: tuple, typed: bytes, facts: "_Stack", tokens) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of the tokens to feed and of those refused while the key ``typed`` (no
+        escapes) is typed in the guarded object ``top`` (see :meth:`_duplicate_risks`)."""
         if facts.seen is None:
-            facts.seen = tuple((_utf8(key), key, _spelled_plainly(key)) for key in stack[-1][3])
+            facts.seen = tuple((_utf8(key), key, _spelled_plainly(key)) for key in top[3])
         # a key is repeated or a dead prefix typed only where a seen key continues what is typed
         continued = [seen for seen in facts.seen if seen[0].startswith(typed)]
         if not continued:
-            return facts.risks[2], _NO_IDS, _NO_IDS
-        # the same keys are seen and typed in object after object (an array's items, say)
-        asked = (stack[-1][2] if facts.may_die else None, stack[-1][3], typed)
-        found = self._key_risks.get(asked)
-        if found is None:
-            refused = []
-            by_text = tokens.derived("json-text-before-quote", _text_before_quote)
-            for spelled, _, plainly in continued:
-                if plainly:  # (no quote in the rest)
-                    ids = by_text.get(spelled[len(typed):])
-                    if ids is not None:
-                        refused.append(ids)
-            if facts.may_die:
-                refused.extend(self._dead_prefixes(stack[-1], typed, tokens))
-            at_risk = self._escape_risks([seen[1] for seen in continued], typed, facts.may_die, tokens)
-            if len(self._key_risks) > 10_000:
-                self._key_risks.clear()
-            found = self._key_risks[asked] = (_concatenated(at_risk), _concatenated(refused))
-        return facts.risks[2], found[0], found[1]
+            return _NO_IDS, _NO_IDS
+        refused = []
+        by_text = tokens.derived("json-text-before-quote", _text_before_quote)
+        for spelled, _, plainly in continued:
+            if plainly:  # (no quote in the rest)
+                ids = by_text.get(spelled[len(typed):])
+                if ids is not None:
+                    refused.append(ids)
+        if facts.may_die:
+            refused.extend(self._dead_prefixes(top, typed, tokens))
+        at_risk = self._escape_risks([seen[1] for seen in continued], typed, facts.may_die, tokens)
+        return _concatenated(at_risk), _concatenated(refused)
 
-    @staticmethod
-    def _seen_key_writers(seen: frozenset, tokens) -> np.ndarray:
+    def _seen_key_writers(self, seen: frozenset, tokens) -> np.ndarray:
         """The tokens that write one of the keys ``seen`` where a key begins (see
-        :func:`_key_writers`)."""
-        writers = tokens.derived("json-key-writers", _key_writers)
-        return _concatenated([writers[key] for key in seen if key in writers])
+        :func:`_key_writers`; memoised: asked at every key of object after object)."""
+        found = self._writers.get((tokens, seen))
+        if found is None:
+            writers = tokens.derived("json-key-writers", _key_writers)
+            if len(self._writers) > 10_000:
+                self._writers.clear()
+            found = self._writers[(tokens, seen)] = _concatenated([writers[key] for key in seen if key in writers])
+        return found
 
     @staticmethod
     def _escape_risks(seen: list[str], typed: bytes, may_die: bool, tokens) -> list[np.ndarray]:
@@ -454,7 +482,7 @@ class JsonDocumentCheck:
         dead = []
         for spelled, alive in self._shared_lengths(top[2], top[3]).items():
             if spelled.startswith(typed):  # the rest cut after more than `alive` bytes of the key
-                key = (spelled, alive, len(typed))  # (the same keys are typed in object after object)
+                key = (tokens, spelled, alive, len(typed))  # (the same keys are typed in object after object)
                 found = self._dead.get(key)
                 if found is None:
                     if len(self._dead) > 10_000:
@@ -1047,7 +1075,8 @@ def _key_writers(tokens) -> dict[str, np.ndarray]:
 
 class _Stack:
     """What :meth:`JsonDocumentCheck.failing` asks about a stack of open containers at every
-    position under it (see :meth:`JsonDocumentCheck._facts`): whether duplicate keys are
+    position under it (see :meth:`JsonDocumentCheck._facts`): its
+    :meth:`~JsonDocumentCheck._structure`; whether duplicate keys are
     refused in the innermost object (:meth:`~JsonDocumentCheck._guards`); whether a key
     typed there may type a dead prefix (:meth:`~JsonDocumentCheck._may_die`); the
     innermost container's :meth:`~JsonDocumentCheck._members_may`; the duplicate-key risks
@@ -1055,9 +1084,10 @@ class _Stack:
     string without escapes (guarded objects only); and, once a key is typed in a guarded
     object, the keys seen there: (UTF-8, the key, whether JSON spells it plainly)."""
 
-    __slots__ = ("guarded", "may_die", "members", "risks", "seen")
+    __slots__ = ("structure", "guarded", "may_die", "members", "risks", "seen")
 
-    def __init__(self, guarded: bool, may_die: bool, members: tuple | None, risks: tuple | None):
+    def __init__(self, structure: int, guarded: bool, may_die: bool, members: tuple | None, risks: tuple | None):
+        self.structure = structure
         self.guarded = guarded
         self.may_die = may_die
         self.members = members

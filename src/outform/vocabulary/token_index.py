@@ -149,26 +149,33 @@ def picked_set_bits(mask, closing, picked, listed, extra):
 
     A caller picking few tokens lists them, which costs a test per token; picking many,
     it passes their bitmask, which costs a pass over the words.  Most calls find
-    nothing, and then return a view of ``extra`` (cheaper to hand back than a new array)."""
+    nothing: a first pass only gathers the bits it would list (no stores, no branches,
+    which the compiler vectorises) and, finding none, returns a view of ``extra``
+    (cheaper to hand back than a new array); only calls that find some list them."""
+    if not len(mask):
+        return extra[:0]
     n_words = min(mask.shape[0], closing.shape[0], picked.shape[0])
+    found = np.uint32(0)
+    for w in range(n_words):
+        found |= mask[w] & closing[w] & picked[w]
+    for t in listed:
+        found |= _both_set(mask, closing, t)
+    for t in extra:
+        found |= _both_set(mask, closing, t)
+    if not found:
+        return extra[:0]
     words = np.empty(n_words, dtype=np.int64)
     n = 0
     for w in range(n_words):  # the words with bits in all three, listed without branching
         words[n] = w
         n += (mask[w] & closing[w] & picked[w]) != 0
     words = words[:n]
-    total = 0
+    total = len(listed) + len(extra)
     for w in words:
         x = mask[w] & closing[w] & picked[w]
         while x:
             x &= x - np.uint32(1)
             total += 1
-    for t in listed:
-        total += _both_set(mask, closing, t)
-    for t in extra:
-        total += _both_set(mask, closing, t)
-    if total == 0:
-        return extra[:0]
     out = np.empty(total, dtype=np.int64)
     k = 0
     for w in words:
@@ -181,13 +188,13 @@ def picked_set_bits(mask, closing, picked, listed, extra):
         out[k] = t
         k += _both_set(mask, closing, t)
     if not len(extra) and (not len(words) or not len(listed)):
-        return out  # ascending already
+        return out[:k]  # ascending already
     for t in extra:
         out[k] = t
         k += _both_set(mask, closing, t)
-    out.sort()
+    out = np.sort(out[:k])
     k = 0
-    for i in range(total):
+    for i in range(len(out)):
         if i == 0 or out[i] != out[k - 1]:
             out[k] = out[i]
             k += 1
@@ -196,8 +203,12 @@ def picked_set_bits(mask, closing, picked, listed, extra):
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _both_set(mask, closing, t):
+    """1 where token ``t`` is set in both bitmasks (``mask`` not empty, ``closing`` as long),
+    else 0 (ids past them: 0), without branching."""
     w = t >> 5
-    return w < mask.shape[0] and (mask[w] & closing[w]) >> np.uint32(t & 31) & np.uint32(1) != 0
+    inside = w < mask.shape[0]
+    w = min(w, mask.shape[0] - 1)
+    return np.uint32(inside) & (mask[w] & closing[w]) >> np.uint32(t & 31) & np.uint32(1)
 
 
 def _string_exit(data: bytes) -> int:
