@@ -10,7 +10,17 @@ from __future__ import annotations
 import pytest
 
 from outform.assets import load_hf_tokenizer
+from outform.kernels.dispatch import check_types
 from outform.vocabulary import Vocabulary
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_argument_types_checked():
+    """Kernels called through a typed overload (:mod:`outform.kernels.dispatch`) check at every
+    call that their arguments still have the types the overload was picked for."""
+    check_types(True)
+    yield
+    check_types(False)
 
 # ---------------------------------------------------------------------------
 # Real tokenizers (transformers fast tokenizers) and their vocabularies.

@@ -28,6 +28,7 @@ from outform.grammar.regex_ast import Alt, Concat, Repeat, shortest_lengths
 from outform.grammar.passes import collapse_regular_rules, separate_ignored_lexemes, simplify, to_bnf
 from outform.kernels import bitmask_words
 from outform.kernels.bitmask import byte_presence_masks
+from outform.kernels.dispatch import Overload
 from outform.kernels.earley_sets import EMPTY, rehash
 from outform.kernels.grammar_walk import (
     NO_TRACE,
@@ -76,6 +77,9 @@ than setting up its parts (~30 us each; a first C-like mask met 107 subtrees of 
 _INSIDE_CACHE_SIZE = 4096  # inside parts kept per compiled grammar (a token mask and boundary nodes each)
 _TRACE_SLOTS = 32  # parser facts a walk records to let its mask be replayed (JSON schemas: p90 12)
 _REPLAY_CANDIDATES = 4  # walks of one shape a new position may be replayed from (NOTES 53)
+# the kernels Python calls with the parser's arrays, typed once (see kernels.dispatch)
+_TABLE_INTERN, _TABLE_RESOLVE, _REPLAY_FACTS = Overload(table_intern), Overload(table_resolve), Overload(replay_facts)
+_ADVANCE_WALK, _BOUNDARY_WALKS = Overload(grammar_advance_walk), Overload(boundary_walks)
 
 
 class _ByteSet:
@@ -194,7 +198,8 @@ class ParseTable:
     def intern(self, sid: int, excluded: int = -1) -> int:
         """The parser id of Earley state ``sid`` with ``excluded``, registered with its rows if new."""
         while True:
-            status, a, b = table_intern(sid, excluded, *self.kernel_args)
+            args = self.kernel_args
+            status, a, b = _TABLE_INTERN(args, sid, excluded, *args)
             if status >= 0:
                 return int(status)
             self._serve(status, a, b)
@@ -211,7 +216,8 @@ class ParseTable:
         if known == UNKNOWN:
             with self.lock:
                 while True:
-                    status, a, b = table_resolve(pid, lexeme, *self.kernel_args)
+                    args = self.kernel_args
+                    status, a, b = _TABLE_RESOLVE(args, pid, lexeme, *args)
                     if status >= -1:
                         break
                     self._serve(status, a, b)
@@ -566,9 +572,9 @@ class GrammarIndex:
         renamed = np.empty(facts.shape, dtype=np.int64)  # rows contiguous, as the kernel was loaded for
 
         def attempt(parser: tuple | None) -> tuple[int, int, int]:
-            return replay_facts(facts[0], facts[1], roots_old, roots_new, renamed[0], renamed[1], table.allowed,
-                                table._pid_state, table.next_at, table.next, table.union_keys, table.union_vals,
-                                parser)
+            return _REPLAY_FACTS(parser, facts[0], facts[1], roots_old, roots_new, renamed[0], renamed[1],
+                                 table.allowed, table._pid_state, table.next_at, table.next, table.union_keys,
+                                 table.union_vals, parser)
 
         status, need_p, need_lexeme = attempt(None)
         while status < 0:  # resumable, like the walks
@@ -636,8 +642,8 @@ class GrammarIndex:
 
     def _advance_walk(self, data: np.ndarray, table: ParseTable, cfg_q: np.ndarray, cfg_p: np.ndarray,
                       cfg_n: np.ndarray, position: int, resolver: tuple | None) -> tuple[int, int, int]:
-        return grammar_advance_walk(
-            data, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
+        return _ADVANCE_WALK(
+            resolver, data, self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
             table.allowed, table.next_at, table.next, table.start, table.start_pool, cfg_q, cfg_p, cfg_n, position,
             table.union_keys, table.union_vals, self.greedy, NO_TRACE, resolver,
         )
@@ -733,8 +739,8 @@ class GrammarIndex:
         k, node = 0, -1
         while True:
             with parser as resolver:
-                k, node, need_p, need_lexeme = boundary_walks(
-                    t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
+                k, node, need_p, need_lexeme = _BOUNDARY_WALKS(
+                    resolver, t.node_byte, t.node_depth, t.subtree_end, t.token_offsets, t.token_ids,
                     self.lexer.transitions, self.lexer.accepts, self.lexer.alive,
                     table.allowed, table.next_at, table.next, table.start, table.start_pool, table.first_bytes, t.child_bytes,
                     pid, boundary_nodes, boundary_states, cfg_q, cfg_p, cfg_n, k, node, out,
