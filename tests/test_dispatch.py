@@ -24,10 +24,12 @@ def test_calls_give_what_the_dispatcher_gives_and_type_once():
     parser = (np.arange(3, dtype=np.int64), np.zeros((2, 2), dtype=np.uint64))
     assert call(None, values, None) == _total(values, None) == 10
     assert call(parser, values, parser) == _total(values, parser) == 13
-    entry = call.entry
+    entries = list(call.entries)
+    assert all(entries)  # one per form
     other = (np.arange(4, dtype=np.int64), np.ones((3, 2), dtype=np.uint64))  # same kinds, new tuple
     assert call(other, values, other) == 16
-    assert call.entry is entry
+    assert call(None, values + 1, None) == 15
+    assert call.entries == entries
 
 
 def test_arguments_of_another_kind_are_refused_when_checking():

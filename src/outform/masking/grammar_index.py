@@ -170,8 +170,8 @@ class ParseTable:
         fact, renamed = np.array([[0], [-1]], dtype=np.int64), np.zeros((2, 1), dtype=np.int64)
         pid_0 = np.zeros(1, dtype=np.int64)
         for parser in (None, self.kernel_args):
-            replay_facts(fact[0], fact[1], pid_0, pid_0, renamed[0], renamed[1], self.allowed, self._pid_state,
-                         self.next_at, self.next, self.union_keys, self.union_vals, parser)
+            _REPLAY_FACTS(parser, fact[0], fact[1], pid_0, pid_0, renamed[0], renamed[1], self.allowed,
+                          self._pid_state, self.next_at, self.next, self.union_keys, self.union_vals, parser)
 
     @property
     def arrays(self) -> tuple:
