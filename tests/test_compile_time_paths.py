@@ -1,8 +1,9 @@
 """The compile-time shortcuts build exactly what the plain paths built.
 
-* NFA fragments (:func:`outform.automata.nfa._fragment`): a node built from a
-  copy of its fragment gives the same NFA, state for state and edge for edge,
-  as building it node by node, with and without shared suffixes.
+* The NFA kernel (:func:`outform.kernels.subset.thompson_nfa` over the node table
+  of :mod:`outform.automata.nfa`) gives the same NFA, state for state and move for
+  move, as the recursive Python construction it replaced (kept below as the
+  oracle), with and without shared suffixes, for fresh nodes and nodes met before.
 * ``nullable`` / ``is_void`` / ``matches_nonempty`` read ``shortest_lengths``:
   they agree with the structural definitions.
 * The lexer bank's probe over the heaviest lexemes only skips one-DFA attempts
@@ -22,6 +23,7 @@ from outform.automata import nfa as nfa_module
 from outform.automata.lexer import UNIVERSAL_MAX_STATES, UNIVERSAL_PROBE_LEXEMES, LexerBank, LexerDFA
 from outform.automata.nfa import count_nfa_states
 from outform.errors import ResourceLimitExceeded
+from outform.grammar import parse_regex
 from outform.grammar.passes import is_void, matches_nonempty, nullable
 from outform.grammar.regex_ast import Alt, CharSet, Concat, Empty, Repeat, alt, literal
 from outform.schemas.strings import encode_string_regex, literal_string
@@ -29,23 +31,86 @@ from outform.schemas.strings import encode_string_regex, literal_string
 _FIELDS = ("eps_ptr", "eps_dst", "edge_ptr", "edge_lo", "edge_hi", "edge_dst")
 
 
-class _NodeByNode(nfa_module._Builder):
-    """The builder without fragments: every node from its parts."""
+class _Reference:
+    """The former Python builder, node by node: Thompson construction between two given
+    states, concatenations back to front reusing the items already built towards the
+    same end (with ``shared``), repeats as chained copies, loops through two fresh states."""
+
+    def __init__(self, shared):
+        self.n_states = 2
+        self.eps, self.edges = [], []
+        self.suffixes = {} if shared else None
+
+    def new_state(self):
+        self.n_states += 1
+        return self.n_states - 1
 
     def build(self, node, s, e):
         if type(node) is CharSet:
-            self.char_set(node, s, e)
+            n_inner, sources, los, his, targets = nfa_module._utf8_template(node)
+            base = self.n_states
+            self.n_states += n_inner
+            for a, lo, hi, b in zip(sources, los, his, targets):
+                self.edges.append((s if a < 0 else base + a, lo, hi, e if b < 0 else base + b))
         elif type(node) is Empty:
-            self.epsilon(s, e)
+            self.eps.append((s, e))
+        elif type(node) is Alt:
+            for option in node.options:
+                self.build(option, s, e)
+        elif type(node) is Concat:
+            if self.suffixes is None:
+                self.chain(node.items, s, e)
+                return
+            items, end, index = node.items, e, len(node.items) - 1
+            while index > 0 and (items[index], end) in self.suffixes:
+                end = self.suffixes[(items[index], end)]
+                index -= 1
+            while index > 0:
+                known = self.new_state()
+                self.build(items[index], known, end)
+                self.suffixes[(items[index], end)] = end = known
+                index -= 1
+            self.build(items[0], s, end)
+        elif node.max is None:
+            start = s
+            if node.min > 1:
+                start = self.chain([node.item] * (node.min - 1), s, self.new_state())[-1]
+            head, tail = self.new_state(), self.new_state()
+            self.eps.append((start, head))
+            self.build(node.item, head, tail)
+            self.eps += [(tail, head), (tail, e)] + ([(head, e)] if node.min == 0 else [])
         else:
-            self.parts(node, s, e)
+            reached = [s] + self.chain([node.item] * node.max, s, e)
+            self.eps += [(state, e) for state in reached[node.min:] if state != e]
+
+    def chain(self, items, s, e):
+        reached = []
+        for index, item in enumerate(items):
+            nxt = e if index == len(items) - 1 else self.new_state()
+            self.build(item, s, nxt)
+            reached.append(nxt)
+            s = nxt
+        return reached
+
+    def arrays(self):
+        """``_FIELDS`` of the NFA: moves stably sorted by source."""
+        eps = sorted(enumerate(self.eps), key=lambda m: (m[1][0], m[0]))
+        edges = sorted(enumerate(self.edges), key=lambda m: (m[1][0], m[0]))
+        ptr = lambda moves: np.searchsorted([m[1][0] for m in moves], np.arange(self.n_states + 1))
+        return (ptr(eps), [m[1][1] for m in eps], ptr(edges), [m[1][1] for m in edges], [m[1][2] for m in edges],
+                [m[1][3] for m in edges])
 
 
-def _built(builder_type, node, shared):
-    builder = builder_type(shared)
-    start, accept = builder.new_state(), builder.new_state()
-    builder.build(node, start, accept)
-    return builder.finish(start, accept)
+def _built(node, shared):
+    builder = _Reference(shared)
+    builder.build(node, 0, 1)
+    return builder.arrays()
+
+
+def _same_nfa(node, shared):
+    got = nfa_module._built_nfa.__wrapped__(node, shared)  # (not the cache: every call builds)
+    for field, expected in zip(_FIELDS, _built(node, shared)):
+        assert np.array_equal(getattr(got, field), expected), field
 
 
 def _random_tree(rng: random.Random, pool: list, depth: int):
@@ -67,30 +132,34 @@ def _random_tree(rng: random.Random, pool: list, depth: int):
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_fragments_build_the_same_nfa(shared):
+def test_the_kernel_builds_the_reference_nfa(shared):
     rng = random.Random(7)
     pool: list = []
     for _ in range(300):
         node = _random_tree(rng, pool, 4)
-        if isinstance(node, (CharSet, Empty)):
-            continue
-        expected = _built(_NodeByNode, node, shared)
-        for _ in range(2):  # the second build of a node makes its fragment, the third copies it
-            got = _built(nfa_module._Builder, node, shared)
-            for field in _FIELDS:
-                assert np.array_equal(getattr(got, field), getattr(expected, field)), field
+        if not isinstance(node, (CharSet, Empty)):
+            for _ in range(2):  # the second build finds every row in the node table
+                _same_nfa(node, shared)
 
 
-def test_fragments_of_json_spellings_build_the_same_nfa():
+def test_the_kernel_builds_the_reference_nfa_of_json_spellings():
     """Key lexemes share the spelling of each letter; the suffix sharing between
-    alternatives (``\\u00XX`` tails) goes through fragments exactly."""
+    alternatives (``\\u00XX`` tails) and between equal nodes built apart."""
     keys = ["name", "namespace", "names", "apiVersion", "kind", "metadata"]
     node = alt(*(literal_string(key) for key in keys), encode_string_regex(alt(*(literal(k) for k in keys))))
-    expected = _built(_NodeByNode, node, True)
-    for _ in range(3):
-        got = _built(nfa_module._Builder, node, True)
-        for field in _FIELDS:
-            assert np.array_equal(getattr(got, field), getattr(expected, field)), field
+    _same_nfa(node, True)
+    _same_nfa(alt(*(literal_string(key) for key in keys)), True)  # equal values, other objects
+    for source in ['"chained_key"', '"café_ünï_chained"', '"\u00a7"', '"x[0-9]\\d_chained"']:
+        _same_nfa(parse_regex(source), True)  # sets of multi-byte characters in a key
+
+
+def test_the_node_table_starts_again_when_full(monkeypatch):
+    """Past its size the table forgets its rows; nodes holding old rows get new ones."""
+    node = encode_string_regex(alt(*(literal(k) for k in ["reset", "table"])))
+    _same_nfa(node, True)
+    monkeypatch.setattr(nfa_module, "_MAX_TABLE_ROWS", 0)
+    _same_nfa(node, True)
+    assert nfa_module._TABLE.n_rows > 0
 
 
 def _structural(node):

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from outform.automata.lexer import LexerBank, LexerDFA
-from outform.automata.nfa import _Builder, build_nfa, count_nfa_states
+from outform.automata.nfa import build_nfa, count_nfa_states
 from outform.errors import ResourceLimitExceeded
 from outform.grammar import parse_regex
 from outform.limits import Limits
@@ -94,21 +94,3 @@ def test_alternatives_with_their_own_trailing_loops_determinise_small():
     assert not dfa.matches(0, b'"INTERVAL_M7"') and not dfa.matches(0, b'"INTERVAL_W1')
     bank = LexerBank([strings.encode_string_regex(strings.ANY_STRING), lexeme], Limits())
     assert bank.starts_for((1,))
-
-
-def test_concatenations_of_character_sets_are_placed_as_the_builder_places_them():
-    """A key lexeme (a quote, one set per character, a quote) is placed by one kernel
-    (``kernels.subset.chain_nfa``) instead of the builder: same states, same moves in
-    the same order, for ASCII and multi-byte characters."""
-    # sources no other test builds: build_nfa's cache (by equality) would hand back their NFA
-    for source in ['"chained_key"', '"café_ünï_chained"', '"\u00a7"', '"x[0-9]\\d_chained"']:
-        fresh = parse_regex(source)
-        placed = build_nfa(fresh, shared_suffixes=True)
-        assert all("_nfa_record" in item.__dict__ for item in fresh.items), source
-        node = parse_regex(source)
-        builder = _Builder(True)
-        start, accept = builder.new_state(), builder.new_state()
-        builder.build(node, start, accept)
-        built = builder.finish(start, accept)
-        for field in ("eps_ptr", "eps_dst", "edge_ptr", "edge_lo", "edge_hi", "edge_dst"):
-            np.testing.assert_array_equal(getattr(placed, field), getattr(built, field), err_msg=f"{source} {field}")

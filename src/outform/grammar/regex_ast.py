@@ -1,7 +1,7 @@
 """Regex abstract syntax tree, the regular part of outform's grammar IR.
 
 The nodes are plain frozen dataclasses so that they hash and compare by value:
-the automata layer caches compiled fragments keyed on them, and the grammar
+the automata layer caches compiled NFAs and node-table rows keyed on them, and the grammar
 layer can embed them as terminals.  Characters are Unicode code points; the
 translation to UTF-8 bytes happens later, in :mod:`outform.automata.utf8`.
 
