@@ -144,7 +144,7 @@ class _NodeTable:
         self.n_items = 0
         self.table = np.zeros((0, 7), dtype=np.int64)
         self.items = np.zeros(0, dtype=np.int64)
-        self.new_rows: list[int] = []  # five numbers a row: kind, low, high, start, count
+        self.new_rows: list[int] = []  # seven numbers a row: kind, low, high, start, count, -1, -1
         self.new_items: list[int] = []
 
     def row(self, node: RegexNode) -> int:
@@ -170,20 +170,21 @@ class _NodeTable:
             items = [self.row(node.item)]
             code, low, high = REPEAT, node.min, -1 if node.max is None else node.max
         else:
-            items = [self.row(item) for item in (node.items if kind is Concat else node.options)]
+            generation = self.generation  # (most items have their row: read it here, no call)
+            items = [known[1] if (known := item.__dict__.get("_nfa_row")) is not None and known[0] is generation
+                     else self.row(item) for item in (node.items if kind is Concat else node.options)]
             code, low, high = CONCAT if kind is Concat else ALT, 0, 0
-        self.new_rows += (code, low, high, self.n_items + len(self.new_items), len(items))
+        self.new_rows += (code, low, high, self.n_items + len(self.new_items), len(items), -1, -1)
         self.new_items += items
-        return self.n_rows + len(self.new_rows) // 5 - 1
+        return self.n_rows + len(self.new_rows) // 7 - 1
 
     def committed(self) -> tuple[np.ndarray, np.ndarray]:
         """``(table, items)`` for :func:`~outform.kernels.subset.thompson_nfa`, the new rows
-        written in (their ``NEED`` columns unknown)."""
+        written in (their ``NEED`` columns -1: unknown)."""
         if self.new_rows:
-            end = self.n_rows + len(self.new_rows) // 5
+            end = self.n_rows + len(self.new_rows) // 7
             self.table = _room(self.table, self.n_rows, end)
-            self.table[self.n_rows:end, :5] = np.array(self.new_rows, dtype=np.int64).reshape(-1, 5)
-            self.table[self.n_rows:end, 5:] = -1
+            self.table.reshape(-1)[7 * self.n_rows:7 * end] = self.new_rows
             self.n_rows = end
             self.new_rows = []
         if self.new_items:

@@ -544,22 +544,53 @@ def thompson_nfa(root, max_states, shared, table, items):
     built back to front (with ``shared``, its items already built towards the same end
     reused: a suffix map keyed by (row, end)), alternatives between the same two states,
     repeats as chained copies.  Returns :func:`csr_rows`' arrays ``(eps_ptr, eps_dst,
-    edge_ptr, edges[lo, hi, dst])``.  (The recursion passes few arrays: each one passed
-    costs reference counting per call; eleven instead of six took a third longer.)"""
+    edge_ptr, edges[lo, hi, dst])``.
+
+    The recursion's output is one ``int64`` array (see :func:`_out`): each array passed
+    costs reference counting per call, and with the moves, counts and suffix map apart a
+    key lexeme's build took twice as long."""
     n_eps, n_edges = _need(root, table, items)
-    eps = np.empty((2, n_eps), dtype=np.int32)
-    edges = np.empty((4, n_edges), dtype=np.int32)
-    count = np.array([2, 0, 0], dtype=np.int64)  # states, epsilon moves, edges so far
     size = 4
     while shared and size < 2 * max_states:
         size *= 2
-    suffixes = np.full((size, 2), -1, dtype=np.int64)  # open addressing: (row << 32 | end, state)
-    start, accept = count[1], count[1] + 1  # 0 and 1 as int64 values: a literal argument gave the
-    # recursion a second signature, which Numba's cache then failed to load (a segfault)
-    _build(root, start, accept, shared, table, items, eps, edges, count, suffixes)
-    eps_ptr, eps_rest = csr_rows(eps[:, : count[1]], count[0])
-    edge_ptr, edge_rest = csr_rows(edges[:, : count[2]], count[0])
+    out = _out(n_eps, n_edges, size)
+    start, accept = out[_STATES] - 2, out[_STATES] - 1  # 0 and 1 as int64 values: a literal argument
+    # gave the recursion a second signature, which Numba's cache then failed to load (a segfault)
+    _build(root, start, accept, shared, table, items, out)
+    n_states = out[_STATES]
+    eps = np.empty((2, out[_EPS]), dtype=np.int32)
+    for i in range(out[_EPS]):
+        for j in range(2):
+            eps[j, i] = out[out[_EPS_AT] + 2 * i + j]
+    edges = np.empty((4, out[_EDGES]), dtype=np.int32)
+    for i in range(out[_EDGES]):
+        for j in range(4):
+            edges[j, i] = out[out[_EDGES_AT] + 4 * i + j]
+    eps_ptr, eps_rest = csr_rows(eps, n_states)
+    edge_ptr, edge_rest = csr_rows(edges, n_states)
     return eps_ptr, eps_rest[0], edge_ptr, edge_rest
+
+
+_STATES, _EPS, _EDGES, _EPS_AT, _EDGES_AT, _SUFFIX_AT, _SUFFIX_MASK = range(7)  # :func:`_out`'s header
+
+
+@nb.njit(cache=True, nogil=True)
+def _out(n_eps, n_edges, size):
+    """The output of :func:`_build`: a header (the counts of states, epsilon moves and edges
+    made so far, and where each part starts), then ``n_eps`` epsilon moves ``(source,
+    target)``, ``n_edges`` edges ``(source, lo, hi, target)`` and the suffix map, ``size``
+    slots ``(row << 32 | end, state)`` of open addressing (key ``-1``: free)."""
+    header = 7
+    out = np.empty(header + 2 * n_eps + 4 * n_edges + 2 * size, dtype=np.int64)
+    out[_STATES] = 2
+    out[_EPS] = 0
+    out[_EDGES] = 0
+    out[_EPS_AT] = header
+    out[_EDGES_AT] = header + 2 * n_eps
+    out[_SUFFIX_AT] = header + 2 * n_eps + 4 * n_edges
+    out[_SUFFIX_MASK] = size - 1
+    out[out[_SUFFIX_AT]:] = -1
+    return out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -592,50 +623,50 @@ def _need(r, table, items):
 
 
 @nb.njit(cache=True, nogil=True)
-def _build(r, s, e, shared, table, items, eps, edges, count, suffixes):
+def _build(r, s, e, shared, table, items, out):
     """Add row ``r``'s states and moves from ``s`` to ``e`` (see :func:`thompson_nfa`).
     Only ever calls itself: Numba's cache cannot load mutually recursive functions."""
     k = table[r, KIND]
     first = table[r, START]
     n_items = table[r, COUNT]
     if k == CHARSET:
-        base = count[0]
-        count[0] += table[r, LOW]
-        at = count[2]
+        base = out[_STATES]
+        out[_STATES] += table[r, LOW]
+        at = out[_EDGES_AT] + 4 * out[_EDGES]
         for j in range(first, first + n_items, 4):
             source, target = items[j], items[j + 3]
-            edges[0, at] = s if source < 0 else base + source
-            edges[1, at] = items[j + 1]
-            edges[2, at] = items[j + 2]
-            edges[3, at] = e if target < 0 else base + target
-            at += 1
-        count[2] = at
+            out[at] = s if source < 0 else base + source
+            out[at + 1] = items[j + 1]
+            out[at + 2] = items[j + 2]
+            out[at + 3] = e if target < 0 else base + target
+            at += 4
+        out[_EDGES] += n_items // 4
         return
     if k == EMPTY:
-        _epsilon(s, e, eps, count)
+        _epsilon(s, e, out)
         return
     if k == ALT:
         for j in range(first, first + n_items):
-            _build(items[j], s, e, shared, table, items, eps, edges, count, suffixes)
+            _build(items[j], s, e, shared, table, items, out)
         return
     if k == CONCAT and shared:  # back to front, reusing the items already built towards ``end``
         index = first + n_items - 1
         end = e
         while index > first:
-            known = _suffix(suffixes, (items[index] << 32) | end, -1)
+            known = _suffix(out, (items[index] << 32) | end, -1)
             if known < 0:
                 break
             end = known
             index -= 1
         while index > first:  # the rest towards fresh states, remembered for later items
             item = items[index]
-            known = count[0]
-            count[0] += 1
-            _build(item, known, end, shared, table, items, eps, edges, count, suffixes)
-            _suffix(suffixes, (item << 32) | end, known)
+            known = out[_STATES]
+            out[_STATES] += 1
+            _build(item, known, end, shared, table, items, out)
+            _suffix(out, (item << 32) | end, known)
             end = known
             index -= 1
-        _build(items[first], s, end, shared, table, items, eps, edges, count, suffixes)
+        _build(items[first], s, end, shared, table, items, out)
         return
     # a chain of items front to back: a concatenation's, or copies of a repeated item
     # (``item{low,}``: low - 1 copies then a loop; ``item{low,high}``: high copies)
@@ -649,52 +680,54 @@ def _build(r, s, e, shared, table, items, eps, edges, count, suffixes):
         chain = np.repeat(items[first : first + 1], max(low - 1, 0))
         stop = s
         if low > 1:
-            stop = count[0]
-            count[0] += 1
+            stop = out[_STATES]
+            out[_STATES] += 1
     reached = np.empty(chain.shape[0] + 1, dtype=np.int64)
     reached[0] = s
     for index in range(chain.shape[0]):
         nxt = stop
         if index < chain.shape[0] - 1:
-            nxt = count[0]
-            count[0] += 1
-        _build(chain[index], reached[index], nxt, shared, table, items, eps, edges, count, suffixes)
+            nxt = out[_STATES]
+            out[_STATES] += 1
+        _build(chain[index], reached[index], nxt, shared, table, items, out)
         reached[index + 1] = nxt
     if k == CONCAT:
         return
     if high >= 0:  # an exit after each copy past the mandatory ones
         for state in reached[low:]:
             if state != e:
-                _epsilon(state, e, eps, count)
+                _epsilon(state, e, out)
         return
-    head = count[0]  # the loop, through two fresh states
+    head = out[_STATES]  # the loop, through two fresh states
     tail = head + 1
-    count[0] += 2
-    _epsilon(stop, head, eps, count)
-    _build(items[first], head, tail, shared, table, items, eps, edges, count, suffixes)
-    _epsilon(tail, head, eps, count)
-    _epsilon(tail, e, eps, count)
+    out[_STATES] += 2
+    _epsilon(stop, head, out)
+    _build(items[first], head, tail, shared, table, items, out)
+    _epsilon(tail, head, out)
+    _epsilon(tail, e, out)
     if low == 0:
-        _epsilon(head, e, eps, count)
+        _epsilon(head, e, out)
 
 
 @nb.njit(cache=True, nogil=True)
-def _suffix(table, key, state):
-    """The state stored for ``key`` in the open-addressing ``table`` (``-1``: none); with
-    ``state >= 0``, store it.  (A typed dictionary broke Numba's cache of the recursion.)"""
-    mask = table.shape[0] - 1
-    slot = (np.uint64(key) * _GOLDEN) >> np.uint64(32)
-    at = np.int64(slot) & mask
-    while table[at, 0] >= 0 and table[at, 0] != key:
-        at = (at + 1) & mask
+def _suffix(out, key, state):
+    """The state stored for ``key`` in the suffix map of ``out`` (``-1``: none); with
+    ``state >= 0``, store it."""
+    mask = out[_SUFFIX_MASK]
+    slot = np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(32)) & mask
+    at = out[_SUFFIX_AT] + 2 * slot
+    while out[at] >= 0 and out[at] != key:
+        slot = (slot + 1) & mask
+        at = out[_SUFFIX_AT] + 2 * slot
     if state >= 0:
-        table[at, 0] = key
-        table[at, 1] = state
-    return table[at, 1]
+        out[at] = key
+        out[at + 1] = state
+    return out[at + 1]
 
 
 @nb.njit(cache=True, nogil=True)
-def _epsilon(s, e, eps, count):
-    eps[0, count[1]] = s
-    eps[1, count[1]] = e
-    count[1] += 1
+def _epsilon(s, e, out):
+    at = out[_EPS_AT] + 2 * out[_EPS]
+    out[at] = s
+    out[at + 1] = e
+    out[_EPS] += 1
