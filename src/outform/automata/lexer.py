@@ -49,7 +49,7 @@ from typing import Sequence
 
 import numpy as np
 
-from outform.automata.nfa import ByteNFA, build_nfa, count_nfa_states, range_classes
+from outform.automata.nfa import ByteNFA, build_nfa, count_nfa_states, range_classes, with_room
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import RegexNode
 from outform.kernels.subset import (
@@ -373,13 +373,6 @@ def class_quotient(
     return rows, np.ascontiguousarray(accepts[representative[order]])
 
 
-def _grown(array: np.ndarray, used: int, rows: int) -> np.ndarray:
-    """A new array of ``rows`` rows whose first ``used`` are ``array``'s."""
-    grown = np.empty((rows,) + array.shape[1:], dtype=array.dtype)
-    grown[:used] = array[:used]
-    return grown
-
-
 def _has_bit(words: np.ndarray, index: int) -> bool:
     return bool((int(words[index >> 6]) >> (index & 63)) & 1)
 
@@ -542,8 +535,7 @@ class LexerBank:
         if self._room is None:
             self._room = arrays
         else:
-            if end > len(self._room[0]):
-                self._room = tuple(_grown(room, start, max(end, 2 * len(room))) for room in self._room)
+            self._room = tuple(with_room(room, start, end) for room in self._room)
             for room, rows in zip(self._room, arrays):
                 room[start:end] = rows
         self.transitions, self.accepts, self.alive = (room[:end] for room in self._room)

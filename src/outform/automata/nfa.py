@@ -183,22 +183,22 @@ class _NodeTable:
         written in (their ``NEED`` columns -1: unknown)."""
         if self.new_rows:
             end = self.n_rows + len(self.new_rows) // 7
-            self.table = _room(self.table, self.n_rows, end)
+            self.table = with_room(self.table, self.n_rows, end)
             self.table.reshape(-1)[7 * self.n_rows:7 * end] = self.new_rows
             self.n_rows = end
             self.new_rows = []
         if self.new_items:
             end = self.n_items + len(self.new_items)
-            self.items = _room(self.items, self.n_items, end)
+            self.items = with_room(self.items, self.n_items, end)
             self.items[self.n_items:end] = self.new_items
             self.n_items = end
             self.new_items = []
         return self.table, self.items
 
 
-def _room(array: np.ndarray, used: int, end: int) -> np.ndarray:
-    """``array`` if it has ``end`` rows, else a copy of its first ``used`` rows with room
-    for twice as many."""
+def with_room(array: np.ndarray, used: int, end: int) -> np.ndarray:
+    """``array`` if it has ``end`` rows, else a copy of its first ``used`` rows with room for
+    ``end`` rows or twice as many as it had (arrays that grow by appending rows)."""
     if end <= len(array):
         return array
     grown = np.empty((max(end, 2 * len(array)),) + array.shape[1:], dtype=array.dtype)
