@@ -50,7 +50,7 @@ from outform.kernels.earley_sets import (
 )
 
 UNKNOWN = -2  # p_next entry not computed yet (as in grammar_walk)
-NEED_CONTEXT = -6  # (state, excluded): the lexing context of a new allowed-lexeme set
+NEED_CONTEXT = -6  # the lexing context of a new allowed-lexeme set, left in ctx_allowed's first free row
 NEED_TABLE_ROOM = -7  # the per-pid rows or the pid hash table are full
 
 N_PIDS, N_PID_KEYS, N_CONTEXTS, N_NEXT = range(4)
@@ -126,8 +126,9 @@ def table_intern(sid, excluded, grammar, predictions, store, table):
         return pid, np.int64(0), np.int64(0)
     bits = _allowed_bits(sid, excluded, grammar, predictions, store, ignore_bits)
     context = _context_of(bits, ctx_keys, ctx_ids, ctx_allowed)
-    if context < 0:
-        return np.int64(NEED_CONTEXT), np.int64(sid), np.int64(excluded)
+    if context < 0:  # the set goes in the free row past the contexts, which the caller keeps
+        ctx_allowed[tmeta[N_CONTEXTS]] = bits
+        return np.int64(NEED_CONTEXT), np.int64(0), np.int64(0)
     pid = tmeta[N_PIDS]
     width = 0
     for w in range(bits.shape[0]):

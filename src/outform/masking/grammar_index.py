@@ -26,7 +26,7 @@ from outform.errors import ResourceLimitExceeded
 from outform.grammar.ir import Grammar
 from outform.grammar.regex_ast import Alt, Concat, Repeat, shortest_lengths
 from outform.grammar.passes import collapse_regular_rules, separate_ignored_lexemes, simplify, to_bnf
-from outform.kernels import bitmask_words
+from outform.kernels import bitmask_to_ids, bitmask_words
 from outform.kernels.bitmask import byte_presence_masks
 from outform.kernels.dispatch import Overload
 from outform.kernels.earley_sets import EMPTY, rehash
@@ -228,26 +228,22 @@ class ParseTable:
     def _serve(self, status: int, a: int, b: int) -> None:
         """Do what a kernel's status asks for (it is then called again)."""
         if status == NEED_CONTEXT:
-            self._add_context(int(a), int(b))
+            self._add_context()
         elif status == NEED_TABLE_ROOM:
             self._grow()
         else:
             self.store.serve(status, a, b)
 
-    def _add_context(self, sid: int, excluded: int) -> None:
-        """Register the lexing context of state ``sid`` without lexeme ``excluded``: the
-        allowed-lexeme bitset, the lexer start states (building them may build a lexer
-        DFA, and raise) and the first bytes of those lexemes."""
-        allowed_ids = tuple(i for i in self.store.allowed_ids(sid) if i != excluded)
-        allowed = self.parser._bitset(allowed_ids)
-        starts = self.lexer.starts_for(allowed_ids)
-        span, first_bytes = self._pooled(starts), self._lexeme_first_bytes(starts, allowed)
+    def _add_context(self) -> None:
+        """Register the lexing context of the allowed-lexeme set a kernel left in the first
+        free context row: the lexer start states (building them may build a lexer DFA, and
+        raise) and the first bytes of those lexemes.  The kernel had the set at hand; making
+        it again in Python from the Earley state cost ~40 us per context (NOTES 69)."""
         context = int(self._counts[N_CONTEXTS])
-        if context == len(self._ctx_allowed):
-            self._ctx_allowed = grown_rows(self._ctx_allowed, 2 * context)
-            self._ctx_start = grown_rows(self._ctx_start, 2 * context)
-            self._ctx_first = grown_rows(self._ctx_first, 2 * context)
-        self._ctx_allowed[context], self._ctx_start[context], self._ctx_first[context] = allowed, span, first_bytes
+        allowed = self._ctx_allowed[context]
+        starts = self.lexer.starts_for(tuple(bitmask_to_ids(allowed).tolist()))
+        self._ctx_start[context] = self._pooled(starts)
+        self._ctx_first[context] = self._lexeme_first_bytes(starts, allowed)
         if 2 * (context + 1) > len(self._ctx_ids):
             self._ctx_keys = np.zeros(2 * len(self._ctx_keys), dtype=np.int64)
             self._ctx_ids = np.full(len(self._ctx_keys), EMPTY, dtype=np.int64)
@@ -255,6 +251,10 @@ class ParseTable:
                 context_register(known, self._ctx_keys, self._ctx_ids, self._ctx_allowed)
         context_register(context, self._ctx_keys, self._ctx_ids, self._ctx_allowed)
         self._counts[N_CONTEXTS] += 1
+        if context + 1 == len(self._ctx_allowed):  # keep a free row for the next kernel to fill
+            self._ctx_allowed = grown_rows(self._ctx_allowed, 2 * (context + 1))
+            self._ctx_start = grown_rows(self._ctx_start, 2 * (context + 1))
+            self._ctx_first = grown_rows(self._ctx_first, 2 * (context + 1))
 
     def answer(self, need_p: int, need_lexeme: int) -> None:
         """Fill in what a kernel asked for: a parser transition or a union of parser ids."""
