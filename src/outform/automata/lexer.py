@@ -382,6 +382,13 @@ def _bits_to_ids(words: np.ndarray) -> tuple[int, ...]:
     return tuple(i for i in range(mask.bit_length()) if (mask >> i) & 1)
 
 
+HEAVY_NFA_STATES = 500
+"""Lexemes whose NFA has more states get a DFA of their own in a :class:`LexerBank` without a
+universal DFA (see ``LexerBank._grouped``).  JSON-schema keys and plain strings have 20-100;
+strings with a ``format`` or a long ``pattern`` 1,000-10,000."""
+HEAVY_GROUPS = 3
+"""At most this many heavy lexemes of one set get DFAs of their own: each is one more reading
+the matcher follows side by side (``Limits.max_parse_configs``)."""
 UNIVERSAL_MAX_STATES = 2_000
 UNIVERSAL_MAX_NFA_STATES = 40_000  # past this the one-DFA attempt is not even tried (it would fail, slowly)
 """Largest DFA over all of a grammar's lexemes that :class:`LexerBank` builds up front."""
@@ -415,7 +422,9 @@ class LexerBank:
     replaces the arrays by longer ones (see :meth:`_append`).
     """
 
-    def __init__(self, patterns: Sequence[RegexNode], limits: Limits = DEFAULT_LIMITS):
+    def __init__(self, patterns: Sequence[RegexNode], limits: Limits = DEFAULT_LIMITS, universal: bool = True):
+        """``universal=False``: no DFA over all lexemes up front, only per allowed set (see
+        :class:`~outform.masking.grammar_index.GrammarIndex`'s ``lexer_per_set``)."""
         self.patterns = list(patterns)
         self.limits = limits
         self.n_lexemes = len(self.patterns)
@@ -430,6 +439,8 @@ class LexerBank:
         self._lock = threading.RLock()
         self._built: list[tuple[frozenset[int], tuple[int, ...]]] = []  # allowed sets with a DFA of their own
         self._nfas: dict[int, ByteNFA] = {}
+        if not universal:
+            return
         counts = [count_nfa_states(p) for p in self.patterns]
         small = dataclasses.replace(limits, max_lexer_states=min(limits.max_lexer_states, UNIVERSAL_MAX_STATES))
         if sum(counts) <= UNIVERSAL_MAX_NFA_STATES and not self._heaviest_too_big(counts, small):
@@ -469,11 +480,24 @@ class LexerBank:
             with self._lock:  # builds append to shared arrays: one at a time
                 starts = self._starts.get(lexeme_ids)
                 if starts is None:
-                    starts = self._covering(lexeme_ids)
-                    if starts is None:
-                        starts = self._build(lexeme_ids)
-                        self._built.append((frozenset(lexeme_ids), starts))
-                    self._starts[lexeme_ids] = starts
+                    starts = self._starts[lexeme_ids] = self._grouped(lexeme_ids)
+        return starts
+
+    def _grouped(self, lexeme_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Start states for ``lexeme_ids``: a DFA of their own, or of a set containing them,
+        except for *heavy* lexemes (``HEAVY_NFA_STATES``), which each get a DFA of their own,
+        shared by every set they are in.  Sets differ from position to position, a heavy
+        lexeme (a string with a ``format``: thousands of NFA states) recurs in many, and
+        building it into each cost milliseconds per set (NOTES 70).  Past ``HEAVY_GROUPS``
+        heavy lexemes the set is built as one."""
+        heavy = [i for i in lexeme_ids if count_nfa_states(self.patterns[i]) > HEAVY_NFA_STATES]
+        if heavy and len(lexeme_ids) > 1 and len(heavy) <= HEAVY_GROUPS:
+            light = tuple(i for i in lexeme_ids if i not in heavy)
+            return sum((self.starts_for((i,)) for i in heavy), self.starts_for(light) if light else ())
+        starts = self._covering(lexeme_ids)
+        if starts is None:
+            starts = self._build(lexeme_ids)
+            self._built.append((frozenset(lexeme_ids), starts))
         return starts
 
     def _nfa(self, lexeme_id: int) -> ByteNFA:

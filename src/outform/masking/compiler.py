@@ -78,7 +78,8 @@ class Compiler:
         schema, options = json.loads(key)
         with paused_collector():
             grammar = compile_schema(schema, **options)
-            index = GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, collapse=False)
+            index = GrammarIndex(grammar, self.vocab, self.logits_width, self.limits, collapse=False,
+                                 lexer_per_set=True)
         return _with_check(index, grammar)
 
     def regex_matcher(self, pattern: str) -> Matcher:
