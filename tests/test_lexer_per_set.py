@@ -69,3 +69,27 @@ def test_heavy_lexemes_get_a_dfa_of_their_own(llama3_vocab):
     assert bank.starts_for(tuple(sorted([heavy[0], light[0]]))) == rest + alone  # the light DFA covers it
     assert bank.n_states == built  # nothing built again
     assert bank.starts_for(tuple(sorted([*heavy[:2], light[1]]))) == rest + alone + bank.starts_for((heavy[1],))
+
+
+def test_dfas_shared_across_banks_are_renumbered_to_their_lexeme_ids(monkeypatch):
+    """A DFA built for one bank serves another bank whose set has the same patterns under
+    other lexeme ids; oracle: the arrays a direct build for that bank gives."""
+    from outform.automata import lexer
+    from outform.grammar import parse_regex
+    from outform.limits import DEFAULT_LIMITS
+
+    ws, number, word, quote = (parse_regex(p) for p in (r"[ \n]+", r"-?[0-9]+(\.[0-9]+)?", "[a-z]+", '"[^"]*"'))
+    built = []
+    original = lexer.lexer_arrays
+    monkeypatch.setattr(lexer, "lexer_arrays", lambda patterns, *args, **kw: built.append(patterns) or
+                        original(patterns, *args, **kw))
+    lexer.LexerBank([ws, word, number], universal=False).starts_for((0, 2))
+    bank = lexer.LexerBank([quote, word, quote, quote, number, quote, quote, ws] * 9, universal=False)
+    bank.starts_for((3,))  # a DFA before the shared one: its states are numbered after these
+    built.clear()
+    (start,) = bank.starts_for((7, 68))  # (ws, number) again, under ids 7 and 68 of 72
+    assert not built and start > 0
+    expected = original([ws, number], DEFAULT_LIMITS, (7, 68), bank.n_lexemes, None,
+                        lexer._SUBSET_STATES_PER_LEXER_STATE, shift=start)
+    for array, want in zip((bank.transitions, bank.accepts, bank.alive), expected, strict=True):
+        assert np.array_equal(array[start:], want)

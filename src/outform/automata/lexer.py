@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 from dataclasses import dataclass
@@ -534,8 +535,8 @@ class LexerBank:
             return ()
         try:
             patterns = [self.patterns[i] for i in lexeme_ids]
-            arrays = lexer_arrays(patterns, limits or self.limits, lexeme_ids, self.n_lexemes,
-                                  [self._nfa(i) for i in lexeme_ids], subset_share, shift=self.n_states)
+            arrays = shared_lexer_arrays(patterns, limits or self.limits, lexeme_ids, self.n_lexemes, subset_share,
+                                         self.n_states, lambda: [self._nfa(i) for i in lexeme_ids])
         except ResourceLimitExceeded:
             if len(lexeme_ids) == 1 or limits is not None:
                 raise
@@ -563,6 +564,48 @@ class LexerBank:
             for room, rows in zip(self._room, arrays):
                 room[start:end] = rows
         self.transitions, self.accepts, self.alive = (room[:end] for room in self._room)
+
+
+_SHARED_DFAS: "OrderedDict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]]" = OrderedDict()
+_SHARED_DFA_STATES = 20_000
+"""DFA states kept by :func:`shared_lexer_arrays` in all (~1 KB each): an LRU of DFAs."""
+_SHARED_DFA_LOCK = threading.Lock()
+_shared_dfa_states = 0
+
+
+def shared_lexer_arrays(patterns: list[RegexNode], limits: Limits, lexeme_ids: Sequence[int], n_lexemes: int,
+                        subset_share: int, shift: int, nfas: Callable[[], list[ByteNFA]]):
+    """:func:`lexer_arrays` of ``patterns`` (lexeme ``lexeme_ids[i]`` is ``patterns[i]``) from
+    a process-wide cache of DFAs keyed by the patterns in order, numbered from 0: a lexer
+    bank builds a DFA per allowed-lexeme set, and JSON Schema grammars share most of their
+    sets' patterns (whitespace and punctuation, strings, numbers, common formats), so more
+    than half of the builds on JSONSchemaBench repeat one made for an earlier schema, under
+    other lexeme ids (NOTES 71).  ``nfas`` gives the patterns' NFAs for a build."""
+    global _shared_dfa_states
+    key = (tuple(patterns), limits, subset_share)
+    with _SHARED_DFA_LOCK:
+        local = _SHARED_DFAS.get(key)
+        if local is not None:
+            _SHARED_DFAS.move_to_end(key)
+    if local is None:
+        local = lexer_arrays(patterns, limits, None, len(patterns), nfas(), subset_share)
+        with _SHARED_DFA_LOCK:
+            _SHARED_DFAS[key] = local
+            _shared_dfa_states += len(local[0])
+            while _shared_dfa_states > _SHARED_DFA_STATES and len(_SHARED_DFAS) > 1:
+                _shared_dfa_states -= len(_SHARED_DFAS.popitem(last=False)[1][0])
+    transitions, accepts, alive = local
+    return (np.where(transitions >= 0, transitions + shift, transitions).astype(np.int32, copy=False),
+            _renumbered(accepts, lexeme_ids, n_lexemes), _renumbered(alive, lexeme_ids, n_lexemes))
+
+
+def _renumbered(bits: np.ndarray, lexeme_ids: Sequence[int], n_lexemes: int) -> np.ndarray:
+    """Rows of lexeme bitsets over ids ``0..k-1`` as bitsets over ``n_lexemes`` ids, id ``i``
+    becoming ``lexeme_ids[i]``."""
+    flags = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, : len(lexeme_ids)]
+    spread = np.zeros((len(bits), 64 * max(1, -(-n_lexemes // 64))), dtype=np.uint8)
+    spread[:, np.asarray(lexeme_ids, dtype=np.int64)] = flags
+    return np.packbits(spread, axis=1, bitorder="little").view(np.uint64)
 
 
 def distances_to_accept(bank: LexerBank, state: int) -> np.ndarray:
