@@ -103,7 +103,10 @@ class DocumentCheck(Protocol):
     token bitmask ``mask`` allows, those whose ``feed`` fails, computed in bulk with
     the help of ``tokens``, the vocabulary's :class:`~outform.vocabulary.token_index.TokenIndex`;
     and ``refusal_key(state) -> Hashable | None``: equal keys promise the same
-    refused tokens, so filtered masks can be shared between such states.
+    refused tokens, so filtered masks can be shared between such states; None where
+    the refusals depend on the state itself (a JSON check's: on the text read so far),
+    which then is not worth a cache entry.  Checks without ``refusal_key`` have their
+    masks cached per state.
     """
 
     def initial(self) -> Hashable:

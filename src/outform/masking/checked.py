@@ -90,6 +90,11 @@ class CheckedConstraint:
     def token_mask(self, state: CheckedState) -> np.ndarray:
         if state.mask is None:
             shared = self._refusal_key(state.check) if self._refusal_key is not None else None
+            if shared is None and self._refusal_key is not None:
+                # the check reads this position's text, which is in its state: a cache entry
+                # would come back only for the same document prefix (and push out shared ones)
+                state.mask = self._filter(self.inner.token_mask(state.inner), state.check)
+                return state.mask
             key = (state.inner.table, state.inner.configs, state.check if shared is None else (_SHARED, shared))
             with self._lock:
                 mask = self._masks.get(key)
