@@ -92,6 +92,14 @@ def choice(*options: Expr) -> Expr:
     return next(iter(flat)) if len(flat) == 1 else Choice(tuple(flat))
 
 
+def distinct_choice(options: list[Expr]) -> Expr:
+    """``choice(*options)`` for options known to be pairwise distinct, none of them a
+    ``Choice`` (nothing to flatten or drop), built without hashing them: ``choice``
+    hashes every option to find duplicates, and a sequence's hash is a Python call
+    per item."""
+    return options[0] if len(options) == 1 else Choice(tuple(options))
+
+
 class DocumentCheck(Protocol):
     """A context-sensitive check on the text a grammar accepts, run alongside it.
 

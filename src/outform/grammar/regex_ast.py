@@ -58,6 +58,7 @@ class CharSet:
     """
 
     ranges: tuple[tuple[int, int], ...]
+    _hash = None  # (not a field) the hash once computed, kept in the instance (see ``_cached_hash``)
 
     def __post_init__(self) -> None:
         ranges = self.ranges
@@ -67,7 +68,7 @@ class CharSet:
         object.__setattr__(self, "ranges", _normalise_ranges(ranges))
 
     def __hash__(self) -> int:
-        known = self.__dict__.get("_hash")  # inline: sets are hashed in every memo and NFA suffix lookup
+        known = self._hash  # inline: sets are hashed in every memo and NFA suffix lookup
         return known if known is not None else _cached_hash(self, (self.ranges,))  # dataclasses' value, once
 
     @classmethod
@@ -101,27 +102,32 @@ class Empty:
 def _cached_hash(node, key: tuple) -> int:
     """``hash(key)``, kept on ``node`` (each ``__hash__`` reads it back first):
     composite nodes are dictionary keys (lexeme names, memo tables) and hashing
-    a big tree again on every lookup was measured to dominate some schema compiles."""
+    a big tree again on every lookup was measured to dominate some schema compiles.
+    Kept in the instance's ``__dict__``, where it shadows the class's ``_hash = None``
+    (a plain attribute read, and a dictionary store past the frozen ``__setattr__``:
+    about half the cost of ``__dict__.get`` and ``object.__setattr__``)."""
     known = hash(key)
-    object.__setattr__(node, "_hash", known)  # not a field: equality ignores it
+    node.__dict__["_hash"] = known  # not a field: equality ignores it
     return known
 
 
 @dataclass(frozen=True)
 class Concat:
     items: tuple[RegexNode, ...]
+    _hash = None  # (as ``CharSet._hash``)
 
     def __hash__(self) -> int:
-        known = self.__dict__.get("_hash")
+        known = self._hash
         return known if known is not None else _cached_hash(self, (Concat, self.items))
 
 
 @dataclass(frozen=True)
 class Alt:
     options: tuple[RegexNode, ...]
+    _hash = None  # (as ``CharSet._hash``)
 
     def __hash__(self) -> int:
-        known = self.__dict__.get("_hash")
+        known = self._hash
         return known if known is not None else _cached_hash(self, (Alt, self.options))
 
 
@@ -132,13 +138,14 @@ class Repeat:
     item: RegexNode
     min: int
     max: int | None
+    _hash = None  # (as ``CharSet._hash``)
 
     def __post_init__(self) -> None:
         if self.min < 0 or (self.max is not None and self.max < self.min):
             raise ValueError(f"invalid repeat bounds {{{self.min},{self.max}}}")
 
     def __hash__(self) -> int:
-        known = self.__dict__.get("_hash")
+        known = self._hash
         return known if known is not None else _cached_hash(self, (Repeat, self.item, self.min, self.max))
 
 

@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, urldefrag, urljoin
 
 from outform.errors import GrammarError, RegexError, SchemaError, UnsupportedRegexError, UnsupportedSchema
-from outform.grammar.ir import EPSILON, Choice, Expr, Grammar, Lexeme, Ref, Rep, choice, seq
+from outform.grammar.ir import EPSILON, Choice, Expr, Grammar, Lexeme, Ref, Rep, choice, distinct_choice, seq
 from outform.grammar.passes import simplify, to_python_regex
 from outform.grammar.regex_ast import Alt, CharSet, Concat, Empty, RegexNode, alt, concat, literal, repeat
 from outform.schemas import charfa, numbers, strings
@@ -135,13 +135,13 @@ class Sub:
     draft: int
 
     def child(self, *keys: str | int) -> "Sub":
-        node, uri, frag, pointer = self.schema, self.uri, self.frag, self.pointer
+        node, frag, pointer = self.schema, self.frag, self.pointer
         for key in keys:
             node = node[key]
-            frag += "/" + _escape_token(str(key))
-            pointer += "/" + _escape_token(str(key))
-        sub = Sub(node, uri, frag, pointer, self.draft)
-        return sub.rebased()
+            token = "/" + _escape_token(str(key))
+            frag += token
+            pointer += token
+        return Sub(node, self.uri, frag, pointer, self.draft).rebased()
 
     def rebased(self) -> "Sub":
         """Apply this schema's own ``$id`` (``id`` in draft 4) to its base URI."""
@@ -208,11 +208,10 @@ class SchemaCompiler:
         self.resources[ROOT_URI] = self.root
         self._index(self.root)
         if options.whitespace == "flexible":
-            ws = repeat(CharSet(((0x09, 0x0A), (0x0D, 0x0D), (0x20, 0x20))), 0, options.max_whitespace)
-            self.ws: Expr = self.lex(ws, "ws")
+            self.ws: Expr = self.lex(_whitespace(options.max_whitespace), "ws")
         else:
             self.ws = EPSILON
-        self.tok = {c: self.lex(literal(c), n) for c, n in
+        self.tok = {c: self.lex(_WORDS[c], n) for c, n in
                     (("{", "lbrace"), ("}", "rbrace"), ("[", "lbracket"), ("]", "rbracket"), (",", "comma"), (":", "colon"))}
 
     # ------------------------------------------------------------------
@@ -257,7 +256,7 @@ class SchemaCompiler:
     # ------------------------------------------------------------------
 
     def lex(self, node: RegexNode, hint: str) -> Expr:
-        if node == charfa.VOID:
+        if type(node) is CharSet and not node.ranges:  # (``node == charfa.VOID``, without two ``__eq__`` calls)
             return NOTHING
         name = self._lexeme_names.get(node)
         if name is None:
@@ -285,11 +284,11 @@ class SchemaCompiler:
         if "json_value" not in self.rules:
             self.rules["json_value"] = NOTHING
             self.rules["json_value"] = choice(
-                Ref("json_object"), Ref("json_array"), self.lex(strings.encode_string_regex(strings.ANY_STRING), "json_string"),
-                self.lex(numbers.JSON_NUMBER, "json_number"), self.lex(literal("true"), "true"),
-                self.lex(literal("false"), "false"), self.lex(literal("null"), "null"),
+                Ref("json_object"), Ref("json_array"), self.lex(_JSON_STRING, "json_string"),
+                self.lex(numbers.JSON_NUMBER, "json_number"), self.lex(_WORDS["true"], "true"),
+                self.lex(_WORDS["false"], "false"), self.lex(_WORDS["null"], "null"),
             )
-            key = self.lex(strings.encode_string_regex(strings.ANY_STRING), "json_string")
+            key = self.lex(_JSON_STRING, "json_string")
             member = seq(key, self.ws, self.tok[":"], self.ws, Ref("json_value"), self.ws)
             self.rules["json_object"] = seq(
                 self.tok["{"], self.ws,
@@ -715,9 +714,9 @@ class SchemaCompiler:
         types = self._types(conj)
         options = []
         if "null" in types:
-            options.append(self.lex(literal("null"), "null"))
+            options.append(self.lex(_WORDS["null"], "null"))
         if "boolean" in types:
-            options.append(choice(self.lex(literal("true"), "true"), self.lex(literal("false"), "false")))
+            options.append(choice(self.lex(_WORDS["true"], "true"), self.lex(_WORDS["false"], "false")))
         if "number" in types or "integer" in types:
             options.append(self.compile_number(conj, integer="number" not in types, fraction_only="integer" not in types))
         if "string" in types:
@@ -734,9 +733,10 @@ class SchemaCompiler:
 
     def const_value(self, value: Any, ptr: str, parts: list[Sub] = ()) -> Expr:
         if value is None:
-            return self.lex(literal("null"), "null")
+            return self.lex(_WORDS["null"], "null")
         if value is True or value is False:
-            return self.lex(literal("true" if value else "false"), "true" if value else "false")
+            word = "true" if value else "false"
+            return self.lex(_WORDS[word], word)
         if isinstance(value, (int, float)):
             if isinstance(value, float) and not math.isfinite(value):
                 return NOTHING
@@ -1204,12 +1204,14 @@ class SchemaCompiler:
         while pending:
             st, head = pending.pop()
             options = []
-            for member, nxt in st.moves():
+            # distinct moves give distinct options (one reference per member, one per state),
+            # so the moves, plain tuples, are de-duplicated instead of the options
+            for member, nxt in dict.fromkeys(st.moves()):
                 pair = members[member]
                 options.append(seq(pair, rule(nxt, False)) if head else seq(comma, ws, pair, rule(nxt, False)))
             if st.accepting():
                 options.append(EPSILON)
-            self.rules[memo[(st, head)].name] = choice(*options)
+            self.rules[memo[(st, head)].name] = distinct_choice(options)
         return top
 
     def build_object(self, members, extras, min_p, max_p, deps, ptr, parts: list[Sub] = ()) -> Expr:
@@ -1380,10 +1382,10 @@ def _all_strings_but(names: list[str], spell=None) -> RegexNode | None:
     spell = spell or _as_is
     leave, stops, merged = _trie_regex(trie, spell)
     if leave is charfa.VOID:
-        return _joined(stops)
+        return _distinct_alt(stops)
     leave = concat(leave, repeat(spell(charfa.ANY), 0, None))
     # as ``alt(leave, stop)`` orders its options: a set first, then the others in order
-    return alt(*stops[:merged], leave, *stops[merged:]) if stops else leave
+    return _distinct_alt(stops[:merged] + [leave] + stops[merged:])
 
 
 def _name_trie(names: list[str]) -> dict | None:
@@ -1423,18 +1425,43 @@ def _trie_regex(node: dict, spell) -> tuple[RegexNode, list[RegexNode], int]:
             first = spell(_char(ch))
             if child_leave is not charfa.VOID:
                 leave.append(concat(first, child_leave))
-            child_stop = _joined(child_stops)
+            child_stop = _distinct_alt(child_stops)
             if type(child_stop) is Empty:
                 singles.append(ord(ch))
             elif child_stop is not charfa.VOID:
                 stops.append(concat(first, child_stop))
     merged = [spell(CharSet(tuple((c, c) for c in singles)))] if singles else []
-    return _joined(leave), merged + stops, len(merged)
+    return _distinct_alt(leave), merged + stops, len(merged)
 
 
-def _joined(options: list[RegexNode]) -> RegexNode:
-    """``alt(*options)``, ``charfa.VOID`` itself for no option and the option itself for one."""
-    return alt(*options) if len(options) > 1 else options[0] if options else charfa.VOID
+def _distinct_alt(options: list[RegexNode]) -> RegexNode:
+    """``alt(*options)`` (``charfa.VOID`` itself for no option, the option itself for
+    one) for a trie node's options, without ``alt``'s work: they match pairwise
+    different non-empty languages (a spelled character against longer strings, paths
+    through different characters, the empty string against non-empty ones, the paths
+    leaving the trie against those stopping in it), so its de-duplication finds
+    nothing, and after the first (a set, or an alternation ``alt`` made, whose set
+    comes first) they are concatenations or ``Empty``, so nothing else is flattened
+    or merged.  ``alt`` hashed every option of every trie node: most of the key
+    classes' time."""
+    if len(options) < 2:
+        return options[0] if options else charfa.VOID
+    head = options[0]
+    if type(head) is Alt:
+        return Alt(head.options + tuple(options[1:]))
+    return Alt(tuple(options))
+
+
+# The fixed lexemes of every schema grammar, built once per process: each compile lexes
+# them again, and a shared node is hashed once (``lex`` looks lexemes up by value).
+_WORDS = {word: literal(word) for word in ("null", "true", "false", "{", "}", "[", "]", ",", ":")}
+_JSON_STRING = strings.encode_string_regex(strings.ANY_STRING)
+
+
+@functools.lru_cache(maxsize=16)
+def _whitespace(max_whitespace: int | None) -> RegexNode:
+    """The whitespace lexeme between tokens (flexible whitespace), shared as ``_WORDS``."""
+    return repeat(CharSet(((0x09, 0x0A), (0x0D, 0x0D), (0x20, 0x20))), 0, max_whitespace)
 
 
 def _as_is(chars: CharSet) -> CharSet:
@@ -1678,7 +1705,8 @@ class _ObjectState(NamedTuple):
         max_more = None if self.max_more is None else self.max_more - 1
         if max_more is not None and len(required) > max_more:
             return None  # cannot end any more
-        return _ObjectState(left, required, pending, max(self.min_more - 1, 0), max_more, self.extras)
+        # (``tuple.__new__``: the named tuple's own ``__new__`` is a Python call, one per move)
+        return tuple.__new__(_ObjectState, (left, required, pending, max(self.min_more - 1, 0), max_more, self.extras))
 
     def moves(self) -> list[tuple[str, "_ObjectState"]]:
         """(member rule name, next state) for each member that may come next."""
