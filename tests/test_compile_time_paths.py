@@ -207,7 +207,7 @@ def test_probe_skips_a_one_dfa_attempt_that_fails():
     assert _probe(bank) and bank._universal is None
     small = dataclasses.replace(bank.limits, max_lexer_states=UNIVERSAL_MAX_STATES)
     with pytest.raises(ResourceLimitExceeded):  # what the probe spared would have failed
-        LexerDFA.build(patterns, small, nfas=[bank._nfa(i) for i in range(len(patterns))])
+        LexerDFA.build(patterns, small, shared_suffixes=True)
     starts = bank.starts_for((3, 50))
     state = starts[0]
     for byte in json.dumps(_key_text(50, 60)).encode():

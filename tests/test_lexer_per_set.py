@@ -89,7 +89,7 @@ def test_dfas_shared_across_banks_are_renumbered_to_their_lexeme_ids(monkeypatch
     built.clear()
     (start,) = bank.starts_for((7, 68))  # (ws, number) again, under ids 7 and 68 of 72
     assert not built and start > 0
-    expected = original([ws, number], DEFAULT_LIMITS, (7, 68), bank.n_lexemes, None,
+    expected = original([ws, number], DEFAULT_LIMITS, (7, 68), bank.n_lexemes, True,
                         lexer._SUBSET_STATES_PER_LEXER_STATE, shift=start)
     for array, want in zip((bank.transitions, bank.accepts, bank.alive), expected, strict=True):
         assert np.array_equal(array[start:], want)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from outform.automata.lexer import LexerDFA, determinise_tagged, quotient, tagged_partition, union_nfa
-from outform.automata.nfa import build_nfa, range_classes
+from outform.automata.nfa import build_nfa, count_nfa_states, range_classes
 from outform.errors import ResourceLimitExceeded
 from outform.grammar import parse_regex
 from outform.kernels.subset import csr_rows
@@ -44,7 +44,8 @@ def test_csr_rows_is_a_stable_sort_by_source():
 
 
 def _oracle_union(parts):
-    """The former ``union_nfa``: a fresh start, then each part shifted past the ones before."""
+    """The former ``union_nfa``: a fresh start, then each part shifted past the ones before, its
+    accepting state tagged with its index."""
     sizes = np.array([part.n_states for part in parts], dtype=np.int64)
     offsets = 1 + np.cumsum(sizes) - sizes
     starts = (offsets + np.array([part.start for part in parts], dtype=np.int64)).astype(np.int32)
@@ -57,23 +58,45 @@ def _oracle_union(parts):
         return out
 
     none = np.zeros(0, dtype=np.int32)
+    tags = np.full(1 + int(sizes.sum()), -1, dtype=np.int32)
+    tags[offsets + np.array([part.accept for part in parts], dtype=np.int64)] = np.arange(len(parts))
     return (joined_ptr([len(parts)], [part.eps_ptr for part in parts]),
             np.concatenate([starts] + [part.eps_dst + shift for part, shift in zip(parts, shifts)]),
             joined_ptr([0], [part.edge_ptr for part in parts]),
             np.concatenate([none] + [part.edge_lo for part in parts]),
             np.concatenate([none] + [part.edge_hi for part in parts]),
-            np.concatenate([none] + [part.edge_dst + shift for part, shift in zip(parts, shifts)]))
+            np.concatenate([none] + [part.edge_dst + shift for part, shift in zip(parts, shifts)]),
+            tags)
 
 
+@pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("seed", range(20))
-def test_union_matches_the_per_part_concatenation(seed):
+def test_union_matches_the_per_part_concatenation(seed, shared):
     rng = random.Random(seed)
     patterns = [parse_regex(p) for p in rng.sample(PATTERNS, rng.randint(0, 5))]
-    parts = [build_nfa(p, shared_suffixes=True) for p in patterns]
-    union = union_nfa(patterns, Limits(), nfas=parts)
-    actual = (union.eps_ptr, union.eps_dst, union.edge_ptr, union.edge_lo, union.edge_hi, union.edge_dst)
+    parts = [build_nfa(p, shared_suffixes=shared) for p in patterns]
+    union = union_nfa(patterns, Limits(), shared_suffixes=shared)
+    actual = (union.eps_ptr, union.eps_dst, union.edge_ptr, union.edge_lo, union.edge_hi, union.edge_dst, union.tags)
     for got, expected in zip(actual, _oracle_union(parts)):
         _same(got, expected)
+
+
+def test_union_limits_are_those_of_building_the_parts_one_by_one():
+    """Counts only bound shared-suffix NFAs: a union they overflow is built when the true
+    sizes fit, and otherwise fails on the pattern that the part-by-part builds failed on."""
+    shared_tail = parse_regex("(xa[bc]*|xb[bc]*|xc[bc]*|xd[bc]*)")
+    big = parse_regex("[a-z]{30}")
+    size = build_nfa(shared_tail, shared_suffixes=True).n_states
+    assert size < count_nfa_states(shared_tail)
+    fits = Limits(max_nfa_states=1 + 2 * size)
+    union = union_nfa([shared_tail, shared_tail], fits, shared_suffixes=True)
+    assert union.n_states == 1 + 2 * size
+    with pytest.raises(ResourceLimitExceeded, match=f"lexer needs more than {1 + 2 * size} NFA states"):
+        union_nfa([shared_tail, shared_tail], fits)
+    with pytest.raises(ResourceLimitExceeded, match=f"regex needs {count_nfa_states(big)} NFA states"):
+        union_nfa([shared_tail, big], fits, shared_suffixes=True)
+    with pytest.raises(ResourceLimitExceeded, match="lexer needs more than"):
+        union_nfa([shared_tail] * 3, fits, shared_suffixes=True)
 
 
 def _oracle_quotient(table, accepts, block_of, class_of):

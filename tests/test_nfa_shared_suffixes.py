@@ -42,7 +42,7 @@ def regexes(draw, depth: int = 3) -> str:
 
 def _dfa(source: str, shared: bool) -> LexerDFA:
     node = parse_regex(source)
-    return LexerDFA.build([node], nfas=[build_nfa(node, shared_suffixes=shared)])
+    return LexerDFA.build([node], shared_suffixes=shared)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -88,7 +88,7 @@ def test_alternatives_with_their_own_trailing_loops_determinise_small():
     lexeme = strings.encode_string_regex(pattern)
     with pytest.raises(ResourceLimitExceeded):
         LexerDFA.build([lexeme])
-    dfa = LexerDFA.build([lexeme], nfas=[build_nfa(lexeme, shared_suffixes=True)])
+    dfa = LexerDFA.build([lexeme], shared_suffixes=True)
     assert dfa.n_states < 1000
     assert dfa.matches(0, b'"xx INTERVAL_M15 yy"') and dfa.matches(0, b'"\\u0049NTERVAL_W1"')
     assert not dfa.matches(0, b'"INTERVAL_M7"') and not dfa.matches(0, b'"INTERVAL_W1')

@@ -5,10 +5,10 @@ still match it and which match it exactly.  Running one DFA per lexeme would
 multiply the per-byte work by the number of lexemes, so all patterns are
 compiled into a single automaton whose states carry bitsets of lexeme ids:
 
-1. **Union NFA.**  Each pattern is built with :func:`outform.automata.nfa.build_nfa`
-   and its states are copied, renumbered, into one NFA in CSR arrays; a fresh
-   start state has epsilon moves to every pattern's start, and each pattern's
-   accepting state is *tagged* with its lexeme id.
+1. **Union NFA.**  The patterns' Thompson NFAs are built one after the other into
+   one NFA in CSR arrays (:func:`outform.automata.nfa.union_arrays`, one kernel call);
+   a fresh start state has epsilon moves to every pattern's start, and each
+   pattern's accepting state is *tagged* with its lexeme id.
 
 2. **Subset construction** over byte classes (:func:`outform.automata.nfa.range_classes`)
    in the Numba kernel :func:`outform.kernels.subset.tagged_subsets`.  A DFA
@@ -50,7 +50,9 @@ from typing import Sequence
 
 import numpy as np
 
-from outform.automata.nfa import ByteNFA, build_nfa, count_nfa_states, range_classes, with_room
+from outform.automata.nfa import (
+    ByteNFA, build_nfa, check_nfa_states, nfa_counts, range_classes, union_arrays, with_room,
+)
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import RegexNode
 from outform.kernels.subset import (
@@ -102,7 +104,7 @@ class LexerDFA:
         limits: Limits = DEFAULT_LIMITS,
         lexeme_ids: Sequence[int] | None = None,
         n_lexemes: int | None = None,
-        nfas: Sequence[ByteNFA] | None = None,
+        shared_suffixes: bool = False,
         subset_share: int = _SUBSET_STATES_PER_LEXER_STATE,
     ) -> LexerDFA:
         """Compile ``patterns`` into one DFA.
@@ -110,14 +112,14 @@ class LexerDFA:
         Lexeme ``lexeme_ids[i]`` (default ``i``) is ``patterns[i]``; bitsets are
         sized for ``n_lexemes`` ids (default ``len(patterns)``), so a DFA for a
         subset of a grammar's lexemes speaks the grammar's lexeme ids.
-        ``nfas``, when given, are the patterns' NFAs already built.
+        ``shared_suffixes``: build the patterns' NFAs so (see :mod:`outform.automata.nfa`).
         ``subset_share``: subset construction gives up past this many times
         ``limits.max_lexer_states`` states (see :func:`determinise_tagged`).
         Raises :class:`ResourceLimitExceeded` past ``limits.max_nfa_states``
         (summed over all patterns) or ``limits.max_lexer_states``.
         """
         n_lexemes = len(patterns) if n_lexemes is None else n_lexemes
-        arrays = lexer_arrays(patterns, limits, lexeme_ids, n_lexemes, nfas, subset_share)
+        arrays = lexer_arrays(patterns, limits, lexeme_ids, n_lexemes, shared_suffixes, subset_share)
         for array in arrays:
             array.flags.writeable = False
         transitions, accepts, alive = arrays
@@ -160,14 +162,14 @@ class LexerDFA:
 
 def lexer_arrays(
     patterns: Sequence[RegexNode], limits: Limits, lexeme_ids: Sequence[int] | None, n_lexemes: int,
-    nfas: Sequence[ByteNFA] | None, subset_share: int, shift: int = 0,
+    shared_suffixes: bool, subset_share: int, shift: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(transitions, accepts, alive)`` of :meth:`LexerDFA.build`, still writable, with
     ``shift`` added to the state ids in ``transitions``: a :class:`LexerBank` appends
     them to its own arrays as they come.  Alive sets are computed over byte classes,
     before the table is expanded to 256 columns (the successors are the same)."""
     ids = list(range(len(patterns))) if lexeme_ids is None else list(lexeme_ids)
-    nfa = union_nfa(patterns, limits, ids, nfas)
+    nfa = union_nfa(patterns, limits, ids, shared_suffixes)
     class_of = range_classes(nfa.edge_lo, nfa.edge_hi)
     words = max(1, -(-n_lexemes // 64))
     table, state_accepts = determinise_tagged(nfa, class_of, limits, words, subset_share)
@@ -211,63 +213,45 @@ class TaggedNFA:
 
 def union_nfa(
     patterns: Sequence[RegexNode], limits: Limits, lexeme_ids: Sequence[int] | None = None,
-    nfas: Sequence[ByteNFA] | None = None,
+    shared_suffixes: bool = False,
 ) -> TaggedNFA:
-    """One NFA for all patterns, each pattern's states shifted past the ones before.
+    """One NFA for all patterns, each pattern's states after the ones before.
 
     State 0 is a fresh start with an epsilon move to each pattern's start; each
-    pattern's accepting state is tagged with its lexeme id.  State 0 is kept in
-    closures (as the accepting state of a :class:`ByteNFA` would be), which
-    makes the start subset unlike any other.
+    pattern's accepting state (the state after its start) is tagged with its lexeme
+    id.  State 0 is kept in closures (as the accepting state of a :class:`ByteNFA`
+    would be), which makes the start subset unlike any other.  Raises
+    :class:`ResourceLimitExceeded` past ``limits.max_nfa_states``, for a pattern or
+    for the union (see :func:`_check_union_states`).
     """
-    parts: list[ByteNFA] = []
+    patterns = list(patterns)
+    _check_union_states(patterns, limits, shared_suffixes)
+    eps_ptr, eps_dst, edge_ptr, edges, firsts = union_arrays(patterns, shared_suffixes)
+    tags = np.full(len(eps_ptr) - 1, -1, dtype=np.int32)
+    tags[firsts + 1] = range(len(patterns)) if lexeme_ids is None else lexeme_ids
+    return TaggedNFA(eps_ptr, eps_dst, edge_ptr, edges[0], edges[1], edges[2], tags)
+
+
+def _check_union_states(patterns: list[RegexNode], limits: Limits, shared_suffixes: bool) -> None:
+    """Raise what building the patterns' NFAs one by one would: the first pattern past
+    ``limits.max_nfa_states`` on its own, or the first whose NFA takes the union past it.
+
+    The counts are upper bounds of the NFAs' states, so a union they fit needs no
+    builds; otherwise (grammars of huge lexemes only) the patterns' NFAs are built,
+    in turn, to learn their true sizes."""
+    counts = nfa_counts(patterns)
+    if 1 + sum(counts) <= limits.max_nfa_states:
+        return
     n_states = 1
-    for k, pattern in enumerate(patterns):
-        part = build_nfa(pattern, limits) if nfas is None else nfas[k]
-        if n_states + part.n_states > limits.max_nfa_states:
+    for pattern, count in zip(patterns, counts):
+        check_nfa_states(count, limits)
+        n_states += build_nfa(pattern, limits, shared_suffixes).n_states
+        if n_states > limits.max_nfa_states:
             raise ResourceLimitExceeded(
                 f"lexer needs more than {limits.max_nfa_states} NFA states",
                 "max_nfa_states",
                 limits.max_nfa_states,
             )
-        parts.append(part)
-        n_states += part.n_states
-    sizes = np.array([part.n_states for part in parts], dtype=np.int64)
-    offsets = 1 + np.cumsum(sizes) - sizes  # each part's first state in the union
-    starts = (offsets + np.array([part.start for part in parts], dtype=np.int64)).astype(np.int32)
-    eps_ptr = _joined_ptr(len(parts), [part.eps_ptr for part in parts])
-    eps_dst = np.concatenate([starts, _shifted([part.eps_dst for part in parts], offsets, _INT32)])
-    edge_ptr = _joined_ptr(0, [part.edge_ptr for part in parts])
-    edge_lo = np.concatenate([_NO_EDGES] + [part.edge_lo for part in parts])
-    edge_hi = np.concatenate([_NO_EDGES] + [part.edge_hi for part in parts])
-    edge_dst = _shifted([part.edge_dst for part in parts], offsets, _INT32)
-    tags = np.full(n_states, -1, dtype=np.int32)
-    ids = range(len(parts)) if lexeme_ids is None else lexeme_ids
-    accepts = offsets + np.array([part.accept for part in parts], dtype=np.int64)
-    tags[accepts] = np.fromiter(ids, np.int32, len(parts))
-    return TaggedNFA(eps_ptr, eps_dst, edge_ptr, edge_lo, edge_hi, edge_dst, tags)
-
-
-_INT32, _INT64 = np.dtype(np.int32), np.dtype(np.int64)
-_NO_EDGES = np.zeros(0, dtype=np.int32)  # keeps the concatenations defined for an empty union
-
-
-def _shifted(arrays: list[np.ndarray], shifts: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``arrays`` concatenated, the items of ``arrays[k]`` plus ``shifts[k]``, as ``dtype``.
-
-    One concatenation and one ``repeat`` for the whole union rather than numpy calls
-    per lexeme, which took twice as long over the small lexemes of a JSON schema."""
-    lengths = np.fromiter(map(len, arrays), np.int64, len(arrays))
-    joined = np.concatenate([np.zeros(0, dtype=dtype)] + arrays)
-    return joined + np.repeat(shifts.astype(dtype), lengths)
-
-
-def _joined_ptr(first: int, ptrs: list[np.ndarray]) -> np.ndarray:
-    """CSR pointers of the union: state 0 with ``first`` moves, then each part's states in turn."""
-    totals = np.fromiter((ptr[-1] for ptr in ptrs), np.int64, len(ptrs))  # each part's moves
-    bases = first + np.cumsum(totals) - totals
-    tails = _shifted([ptr[1:] for ptr in ptrs], bases, _INT64)
-    return np.concatenate([np.array([0, first], dtype=np.int64), tails])
 
 
 def determinise_tagged(
@@ -421,6 +405,12 @@ class LexerBank:
     DFA each, and a lexeme starts in every group's start state (the matcher
     follows them side by side).  Rows once handed out never change: growth
     replaces the arrays by longer ones (see :meth:`_append`).
+
+    Lexemes' NFAs are built with shared suffixes (see :mod:`outform.automata.nfa`):
+    a string lexeme for an unanchored ``pattern`` with k alternatives is k copies of
+    ``X* keyword X*``, whose k trailing loops would otherwise be remembered
+    independently by subset construction (2^k subsets, past any limit, that
+    minimise to a few states).
     """
 
     def __init__(self, patterns: Sequence[RegexNode], limits: Limits = DEFAULT_LIMITS, universal: bool = True):
@@ -439,10 +429,9 @@ class LexerBank:
         self._universal: tuple[int, ...] | None = None
         self._lock = threading.RLock()
         self._built: list[tuple[frozenset[int], tuple[int, ...]]] = []  # allowed sets with a DFA of their own
-        self._nfas: dict[int, ByteNFA] = {}
         if not universal:
             return
-        counts = [count_nfa_states(p) for p in self.patterns]
+        counts = nfa_counts(self.patterns)
         small = dataclasses.replace(limits, max_lexer_states=min(limits.max_lexer_states, UNIVERSAL_MAX_STATES))
         if sum(counts) <= UNIVERSAL_MAX_NFA_STATES and not self._heaviest_too_big(counts, small):
             try:
@@ -456,14 +445,14 @@ class LexerBank:
 
         Then so is the DFA over all of them: its subsets restricted to those lexemes'
         NFA states are theirs, and its minimal states map onto theirs.  The probe builds
-        the NFAs of a tenth of the lexemes instead of all of them (most of a failed
+        the NFA of a tenth of the lexemes instead of all of them (most of a failed
         attempt over hundreds of key lexemes), and fails as fast."""
         if self.n_lexemes < UNIVERSAL_PROBE_LEXEMES:
             return False
         heaviest = sorted(sorted(range(self.n_lexemes), key=counts.__getitem__, reverse=True)[: self.n_lexemes // 10])
         try:
             LexerDFA.build([self.patterns[i] for i in heaviest], limits, heaviest, self.n_lexemes,
-                           [self._nfa(i) for i in heaviest], UNIVERSAL_SUBSET_SHARE)
+                           True, UNIVERSAL_SUBSET_SHARE)
         except ResourceLimitExceeded:
             return True
         return False
@@ -491,7 +480,8 @@ class LexerBank:
         lexeme (a string with a ``format``: thousands of NFA states) recurs in many, and
         building it into each cost milliseconds per set (NOTES 70).  Past ``HEAVY_GROUPS``
         heavy lexemes the set is built as one."""
-        heavy = [i for i in lexeme_ids if count_nfa_states(self.patterns[i]) > HEAVY_NFA_STATES]
+        counts = nfa_counts([self.patterns[i] for i in lexeme_ids])
+        heavy = [i for i, count in zip(lexeme_ids, counts) if count > HEAVY_NFA_STATES]
         if heavy and len(lexeme_ids) > 1 and len(heavy) <= HEAVY_GROUPS:
             light = tuple(i for i in lexeme_ids if i not in heavy)
             return sum((self.starts_for((i,)) for i in heavy), self.starts_for(light) if light else ())
@@ -500,19 +490,6 @@ class LexerBank:
             starts = self._build(lexeme_ids)
             self._built.append((frozenset(lexeme_ids), starts))
         return starts
-
-    def _nfa(self, lexeme_id: int) -> ByteNFA:
-        """Lexeme ``lexeme_id``'s NFA, built once: every DFA build over a set containing it reuses it.
-
-        Built with shared suffixes (see :mod:`outform.automata.nfa`): a string
-        lexeme for an unanchored ``pattern`` with k alternatives is k copies of
-        ``X* keyword X*``, whose k trailing loops would otherwise be remembered
-        independently by subset construction (2^k subsets, past any limit, that
-        minimise to a few states)."""
-        nfa = self._nfas.get(lexeme_id)
-        if nfa is None:
-            nfa = self._nfas[lexeme_id] = build_nfa(self.patterns[lexeme_id], self.limits, shared_suffixes=True)
-        return nfa
 
     def _covering(self, lexeme_ids: tuple[int, ...]) -> tuple[int, ...] | None:
         """Start states of an already built set that contains ``lexeme_ids``, if any.
@@ -536,7 +513,7 @@ class LexerBank:
         try:
             patterns = [self.patterns[i] for i in lexeme_ids]
             arrays = shared_lexer_arrays(patterns, limits or self.limits, lexeme_ids, self.n_lexemes, subset_share,
-                                         self.n_states, lambda: [self._nfa(i) for i in lexeme_ids])
+                                         self.n_states)
         except ResourceLimitExceeded:
             if len(lexeme_ids) == 1 or limits is not None:
                 raise
@@ -574,13 +551,13 @@ _shared_dfa_states = 0
 
 
 def shared_lexer_arrays(patterns: list[RegexNode], limits: Limits, lexeme_ids: Sequence[int], n_lexemes: int,
-                        subset_share: int, shift: int, nfas: Callable[[], list[ByteNFA]]):
-    """:func:`lexer_arrays` of ``patterns`` (lexeme ``lexeme_ids[i]`` is ``patterns[i]``) from
-    a process-wide cache of DFAs keyed by the patterns in order, numbered from 0: a lexer
-    bank builds a DFA per allowed-lexeme set, and JSON Schema grammars share most of their
-    sets' patterns (whitespace and punctuation, strings, numbers, common formats), so more
-    than half of the builds on JSONSchemaBench repeat one made for an earlier schema, under
-    other lexeme ids (NOTES 71).  ``nfas`` gives the patterns' NFAs for a build."""
+                        subset_share: int, shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`lexer_arrays` of ``patterns`` (lexeme ``lexeme_ids[i]`` is ``patterns[i]``, NFAs with
+    shared suffixes) from a process-wide cache of DFAs keyed by the patterns in order, numbered
+    from 0: a lexer bank builds a DFA per allowed-lexeme set, and JSON Schema grammars share
+    most of their sets' patterns (whitespace and punctuation, strings, numbers, common formats),
+    so more than half of the builds on JSONSchemaBench repeat one made for an earlier schema,
+    under other lexeme ids (NOTES 71)."""
     global _shared_dfa_states
     key = (tuple(patterns), limits, subset_share)
     with _SHARED_DFA_LOCK:
@@ -588,7 +565,7 @@ def shared_lexer_arrays(patterns: list[RegexNode], limits: Limits, lexeme_ids: S
         if local is not None:
             _SHARED_DFAS.move_to_end(key)
     if local is None:
-        local = lexer_arrays(patterns, limits, None, len(patterns), nfas(), subset_share)
+        local = lexer_arrays(patterns, limits, None, len(patterns), True, subset_share)
         with _SHARED_DFA_LOCK:
             _SHARED_DFAS[key] = local
             _shared_dfa_states += len(local[0])

@@ -92,24 +92,37 @@ def build_nfa(node: RegexNode, limits: Limits = DEFAULT_LIMITS, shared_suffixes:
     """Thompson NFA of ``node``; raises :class:`ResourceLimitExceeded` when it
     would exceed ``limits.max_nfa_states``.  ``shared_suffixes``: see the module
     docstring (fewer states, smaller subsets; the count is then an upper bound)."""
-    needed = count_nfa_states(node)
+    check_nfa_states(count_nfa_states(node), limits)
+    return _built_nfa(node, shared_suffixes)
+
+
+def check_nfa_states(needed: int, limits: Limits) -> None:
+    """Raise :class:`ResourceLimitExceeded` when a regex needs more than ``limits.max_nfa_states``."""
     if needed > limits.max_nfa_states:
         raise ResourceLimitExceeded(
             f"regex needs {needed} NFA states", "max_nfa_states", limits.max_nfa_states
         )
-    return _built_nfa(node, shared_suffixes)
 
 
 @functools.lru_cache(maxsize=2048)
 def _built_nfa(node: RegexNode, shared_suffixes: bool) -> ByteNFA:
-    """The NFA of ``node``, shared (read-only) by every lexer that has the lexeme: the JSON
-    string, number, whitespace and key lexemes recur from schema to schema."""
+    """The NFA of ``node``, shared (read-only) by every user of an equal regex."""
     with _TABLE_LOCK:  # rows are added and arrays grown in place
-        if _TABLE.n_rows > _MAX_TABLE_ROWS:
-            _TABLE.reset()
-        root = _TABLE.row(node)
-        arrays = thompson_nfa(root, count_nfa_states(node), shared_suffixes, *_TABLE.committed())
-    return _frozen_nfa(*arrays)
+        roots = _TABLE.roots([node])
+        arrays = thompson_nfa(roots, 2 + _TABLE.inner[roots[0]], shared_suffixes, False, *_TABLE.committed())
+    return _frozen_nfa(*arrays[:4])
+
+
+def union_arrays(nodes: list[RegexNode], shared_suffixes: bool) -> tuple[np.ndarray, ...]:
+    """The union NFA of ``nodes`` (state 0 a fresh start with an epsilon move to each node's
+    NFA, these after it in turn) as :func:`~outform.kernels.subset.thompson_nfa`'s arrays
+    ``(eps_ptr, eps_dst, edge_ptr, edges, firsts)``: one kernel call for a lexer, where
+    building each lexeme's NFA then joining them cost a call, arrays and numpy glue per
+    lexeme.  The caller checks the limits first (:func:`nfa_counts`)."""
+    with _TABLE_LOCK:
+        roots = _TABLE.roots(nodes)
+        needed = 1 + sum(2 + _TABLE.inner[root] for root in roots.tolist())
+        return thompson_nfa(roots, needed, shared_suffixes, True, *_TABLE.committed())
 
 
 def _frozen_nfa(eps_ptr: np.ndarray, eps_dst: np.ndarray, edge_ptr: np.ndarray, edges: np.ndarray) -> ByteNFA:
@@ -131,7 +144,10 @@ class _NodeTable:
 
     A node keeps its row (``_nfa_row``, with the table's generation), so a sub-tree met
     in an earlier build costs one attribute read.  New rows and items are collected in
-    lists and written into the arrays, grown by doubling, once per build (:meth:`committed`)."""
+    lists and written into the arrays, grown by doubling, once per build (:meth:`committed`).
+    ``inner[row]`` is the row's :func:`count_nfa_states` less its two endpoints, a Python
+    int (exact however large), worked out as the row is added: counting was a second walk
+    over every fresh node of a schema's lexemes, a tenth of its lexer's build."""
 
     def __init__(self) -> None:
         self.reset()
@@ -142,10 +158,17 @@ class _NodeTable:
         self.values: dict[RegexNode, int] = {}
         self.n_rows = 0
         self.n_items = 0
+        self.inner: list[int] = []
         self.table = np.zeros((0, 7), dtype=np.int64)
         self.items = np.zeros(0, dtype=np.int64)
         self.new_rows: list[int] = []  # seven numbers a row: kind, low, high, start, count, -1, -1
         self.new_items: list[int] = []
+
+    def roots(self, nodes: list[RegexNode]) -> np.ndarray:
+        """The rows of ``nodes`` (the table started again first if it is full)."""
+        if self.n_rows > _MAX_TABLE_ROWS:
+            self.reset()
+        return np.array([self.row(node) for node in nodes], dtype=np.int64)
 
     def row(self, node: RegexNode) -> int:
         """``node``'s row, added (with its sub-trees') if new."""
@@ -163,17 +186,20 @@ class _NodeTable:
         if kind is CharSet:
             n_inner, sources, los, his, targets = node.__dict__.get("_utf8_template") or _utf8_template(node)
             items = [k for edge in zip(sources, los, his, targets) for k in edge]
-            code, low, high = CHARSET, n_inner, 0
+            code, low, high, count = CHARSET, n_inner, 0, n_inner
         elif kind is Empty:
-            items, code, low, high = [], EMPTY, 0, 0
+            items, code, low, high, count = [], EMPTY, 0, 0, 0
         elif kind is Repeat:
             items = [self.row(node.item)]
             code, low, high = REPEAT, node.min, -1 if node.max is None else node.max
+            count = _repeat_states(node.min, node.max, self.inner[items[0]])
         else:
             generation = self.generation  # (most items have their row: read it here, no call)
             items = [known[1] if (known := item.__dict__.get("_nfa_row")) is not None and known[0] is generation
                      else self.row(item) for item in (node.items if kind is Concat else node.options)]
             code, low, high = CONCAT if kind is Concat else ALT, 0, 0
+            count = sum(map(self.inner.__getitem__, items)) + (len(items) - 1 if kind is Concat else 0)
+        self.inner.append(count)
         self.new_rows += (code, low, high, self.n_items + len(self.new_items), len(items), -1, -1)
         self.new_items += items
         return self.n_rows + len(self.new_rows) // 7 - 1
@@ -212,42 +238,23 @@ _TABLE_LOCK = threading.Lock()
 
 def count_nfa_states(node: RegexNode) -> int:
     """Exact number of states :func:`build_nfa` will create for ``node``."""
-    return 2 + _inner_states(node)
+    return nfa_counts([node])[0]
 
 
-def _inner_states(node: RegexNode) -> int:
-    """States the construction creates for ``node`` besides its two endpoints, kept on the
-    (immutable) node: the lexer bank counts every lexeme before building it, and
-    lexemes share sub-trees (the spellings of a character, a key's string body),
-    so a count per tree walk was a tenth of the compile of a schema with many keys.
-    Character sets keep theirs too, and parents read a child's count before calling
-    for it: most children are counted already, and the walk makes a third of the calls."""
-    known = node.__dict__.get("_nfa_inner")
-    if known is not None:
-        return known
-    kind = type(node)
-    if kind is CharSet:
-        count = (node.__dict__.get("_utf8_template") or _utf8_template(node))[0]
-    elif kind is Empty:
-        count = 0
-    elif kind is Concat:
-        count = len(node.items) - 1
-        for item in node.items:
-            known = item.__dict__.get("_nfa_inner")
-            count += _inner_states(item) if known is None else known
-    elif kind is Alt:
-        count = 0
-        for option in node.options:
-            known = option.__dict__.get("_nfa_inner")
-            count += _inner_states(option) if known is None else known
-    else:
-        item = _inner_states(node.item)
-        if node.max is None:
-            count = max(node.min - 1, 0) + 2 + max(node.min, 1) * item
-        else:
-            count = max(node.max - 1, 0) + node.max * item
-    object.__setattr__(node, "_nfa_inner", count)  # not a field: equality ignores it
-    return count
+def nfa_counts(nodes: list[RegexNode]) -> list[int]:
+    """:func:`count_nfa_states` of each of ``nodes``, from their node-table rows (added if
+    new: the lexer bank counts its lexemes and then builds them from these rows)."""
+    with _TABLE_LOCK:
+        inner = _TABLE.inner
+        return [2 + inner[root] for root in _TABLE.roots(nodes).tolist()]
+
+
+def _repeat_states(low: int, high: int | None, item: int) -> int:
+    """Inner states of ``x{low,high}`` for an ``x`` of ``item`` inner states: chained copies,
+    and for an unbounded repeat a loop through two fresh states."""
+    if high is None:
+        return max(low - 1, 0) + 2 + max(low, 1) * item
+    return max(high - 1, 0) + high * item
 
 
 _Template = tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]

@@ -38,8 +38,8 @@ bytes.
 
 **NFA moves in CSR form** (:func:`csr_rows`), for :mod:`outform.automata.nfa`:
 a stable counting sort of the moves by source state.  :func:`thompson_nfa` builds a
-regex's NFA from a table of its nodes, recursively as a Python builder would, at
-some 100 ns per node visited instead of 1-2 us.
+regex's NFA, or a lexer's union of them, from a table of its nodes, recursively as a
+Python builder would, at some 100 ns per node visited instead of 1-2 us.
 
 **Alive sets** (:func:`alive_rows`).  ``alive[s] = accepts[s] | OR alive[t]``
 over successors ``t``, the least fixed point, by a worklist over reversed
@@ -529,34 +529,52 @@ KIND, LOW, HIGH, START, COUNT, NEED_EPS, NEED_EDGES = range(7)  # its columns
 
 
 @nb.njit(cache=True, nogil=True)
-def thompson_nfa(root, max_states, shared, table, items):
-    """The Thompson NFA of node ``root`` between states 0 and 1 (see :mod:`outform.automata.nfa`),
-    over a table of regex nodes, one row per distinct node value, columns named above:
-    ``KIND`` (the constants above); ``LOW, HIGH`` a repeat's bounds (``HIGH`` -1:
-    unbounded) or, in ``LOW``, a character set's inner states; ``items[START:][:COUNT]``
-    the row's items, options or repeated item, or a character set's UTF-8 edges, four
-    numbers each ``(source, lo, hi, target)``, ``-1`` for an endpoint and ``k`` for its
-    ``k``-th inner state; ``NEED_EPS, NEED_EDGES`` the most epsilon moves and edges the
-    row adds (``-1``: not known yet), to size the move arrays.  ``max_states`` bounds the
-    states (:func:`outform.automata.nfa.count_nfa_states`), and so the suffix map's entries.
+def thompson_nfa(roots, max_states, shared, union, table, items):
+    """The Thompson NFAs of the nodes ``roots`` (see :mod:`outform.automata.nfa`), each
+    between two fresh states, its start and then its accepting state, over a table of regex
+    nodes, one row per distinct node value, columns named above: ``KIND`` (the constants
+    above); ``LOW, HIGH`` a repeat's bounds (``HIGH`` -1: unbounded) or, in ``LOW``, a
+    character set's inner states; ``items[START:][:COUNT]`` the row's items, options or
+    repeated item, or a character set's UTF-8 edges, four numbers each ``(source, lo, hi,
+    target)``, ``-1`` for an endpoint and ``k`` for its ``k``-th inner state; ``NEED_EPS,
+    NEED_EDGES`` the most epsilon moves and edges the row adds (``-1``: not known yet), to
+    size the move arrays.  ``max_states`` bounds the states (the sum of
+    :func:`outform.automata.nfa.count_nfa_states`), and so the suffix map's entries.
+
+    Without ``union`` one root is built between states 0 and 1; with it state 0 is a fresh
+    start with an epsilon move to each root's start, and the roots' states follow in turn:
+    the lexer's union NFA in one call, the same arrays as each root's NFA built alone then
+    shifted past the ones before (the suffix map's keys hold their end state, which no two
+    roots share).
 
     States and moves are made in the order of the recursive construction: a concatenation
     built back to front (with ``shared``, its items already built towards the same end
     reused: a suffix map keyed by (row, end)), alternatives between the same two states,
     repeats as chained copies.  Returns :func:`csr_rows`' arrays ``(eps_ptr, eps_dst,
-    edge_ptr, edges[lo, hi, dst])``.
+    edge_ptr, edges[lo, hi, dst])`` and each root's start state.
 
     The recursion's output is one ``int64`` array (see :func:`_out`): each array passed
     costs reference counting per call, and with the moves, counts and suffix map apart a
     key lexeme's build took twice as long."""
-    n_eps, n_edges = _need(root, table, items)
+    n_eps = roots.shape[0] if union else 0
+    n_edges = 0
+    for root in roots:
+        root_eps, root_edges = _need(root, table, items)
+        n_eps += root_eps
+        n_edges += root_edges
     size = 4
     while shared and size < 2 * max_states:
         size *= 2
     out = _out(n_eps, n_edges, size)
-    start, accept = out[_STATES] - 2, out[_STATES] - 1  # 0 and 1 as int64 values: a literal argument
-    # gave the recursion a second signature, which Numba's cache then failed to load (a segfault)
-    _build(root, start, accept, shared, table, items, out)
+    out[_STATES] = 1 if union else 0
+    firsts = np.empty(roots.shape[0], dtype=np.int64)
+    for k in range(roots.shape[0]):
+        start = out[_STATES]  # an int64 value: a literal argument gave the recursion a second
+        out[_STATES] += 2  # signature, which Numba's cache then failed to load (a segfault)
+        firsts[k] = start
+        if union:
+            _epsilon(start - start, start, out)
+        _build(roots[k], start, start + 1, shared, table, items, out)
     n_states = out[_STATES]
     eps = np.empty((2, out[_EPS]), dtype=np.int32)
     for i in range(out[_EPS]):
@@ -568,7 +586,7 @@ def thompson_nfa(root, max_states, shared, table, items):
             edges[j, i] = out[out[_EDGES_AT] + 4 * i + j]
     eps_ptr, eps_rest = csr_rows(eps, n_states)
     edge_ptr, edge_rest = csr_rows(edges, n_states)
-    return eps_ptr, eps_rest[0], edge_ptr, edge_rest
+    return eps_ptr, eps_rest[0], edge_ptr, edge_rest, firsts
 
 
 _STATES, _EPS, _EDGES, _EPS_AT, _EDGES_AT, _SUFFIX_AT, _SUFFIX_MASK = range(7)  # :func:`_out`'s header
