@@ -153,6 +153,17 @@ def test_the_kernel_builds_the_reference_nfa_of_json_spellings():
         _same_nfa(parse_regex(source), True)  # sets of multi-byte characters in a key
 
 
+def test_templates_of_mixed_sets_are_those_of_their_automata():
+    """A set with ASCII and other characters reuses its non-ASCII part's template."""
+    rng = random.Random(11)
+    cuts = [0, 0x22, 0x5C, 0x7F, 0x80, 0x7FF, 0x800, 0xE9, 0xFFFF, 0x10000, 0x10FFFF]
+    for _ in range(300):
+        points = sorted(rng.sample(range(0x130), 6) + rng.sample(cuts, 2) + rng.sample(range(0x10FFFF), 2))
+        chars = CharSet(tuple(zip(points[::2], points[1::2])))
+        if chars.ranges:
+            assert nfa_module._template_of(chars.ranges) == nfa_module._automaton_template(chars.ranges), chars
+
+
 def test_the_node_table_starts_again_when_full(monkeypatch):
     """Past its size the table forgets its rows; nodes holding old rows get new ones."""
     node = encode_string_regex(alt(*(literal(k) for k in ["reset", "table"])))

@@ -58,9 +58,9 @@ from outform.grammar.regex_ast import RegexNode
 from outform.kernels.subset import (
     OVER_BUDGET,
     TOO_MANY_STATES,
+    accept_blocks,
     alive_rows,
-    block_order,
-    block_rows,
+    block_quotient,
     byte_rows,
     hopcroft_partition,
     tagged_subsets,
@@ -311,21 +311,14 @@ def _too_many_states(limits: Limits, message: str) -> ResourceLimitExceeded:
 def tagged_partition(table: np.ndarray, accepts: np.ndarray) -> np.ndarray:
     """Hopcroft refinement (:func:`outform.kernels.subset.hopcroft_partition`)
     of the partial DFA ``table`` starting from the partition by accepted-lexeme
-    set (the distinct rows of ``accepts``).
+    set (the distinct rows of ``accepts``, :func:`outform.kernels.subset.accept_blocks`).
 
     A virtual sink (state ``n``) completes the DFA and sits in block 1, the
     block of the states that accept nothing; it is never a splitter, so only
     existing transitions are scanned.  Returns ``block_of[n + 1]``; block 1 is
     the dead block.
     """
-    rows = np.concatenate([accepts, np.zeros((1, accepts.shape[1]), dtype=accepts.dtype)])  # the sink's
-    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    _, labels = np.unique(keys, return_inverse=True)  # 3x faster than ``unique(axis=0)``
-    labels = labels.reshape(-1).astype(np.int64)
-    empty = labels[-1]  # the sink accepts nothing
-    others = labels - (labels > empty)  # the other labels, numbered 0, 1, ... -> blocks 0, 2, 3, ...
-    block_of = np.where(labels == empty, 1, np.where(others == 0, 0, others + 1))
-    return hopcroft_partition(table, block_of, max(2, int(labels.max()) + 1))
+    return hopcroft_partition(table, *accept_blocks(accepts))
 
 
 def quotient(
@@ -347,15 +340,10 @@ def class_quotient(
     Raises :class:`ResourceLimitExceeded` past ``limits.max_lexer_states`` states, before
     writing the table: a failed one-DFA attempt expanded thousands of states for nothing.
     """
-    n = table.shape[0]
-    dead = int(block_of[n])
-    representative = np.zeros(block_of.max() + 1, dtype=np.int64)
-    representative[block_of[:n]] = np.arange(n)
-    order = block_order(table, block_of, representative, dead)
-    if limits is not None and len(order) > limits.max_lexer_states:
+    n_states, rows, final = block_quotient(table, accepts, block_of, -1 if limits is None else limits.max_lexer_states)
+    if limits is not None and n_states > limits.max_lexer_states:
         raise _too_many_states(limits, f"lexer needs more than {limits.max_lexer_states} DFA states")
-    rows = block_rows(table, block_of, representative, dead, order)
-    return rows, np.ascontiguousarray(accepts[representative[order]])
+    return rows, final
 
 
 def _has_bit(words: np.ndarray, index: int) -> bool:

@@ -51,7 +51,7 @@ import numpy as np
 from outform.automata.utf8 import ACCEPT, utf8_automaton
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import Alt, CharSet, Concat, Empty, RegexNode, Repeat
-from outform.kernels.subset import ALT, CHARSET, CONCAT, EMPTY, REPEAT, thompson_nfa
+from outform.kernels.subset import ALT, CHARSET, CONCAT, EMPTY, REPEAT, byte_classes, thompson_nfa
 from outform.limits import DEFAULT_LIMITS, Limits
 
 
@@ -81,11 +81,7 @@ def range_classes(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """``class_of[byte]`` for the byte ranges ``lo[i]..hi[i]`` (an NFA's edges): their
     ends cut 0..255 into intervals whose bytes no edge tells apart, so DFAs are
     built over these classes (typically 5-30) and expanded to 256 bytes at the end."""
-    cuts = np.zeros(257, dtype=bool)
-    cuts[lo] = True
-    cuts[np.asarray(hi) + 1] = True
-    cuts[0] = False
-    return np.cumsum(cuts[:256]).astype(np.int64)
+    return byte_classes(np.asarray(lo), np.asarray(hi))
 
 
 def build_nfa(node: RegexNode, limits: Limits = DEFAULT_LIMITS, shared_suffixes: bool = False) -> ByteNFA:
@@ -275,10 +271,30 @@ def _utf8_template(chars: CharSet) -> _Template:
 
 @functools.lru_cache(maxsize=16384)
 def _template_of(ranges: tuple[tuple[int, int], ...]) -> _Template:
-    """See :func:`_utf8_template` (shared by equal sets built separately)."""
-    if ranges and ranges[-1][1] < 0x80:  # ASCII: one edge per range, no inner state
+    """See :func:`_utf8_template` (shared by equal sets built separately).
+
+    A set with ASCII and other characters is the template of its non-ASCII part with
+    one edge per ASCII range added among the start's edges: the sets of a schema are
+    mostly complements of a few ASCII characters (a key's next character, the
+    characters a string excludes), all with the same non-ASCII part, whose minimal
+    automaton is then built once rather than once per set."""
+    if not ranges or ranges[0][0] >= 0x80:
+        return _automaton_template(ranges)
+    if ranges[-1][1] < 0x80:  # ASCII: one edge per range, no inner state
         n = len(ranges)
         return 0, (-1,) * n, tuple(lo for lo, _ in ranges), tuple(hi for _, hi in ranges), (-1,) * n
+    ascii = tuple((lo, min(hi, 0x7F)) for lo, hi in ranges if lo < 0x80)
+    n_inner, sources, los, his, targets = _template_of(tuple((max(lo, 0x80), hi) for lo, hi in ranges if hi >= 0x80))
+    at = sources.index(-1)  # the start's edges, in byte order, close the template (see below)
+    n = len(ascii)
+    return (n_inner, sources[:at] + (-1,) * n + sources[at:], los[:at] + tuple(lo for lo, _ in ascii) + los[at:],
+            his[:at] + tuple(hi for _, hi in ascii) + his[at:], targets[:at] + (-1,) * n + targets[at:])
+
+
+def _automaton_template(ranges: tuple[tuple[int, int], ...]) -> _Template:
+    """The template of ``ranges``' minimal UTF-8 automaton (:func:`utf8_automaton`): its
+    nodes come children first, so the root's edges, sorted by byte, come last (an
+    ASCII range adds an edge to them and no node, a fact :func:`_template_of` uses)."""
     root, nodes = utf8_automaton(ranges)
     inner = [node for node in range(len(nodes)) if node != root]
     local = {ACCEPT: -1, root: -1, **{node: k for k, node in enumerate(inner)}}

@@ -31,10 +31,11 @@ class are moved to the front of their blocks, which then split there.  The
 sink's block is never a splitter (the half without it is queued), so only
 existing transitions are scanned, O(m log n).
 
-**Quotient** (:func:`block_order`, :func:`block_rows`, :func:`byte_rows`).  The blocks
-reachable from the start's block are numbered breadth-first, successors in class order,
-then the table of the minimal DFA is written row by row over classes, and expanded to
-bytes.
+**Quotient** (:func:`block_quotient`, :func:`byte_rows`).  The blocks reachable from
+the start's block are numbered breadth-first, successors in class order, then the table
+of the minimal DFA is written row by row over classes, and expanded to bytes.  The
+initial partition by accepted set is :func:`accept_blocks`, and :func:`byte_classes`
+cuts the bytes into the classes of an NFA's edges.
 
 **NFA moves in CSR form** (:func:`csr_rows`), for :mod:`outform.automata.nfa`:
 a stable counting sort of the moves by source state.  :func:`thompson_nfa` builds a
@@ -290,6 +291,58 @@ def tagged_subsets(
 
 
 @nb.njit(cache=True, nogil=True)
+def accept_blocks(accepts):
+    """The initial partition of :func:`hopcroft_partition` for the DFA states' accept rows
+    ``accepts[n, words]``: ``(block_of[n + 1], n_blocks)``, the states that accept nothing
+    and the sink (state ``n``) in block 1, the others by accepted set, in blocks 0, 2, 3, ...
+    in order of first occurrence (an open-addressing table of the rows; sorting them in
+    numpy was a third of the refinement's time).  The refined partition, the coarsest
+    stable one, does not depend on the blocks' numbering."""
+    n, words = accepts.shape
+    block_of = np.empty(n + 1, dtype=np.int64)
+    block_of[n] = 1
+    size = 4
+    while size < 2 * n:
+        size *= 2
+    slots = np.full(size, -1, dtype=np.int64)  # the first state of each block
+    n_blocks = 0
+    for s in range(n):
+        h = np.uint64(0)
+        for w in range(words):
+            x = (accepts[s, w] ^ h) * _GOLDEN
+            h = x ^ (x >> np.uint64(29))
+        if h == 0 and _empty_row(accepts, s):
+            block_of[s] = 1
+            continue
+        slot = np.int64(h & np.uint64(size - 1))
+        while slots[slot] >= 0 and not _same_row(accepts, slots[slot], s):
+            slot = (slot + 1) & (size - 1)
+        if slots[slot] >= 0:
+            block_of[s] = block_of[slots[slot]]
+            continue
+        slots[slot] = s
+        block_of[s] = 0 if n_blocks == 0 else n_blocks + 1
+        n_blocks += 1
+    return block_of, max(2, n_blocks + 1)
+
+
+@nb.njit(cache=True, nogil=True)
+def _empty_row(rows, s):
+    for w in range(rows.shape[1]):
+        if rows[s, w] != 0:
+            return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _same_row(rows, s, t):
+    for w in range(rows.shape[1]):
+        if rows[s, w] != rows[t, w]:
+            return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
 def hopcroft_partition(table, block_of, n_blocks):
     """Coarsest refinement of the initial partition ``block_of[n + 1]`` (ids
     below ``n_blocks``; the sink, state ``n``, in block 1) that is stable
@@ -458,52 +511,69 @@ def alive_rows(transitions, accepts):
 
 
 @nb.njit(cache=True, nogil=True)
-def _block_successor(table, block_of, representative, dead, block, c):
-    """The block that ``block`` moves to on class ``c`` (``dead`` for a missing transition)."""
-    t = table[representative[block], c]
-    return block_of[t] if t >= 0 else dead
-
-
-@nb.njit(cache=True, nogil=True)
-def block_order(table, block_of, representative, dead):
-    """Blocks of the partition ``block_of`` of ``table[n, k]``'s states reachable from the
-    start's block without entering ``dead``, in breadth-first order (successors in class
-    order); ``representative[b]`` is a state of block ``b``."""
-    n_blocks = representative.shape[0]
+def block_quotient(table, accepts, block_of, max_states):
+    """The quotient of ``table[n, k]`` by the partition ``block_of[n + 1]`` whose block
+    ``block_of[n]`` is dead: ``(n_states, rows, final)``.  The blocks reachable from the
+    start's without entering the dead one are numbered breadth-first (successors in class
+    order), and ``rows`` is the ``int32 [n_states, k]`` table over classes of the minimal
+    DFA, the dead block ``-1``; ``final`` each one's accept row.  Past ``max_states``
+    blocks (``-1``: no limit) only their number comes back, with empty arrays, so that the
+    caller raises before a table is written.  Each block's successors are looked up once,
+    during the search (they were looked up again to write the table, a third of the time)."""
+    n, k = table.shape
+    dead = block_of[n]
+    n_blocks = block_of.max() + 1
+    representative = np.zeros(n_blocks, dtype=np.int64)
+    for s in range(n):
+        representative[block_of[s]] = s
     seen = np.zeros(n_blocks, dtype=np.bool_)
     order = np.empty(n_blocks, dtype=np.int64)
+    successors = np.empty((n_blocks, k), dtype=np.int32)
     order[0] = block_of[0]
     seen[block_of[0]] = True
     seen[dead] = True
     size = 1
     head = 0
     while head < size:
-        b = order[head]
-        head += 1
-        for c in range(table.shape[1]):
-            t = _block_successor(table, block_of, representative, dead, b, c)
-            if not seen[t]:
-                seen[t] = True
-                order[size] = t
+        state = representative[order[head]]
+        for c in range(k):
+            t = table[state, c]
+            b = block_of[t] if t >= 0 else dead
+            successors[head, c] = b
+            if not seen[b]:
+                seen[b] = True
+                order[size] = b
                 size += 1
-    return order[:size]
+        head += 1
+    if 0 <= max_states < size:
+        return size, np.empty((0, k), dtype=np.int32), accepts[:0].copy()
+    new_id = np.full(n_blocks, -1, dtype=np.int32)
+    for i in range(size):
+        new_id[order[i]] = i
+    new_id[dead] = -1  # also when the start itself is dead (no lexeme matches anything)
+    rows = np.empty((size, k), dtype=np.int32)
+    final = np.empty((size, accepts.shape[1]), dtype=accepts.dtype)
+    for i in range(size):
+        for c in range(k):
+            rows[i, c] = new_id[successors[i, c]]
+        final[i] = accepts[representative[order[i]]]
+    return size, rows, final
 
 
 @nb.njit(cache=True, nogil=True)
-def block_rows(table, block_of, representative, dead, order):
-    """The quotient's ``int32 [len(order), k]`` table over classes: block ``order[i]`` is
-    state ``i`` and ``dead`` is ``-1``.  The lexer computes alive sets on it (``k`` columns,
-    not 256) before :func:`byte_rows` expands it."""
-    new_id = np.full(representative.shape[0], -1, dtype=np.int32)
-    for i in range(order.shape[0]):
-        new_id[order[i]] = i
-    new_id[dead] = -1  # also when the start itself is dead (no lexeme matches anything)
-    k = table.shape[1]
-    out = np.empty((order.shape[0], k), dtype=np.int32)
-    for i in range(order.shape[0]):
-        for c in range(k):
-            out[i, c] = new_id[_block_successor(table, block_of, representative, dead, order[i], c)]
-    return out
+def byte_classes(lo, hi):
+    """:func:`outform.automata.nfa.range_classes` (a dozen numpy calls' worth of glue in one)."""
+    cuts = np.zeros(257, dtype=np.bool_)
+    for i in range(lo.shape[0]):
+        cuts[lo[i]] = True
+        cuts[hi[i] + 1] = True
+    class_of = np.empty(256, dtype=np.int64)
+    c = 0
+    for b in range(256):
+        if cuts[b] and b > 0:
+            c += 1
+        class_of[b] = c
+    return class_of
 
 
 @nb.njit(cache=True, nogil=True)
