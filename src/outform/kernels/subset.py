@@ -15,8 +15,10 @@ are a run in a growable ``int32`` pool, interned through an open-addressing
 hash table keyed by an order-free 64-bit hash of the set (a sum of mixed
 elements, so runs need no sorting); a candidate with the same hash and size is
 the same set when the search stamped all its states.  A class covered by
-exactly the same edges as the class before it (a wide byte range) reuses that
-class's successor without a search.  The start is interned like any other
+exactly the same edges as the class before it (a wide byte range: no edge starts
+or ends between them) reuses that class's successor without a search.  The
+classes' target counts come from the edges' first and last classes, one step
+per edge (counting each covered class took as long as placing the targets).  The start is interned like any other
 subset (a lexer keeps its start apart by keeping its fresh start state in
 closures).  Each state's accepted lexemes are a ``uint64`` bitset row of
 the union of its states' tags.  The state ceiling and the work budget (subset
@@ -109,14 +111,6 @@ def _closure(seeds, first, end, eps_ptr, eps_dst, keep, seen, stamp, stack, out)
 
 
 @nb.njit(cache=True, nogil=True)
-def _same_run(a, start_a, b, start_b, m):
-    for i in range(m):
-        if a[start_a + i] != b[start_b + i]:
-            return False
-    return True
-
-
-@nb.njit(cache=True, nogil=True)
 def _all_seen(pool, start, end, seen, stamp):
     for k in range(start, end):
         if seen[pool[k]] != stamp:
@@ -185,6 +179,8 @@ def tagged_subsets(
     stack = np.empty(n_nfa, dtype=np.int32)
     run = np.empty(n_nfa, dtype=np.int32)
     counts = np.zeros(n_classes + 1, dtype=np.int64)
+    opens = np.zeros(n_classes + 1, dtype=np.int64)
+    closes = np.zeros(n_classes + 1, dtype=np.int64)
     targets = np.empty(max(64, n_nfa), dtype=np.int32)
     pool = np.empty(max(1024, n_nfa), dtype=np.int32)
     offsets = np.zeros(65, dtype=np.int64)
@@ -206,18 +202,22 @@ def tagged_subsets(
     i = 0
     while i < n_states:
         lo, hi = offsets[i], offsets[i + 1]
-        for c in range(n_classes + 1):
-            counts[c] = 0
+        for c in range(n_classes + 1):  # the edges whose classes start, and end, at each class
+            opens[c] = 0
+            closes[c] = 0
         for k in range(lo, hi):
             s = pool[k]
             for e in range(edge_ptr[s], edge_ptr[s + 1]):
-                for c in range(class_of[edge_lo[e]], class_of[edge_hi[e]] + 1):
-                    counts[c + 1] += 1
+                opens[class_of[edge_lo[e]]] += 1
+                closes[class_of[edge_hi[e]] + 1] += 1
         moves = 0
+        active = 0  # the edges covering class c
+        counts[0] = 0
         for c in range(n_classes):
-            if counts[c + 1] > 0:
+            active += opens[c] - closes[c]
+            if active > 0:
                 moves += 1
-            counts[c + 1] += counts[c]
+            counts[c + 1] = counts[c] + active
         budget -= (hi - lo) + moves
         if budget < 0:
             return OVER_BUDGET, n_states, rows, accepts
@@ -236,8 +236,7 @@ def tagged_subsets(
             if counts[c] == first:
                 previous = first
                 continue
-            size = counts[c] - first
-            if first - previous == size and _same_run(targets, previous, targets, first, size):
+            if opens[c] == 0 and closes[c] == 0 and first > previous:
                 # the same edges as class c - 1 (a wide byte range): the same successor
                 rows[row + c] = rows[row + c - 1]
                 previous, first = first, counts[c]
