@@ -50,9 +50,7 @@ from typing import Sequence
 
 import numpy as np
 
-from outform.automata.nfa import (
-    ByteNFA, build_nfa, check_nfa_states, nfa_counts, range_classes, union_arrays, with_room,
-)
+from outform.automata.nfa import ByteNFA, build_nfa, nfa_counts, range_classes, union_arrays, with_room
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import RegexNode
 from outform.kernels.subset import (
@@ -239,12 +237,10 @@ def _check_union_states(patterns: list[RegexNode], limits: Limits, shared_suffix
     The counts are upper bounds of the NFAs' states, so a union they fit needs no
     builds; otherwise (grammars of huge lexemes only) the patterns' NFAs are built,
     in turn, to learn their true sizes."""
-    counts = nfa_counts(patterns)
-    if 1 + sum(counts) <= limits.max_nfa_states:
+    if 1 + sum(nfa_counts(patterns)) <= limits.max_nfa_states:
         return
     n_states = 1
-    for pattern, count in zip(patterns, counts):
-        check_nfa_states(count, limits)
+    for pattern in patterns:
         n_states += build_nfa(pattern, limits, shared_suffixes).n_states
         if n_states > limits.max_nfa_states:
             raise ResourceLimitExceeded(

@@ -34,9 +34,10 @@ a node met before (the JSON spelling of a character set, a key's characters) cos
 an attribute read, and a new one a row.  The recursive Python builder this replaced
 took a microsecond or two per node visit; a median JSON schema's fresh string
 lexemes (keys' complements above all) visited some 600 and spent about 1 ms there.
-:class:`ByteNFA` keeps the moves as CSR arrays: a lexer keeps its lexemes' NFAs, and
-per-state lists kept alive by the million made the garbage collector's full passes a
-large share of compile time.  Character sets are instantiated from a per-set template
+A lexer's union of its lexemes' NFAs is one call of the kernel (:func:`union_arrays`).
+:class:`ByteNFA` keeps the moves as CSR arrays: per-state lists kept alive by the
+million (when lexers kept their lexemes' NFAs) made the garbage collector's full passes
+a large share of compile time.  Character sets are instantiated from a per-set template
 (:func:`_utf8_template`).
 """
 
@@ -88,16 +89,12 @@ def build_nfa(node: RegexNode, limits: Limits = DEFAULT_LIMITS, shared_suffixes:
     """Thompson NFA of ``node``; raises :class:`ResourceLimitExceeded` when it
     would exceed ``limits.max_nfa_states``.  ``shared_suffixes``: see the module
     docstring (fewer states, smaller subsets; the count is then an upper bound)."""
-    check_nfa_states(count_nfa_states(node), limits)
-    return _built_nfa(node, shared_suffixes)
-
-
-def check_nfa_states(needed: int, limits: Limits) -> None:
-    """Raise :class:`ResourceLimitExceeded` when a regex needs more than ``limits.max_nfa_states``."""
+    needed = count_nfa_states(node)
     if needed > limits.max_nfa_states:
         raise ResourceLimitExceeded(
             f"regex needs {needed} NFA states", "max_nfa_states", limits.max_nfa_states
         )
+    return _built_nfa(node, shared_suffixes)
 
 
 @functools.lru_cache(maxsize=2048)
