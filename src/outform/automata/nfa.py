@@ -51,7 +51,7 @@ import numpy as np
 
 from outform.automata.utf8 import ACCEPT, utf8_automaton
 from outform.errors import ResourceLimitExceeded
-from outform.grammar.regex_ast import Alt, CharSet, Concat, Empty, RegexNode, Repeat
+from outform.grammar.regex_ast import CharSet, Concat, Empty, RegexNode, Repeat
 from outform.kernels.subset import ALT, CHARSET, CONCAT, EMPTY, REPEAT, byte_classes, thompson_nfa
 from outform.limits import DEFAULT_LIMITS, Limits
 

@@ -18,9 +18,9 @@ the same set when the search stamped all its states.  A class covered by
 exactly the same edges as the class before it (a wide byte range: no edge starts
 or ends between them) reuses that class's successor without a search.  The
 classes' target counts come from the edges' first and last classes, one step
-per edge (counting each covered class took as long as placing the targets).  The start is interned like any other
-subset (a lexer keeps its start apart by keeping its fresh start state in
-closures).  Each state's accepted lexemes are a ``uint64`` bitset row of
+per edge (counting each covered class took as long as placing the targets).
+The start is interned like any other subset (a lexer keeps its start apart by
+keeping its fresh start state in closures).  Each state's accepted lexemes are a ``uint64`` bitset row of
 the union of its states' tags.  The state ceiling and the work budget (subset
 size plus classes with moves, per state) end the construction with a status
 code, for the caller to raise its typed error.
