@@ -496,8 +496,10 @@ class LexerBank:
             return ()
         try:
             patterns = [self.patterns[i] for i in lexeme_ids]
-            arrays = shared_lexer_arrays(patterns, limits or self.limits, lexeme_ids, self.n_lexemes, subset_share,
-                                         self.n_states)
+            if limits is None:  # a set's DFA (the one-DFA attempt is made once per compiled grammar)
+                arrays = shared_lexer_arrays(patterns, self.limits, lexeme_ids, self.n_lexemes, subset_share, self.n_states)
+            else:
+                arrays = lexer_arrays(patterns, limits, lexeme_ids, self.n_lexemes, True, subset_share, self.n_states)
         except ResourceLimitExceeded:
             if len(lexeme_ids) == 1 or limits is not None:
                 raise
