@@ -164,8 +164,19 @@ def lexer_arrays(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(transitions, accepts, alive)`` of :meth:`LexerDFA.build`, still writable, with
     ``shift`` added to the state ids in ``transitions``: a :class:`LexerBank` appends
-    them to its own arrays as they come.  Alive sets are computed over byte classes,
-    before the table is expanded to 256 columns (the successors are the same)."""
+    them to its own arrays as they come."""
+    rows, class_of, accepts, alive = lexer_tables(patterns, limits, lexeme_ids, n_lexemes, shared_suffixes,
+                                                  subset_share)
+    return byte_rows(rows, class_of, shift), accepts, alive
+
+
+def lexer_tables(
+    patterns: Sequence[RegexNode], limits: Limits, lexeme_ids: Sequence[int] | None, n_lexemes: int,
+    shared_suffixes: bool, subset_share: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The minimal DFA of :func:`lexer_arrays` before its expansion to 256 bytes: ``(rows over
+    byte classes, class of each byte, accepts, alive)``.  Alive sets are computed over the
+    classes (the successors are the same)."""
     ids = list(range(len(patterns))) if lexeme_ids is None else list(lexeme_ids)
     nfa = union_nfa(patterns, limits, ids, shared_suffixes)
     class_of = range_classes(nfa.edge_lo, nfa.edge_hi)
@@ -173,7 +184,7 @@ def lexer_arrays(
     table, state_accepts = determinise_tagged(nfa, class_of, limits, words, subset_share)
     block_of = tagged_partition(table, state_accepts)
     rows, accepts = class_quotient(table, state_accepts, block_of, limits)
-    return byte_rows(rows, class_of, shift), accepts, alive_rows(rows, accepts)
+    return rows, class_of, accepts, alive_rows(rows, accepts)
 
 
 @dataclass(eq=False)
@@ -529,9 +540,11 @@ class LexerBank:
         self.transitions, self.accepts, self.alive = (room[:end] for room in self._room)
 
 
-_SHARED_DFAS: "OrderedDict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]]" = OrderedDict()
-_SHARED_DFA_STATES = 20_000
-"""DFA states kept by :func:`shared_lexer_arrays` in all (~1 KB each): an LRU of DFAs."""
+_SHARED_DFAS: "OrderedDict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]" = OrderedDict()
+_SHARED_DFA_STATES = 65_536
+"""DFA states kept by :func:`shared_lexer_arrays` in all (their rows over byte classes: ~100 bytes
+each): an LRU of DFAs.  A string with a ``format`` alone has ~2,500 states, and at 20,000 the
+formats of one schema were evicted before the next schema with the same ones (NOTES 71)."""
 _SHARED_DFA_LOCK = threading.Lock()
 _shared_dfa_states = 0
 
@@ -543,7 +556,8 @@ def shared_lexer_arrays(patterns: list[RegexNode], limits: Limits, lexeme_ids: S
     from 0: a lexer bank builds a DFA per allowed-lexeme set, and JSON Schema grammars share
     most of their sets' patterns (whitespace and punctuation, strings, numbers, common formats),
     so more than half of the builds on JSONSchemaBench repeat one made for an earlier schema,
-    under other lexeme ids (NOTES 71)."""
+    under other lexeme ids (NOTES 71).  The cache keeps the rows over byte classes, expanded
+    (and shifted) for each bank in one pass."""
     global _shared_dfa_states
     key = (tuple(patterns), limits, subset_share)
     with _SHARED_DFA_LOCK:
@@ -551,15 +565,15 @@ def shared_lexer_arrays(patterns: list[RegexNode], limits: Limits, lexeme_ids: S
         if local is not None:
             _SHARED_DFAS.move_to_end(key)
     if local is None:
-        local = lexer_arrays(patterns, limits, None, len(patterns), True, subset_share)
+        local = lexer_tables(patterns, limits, None, len(patterns), True, subset_share)
         with _SHARED_DFA_LOCK:
             _SHARED_DFAS[key] = local
             _shared_dfa_states += len(local[0])
             while _shared_dfa_states > _SHARED_DFA_STATES and len(_SHARED_DFAS) > 1:
                 _shared_dfa_states -= len(_SHARED_DFAS.popitem(last=False)[1][0])
-    transitions, accepts, alive = local
-    return (np.where(transitions >= 0, transitions + shift, transitions).astype(np.int32, copy=False),
-            _renumbered(accepts, lexeme_ids, n_lexemes), _renumbered(alive, lexeme_ids, n_lexemes))
+    rows, class_of, accepts, alive = local
+    return (byte_rows(rows, class_of, shift), _renumbered(accepts, lexeme_ids, n_lexemes),
+            _renumbered(alive, lexeme_ids, n_lexemes))
 
 
 def _renumbered(bits: np.ndarray, lexeme_ids: Sequence[int], n_lexemes: int) -> np.ndarray:
