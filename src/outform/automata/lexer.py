@@ -365,7 +365,7 @@ def _bits_to_ids(words: np.ndarray) -> tuple[int, ...]:
 HEAVY_NFA_STATES = 500
 """Lexemes whose NFA has more states get a DFA of their own in a :class:`LexerBank` without a
 universal DFA (see ``LexerBank._grouped``).  JSON-schema keys and plain strings have 20-100;
-strings with a ``format`` or a long ``pattern`` 1,000-10,000."""
+strings with a ``format`` or a long ``pattern`` from several hundred to 10,000."""
 HEAVY_GROUPS = 3
 """At most this many heavy lexemes of one set get DFAs of their own: each is one more reading
 the matcher follows side by side (``Limits.max_parse_configs``)."""
@@ -542,8 +542,8 @@ class LexerBank:
 
 _SHARED_DFAS: "OrderedDict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]" = OrderedDict()
 _SHARED_DFA_STATES = 65_536
-"""DFA states kept by :func:`shared_lexer_arrays` in all (their rows over byte classes: ~100 bytes
-each): an LRU of DFAs.  A string with a ``format`` alone has ~2,500 states, and at 20,000 the
+"""DFA states kept by :func:`shared_lexer_arrays` in all (their rows over byte classes: 4 bytes
+per class, a few to some tens of classes): an LRU of DFAs.  A string with a ``format`` alone has ~2,500 states, and at 20,000 the
 formats of one schema were evicted before the next schema with the same ones (NOTES 71)."""
 _SHARED_DFA_LOCK = threading.Lock()
 _shared_dfa_states = 0
