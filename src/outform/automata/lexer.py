@@ -50,7 +50,7 @@ from typing import Sequence
 
 import numpy as np
 
-from outform.automata.nfa import ByteNFA, build_nfa, nfa_counts, range_classes, union_arrays, with_room
+from outform.automata.nfa import ByteNFA, build_nfa, nfa_counts, range_classes, union_arrays
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import RegexNode
 from outform.kernels.subset import (
@@ -60,7 +60,9 @@ from outform.kernels.subset import (
     alive_rows,
     block_quotient,
     byte_rows,
+    byte_rows_into,
     hopcroft_partition,
+    renumbered_bits,
     tagged_subsets,
 )
 from outform.limits import DEFAULT_LIMITS, Limits
@@ -424,9 +426,10 @@ class LexerBank:
         self._universal: tuple[int, ...] | None = None
         self._lock = threading.RLock()
         self._built: list[tuple[frozenset[int], tuple[int, ...]]] = []  # allowed sets with a DFA of their own
+        self._nfa_states: dict[int, int] = {}  # lexeme id -> NFA states (see _nfa_counts)
         if not universal:
             return
-        counts = nfa_counts(self.patterns)
+        counts = self._nfa_counts(tuple(range(self.n_lexemes)))
         small = dataclasses.replace(limits, max_lexer_states=min(limits.max_lexer_states, UNIVERSAL_MAX_STATES))
         if sum(counts) <= UNIVERSAL_MAX_NFA_STATES and not self._heaviest_too_big(counts, small):
             try:
@@ -475,8 +478,7 @@ class LexerBank:
         lexeme (a string with a ``format``: thousands of NFA states) recurs in many, and
         building it into each cost milliseconds per set (NOTES 70).  Past ``HEAVY_GROUPS``
         heavy lexemes the set is built as one."""
-        counts = nfa_counts([self.patterns[i] for i in lexeme_ids])
-        heavy = [i for i, count in zip(lexeme_ids, counts) if count > HEAVY_NFA_STATES]
+        heavy = [i for i, count in zip(lexeme_ids, self._nfa_counts(lexeme_ids)) if count > HEAVY_NFA_STATES]
         if heavy and len(lexeme_ids) > 1 and len(heavy) <= HEAVY_GROUPS:
             light = tuple(i for i in lexeme_ids if i not in heavy)
             return sum((self.starts_for((i,)) for i in heavy), self.starts_for(light) if light else ())
@@ -485,6 +487,15 @@ class LexerBank:
             starts = self._build(lexeme_ids)
             self._built.append((frozenset(lexeme_ids), starts))
         return starts
+
+    def _nfa_counts(self, lexeme_ids: tuple[int, ...]) -> list[int]:
+        """NFA states of each lexeme in ``lexeme_ids``, memoised per lexeme: every new allowed
+        set asks, and counting afresh cost ~30 us a set (NOTES 74)."""
+        known = self._nfa_states
+        missing = [i for i in lexeme_ids if i not in known]
+        if missing:
+            known.update(zip(missing, nfa_counts([self.patterns[i] for i in missing])))
+        return [known[i] for i in lexeme_ids]
 
     def _covering(self, lexeme_ids: tuple[int, ...]) -> tuple[int, ...] | None:
         """Start states of an already built set that contains ``lexeme_ids``, if any.
@@ -508,56 +519,66 @@ class LexerBank:
         try:
             patterns = [self.patterns[i] for i in lexeme_ids]
             if limits is None:  # a set's DFA (the one-DFA attempt is made once per compiled grammar)
-                arrays = shared_lexer_arrays(patterns, self.limits, lexeme_ids, self.n_lexemes, subset_share, self.n_states)
+                tables = shared_lexer_tables(patterns, self.limits, lexeme_ids, self.n_lexemes, subset_share)
             else:
-                arrays = lexer_arrays(patterns, limits, lexeme_ids, self.n_lexemes, True, subset_share, self.n_states)
+                tables = lexer_tables(patterns, limits, lexeme_ids, self.n_lexemes, True, subset_share)
         except ResourceLimitExceeded:
             if len(lexeme_ids) == 1 or limits is not None:
                 raise
             half = len(lexeme_ids) // 2
             return self.starts_for(lexeme_ids[:half]) + self.starts_for(lexeme_ids[half:])
         start = self.n_states
-        self._append(arrays)
+        self._append(*tables)
         self.start_states.add(start)
         return (start,)
 
-    def _append(self, arrays: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-        """Add a DFA's ``(transitions, accepts, alive)`` rows after the bank's states.
+    def _append(self, rows: np.ndarray, class_of: np.ndarray, accepts: np.ndarray, alive: np.ndarray) -> None:
+        """Add a DFA (:func:`lexer_tables`, accept and alive rows over this bank's lexeme ids)
+        after the bank's states, its transitions expanded to bytes and renumbered in place.
 
         The bank's arrays are the heads of larger ones (``_room``) that grow by doubling:
         copying every state built so far at each build made the builds during generation
         of a big grammar quadratic (a bank reaches 165,000 states, 170 MB of transitions).
         New rows go past the heads already handed out, which therefore never change.
-        The first DFA's own arrays become the first room."""
+        The rows are expanded straight into the room: expanding them into an array of their
+        own first, then copying, took twice the time (NOTES 74)."""
         start = self.n_states
-        end = start + len(arrays[0])
-        if self._room is None:
-            self._room = arrays
-        else:
-            self._room = tuple(with_room(room, start, end) for room in self._room)
-            for room, rows in zip(self._room, arrays):
-                room[start:end] = rows
+        end = start + len(rows)
+        if self._room is None or end > len(self._room[0]):
+            size = max(end, 2 * start, _FIRST_ROOM)
+            heads = (self.transitions, self.accepts, self.alive)
+            self._room = tuple(np.empty((size, *head.shape[1:]), dtype=head.dtype) for head in heads)
+            for room, head in zip(self._room, heads):
+                room[:start] = head
+        transitions, accepts_room, alive_room = self._room
+        byte_rows_into(rows, class_of, start, transitions[start:end])
+        accepts_room[start:end] = accepts
+        alive_room[start:end] = alive
         self.transitions, self.accepts, self.alive = (room[:end] for room in self._room)
+
+
+_FIRST_ROOM = 256
+"""Rows of a bank's first room (most JSON Schema banks stay within a few thousand states)."""
 
 
 _SHARED_DFAS: "OrderedDict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]" = OrderedDict()
 _SHARED_DFA_STATES = 65_536
-"""DFA states kept by :func:`shared_lexer_arrays` in all (their rows over byte classes: 4 bytes
+"""DFA states kept by :func:`shared_lexer_tables` in all (their rows over byte classes: 4 bytes
 per class, a few to some tens of classes): an LRU of DFAs.  A string with a ``format`` alone has ~2,500 states, and at 20,000 the
 formats of one schema were evicted before the next schema with the same ones (NOTES 71)."""
 _SHARED_DFA_LOCK = threading.Lock()
 _shared_dfa_states = 0
 
 
-def shared_lexer_arrays(patterns: list[RegexNode], limits: Limits, lexeme_ids: Sequence[int], n_lexemes: int,
-                        subset_share: int, shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`lexer_arrays` of ``patterns`` (lexeme ``lexeme_ids[i]`` is ``patterns[i]``, NFAs with
-    shared suffixes) from a process-wide cache of DFAs keyed by the patterns in order, numbered
-    from 0: a lexer bank builds a DFA per allowed-lexeme set, and JSON Schema grammars share
-    most of their sets' patterns (whitespace and punctuation, strings, numbers, common formats),
-    so more than half of the builds on JSONSchemaBench repeat one made for an earlier schema,
-    under other lexeme ids (NOTES 71).  The cache keeps the rows over byte classes, expanded
-    (and shifted) for each bank in one pass."""
+def shared_lexer_tables(patterns: list[RegexNode], limits: Limits, lexeme_ids: Sequence[int], n_lexemes: int,
+                        subset_share: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`lexer_tables` of ``patterns`` (lexeme ``lexeme_ids[i]`` is ``patterns[i]``, NFAs with
+    shared suffixes) from a process-wide cache of DFAs keyed by the patterns in order: a
+    lexer bank builds a DFA per allowed-lexeme set, and JSON Schema grammars share most of
+    their sets' patterns (whitespace and punctuation, strings, numbers, common formats), so
+    more than half of the builds on JSONSchemaBench repeat one made for an earlier schema,
+    under other lexeme ids (NOTES 71).  The cache keeps the DFAs over lexeme ids ``0..k-1``;
+    the accept and alive rows returned are renumbered to ``lexeme_ids``."""
     global _shared_dfa_states
     key = (tuple(patterns), limits, subset_share)
     with _SHARED_DFA_LOCK:
@@ -572,17 +593,13 @@ def shared_lexer_arrays(patterns: list[RegexNode], limits: Limits, lexeme_ids: S
             while _shared_dfa_states > _SHARED_DFA_STATES and len(_SHARED_DFAS) > 1:
                 _shared_dfa_states -= len(_SHARED_DFAS.popitem(last=False)[1][0])
     rows, class_of, accepts, alive = local
-    return (byte_rows(rows, class_of, shift), _renumbered(accepts, lexeme_ids, n_lexemes),
-            _renumbered(alive, lexeme_ids, n_lexemes))
+    return rows, class_of, _renumbered(accepts, lexeme_ids, n_lexemes), _renumbered(alive, lexeme_ids, n_lexemes)
 
 
 def _renumbered(bits: np.ndarray, lexeme_ids: Sequence[int], n_lexemes: int) -> np.ndarray:
     """Rows of lexeme bitsets over ids ``0..k-1`` as bitsets over ``n_lexemes`` ids, id ``i``
     becoming ``lexeme_ids[i]``."""
-    flags = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, : len(lexeme_ids)]
-    spread = np.zeros((len(bits), 64 * max(1, -(-n_lexemes // 64))), dtype=np.uint8)
-    spread[:, np.asarray(lexeme_ids, dtype=np.int64)] = flags
-    return np.packbits(spread, axis=1, bitorder="little").view(np.uint64)
+    return renumbered_bits(bits, np.asarray(lexeme_ids, dtype=np.int64), max(1, -(-n_lexemes // 64)))
 
 
 def distances_to_accept(bank: LexerBank, state: int) -> np.ndarray:

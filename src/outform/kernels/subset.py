@@ -576,21 +576,43 @@ def byte_classes(lo, hi):
 
 
 @nb.njit(cache=True, nogil=True)
+def renumbered_bits(bits, ids, words):
+    """Rows of bitsets over ``0..k-1`` (``uint64 [S, w]``) as bitsets of ``words`` words where
+    bit ``i`` becomes bit ``ids[i]``: a DFA built over a set's own lexeme numbering, spoken
+    in a lexer bank's lexeme ids."""
+    out = np.zeros((bits.shape[0], words), dtype=np.uint64)
+    one = np.uint64(1)
+    for s in range(bits.shape[0]):
+        for i in range(ids.shape[0]):
+            if (bits[s, i >> 6] >> np.uint64(i & 63)) & one:
+                j = ids[i]
+                out[s, j >> 6] |= one << np.uint64(j & 63)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
 def byte_rows(rows, class_of, shift):
-    """``rows[S, k]`` over byte classes expanded to ``int32 [S, 256]`` (byte ``b`` moves as
-    class ``class_of[b]``), each state id plus ``shift`` (``-1`` stays): a lexer bank
-    numbers a new DFA after the states it has.  A gather per byte from the shifted row
-    (faster than a fill per class, measured)."""
+    """``rows[S, k]`` over byte classes expanded to a new ``int32 [S, 256]`` (see
+    :func:`byte_rows_into`)."""
+    out = np.empty((rows.shape[0], class_of.shape[0]), dtype=np.int32)
+    byte_rows_into(rows, class_of, shift, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def byte_rows_into(rows, class_of, shift, out):
+    """``rows[S, k]`` over byte classes expanded into ``out`` (``int32 [S, 256]``; byte ``b``
+    moves as class ``class_of[b]``), each state id plus ``shift`` (``-1`` stays): a lexer
+    bank writes a new DFA, numbered after the states it has, straight into its own rows.
+    A gather per byte from the shifted row (faster than a fill per class, measured)."""
     n, k = rows.shape
     row = np.empty(k, dtype=np.int32)
-    out = np.empty((n, class_of.shape[0]), dtype=np.int32)
     for i in range(n):
         for c in range(k):
             t = rows[i, c]
             row[c] = t + shift if t >= 0 else -1
         for b in range(class_of.shape[0]):
             out[i, b] = row[class_of[b]]
-    return out
 
 
 CHARSET, EMPTY, CONCAT, ALT, REPEAT = 0, 1, 2, 3, 4  # node kinds of :func:`thompson_nfa`'s table
