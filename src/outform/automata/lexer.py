@@ -50,7 +50,7 @@ from typing import Sequence
 
 import numpy as np
 
-from outform.automata.nfa import ByteNFA, build_nfa, nfa_counts, range_classes, union_arrays
+from outform.automata.nfa import ByteNFA, build_nfa, nfa_counts, range_classes, union_arrays, with_room
 from outform.errors import ResourceLimitExceeded
 from outform.grammar.regex_ast import RegexNode
 from outform.kernels.subset import (
@@ -420,7 +420,7 @@ class LexerBank:
         self.transitions = np.zeros((0, 256), dtype=np.int32)
         self.accepts = np.zeros((0, words), dtype=np.uint64)
         self.alive = np.zeros((0, words), dtype=np.uint64)
-        self._room: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the arrays above are their heads
+        self._room = (self.transitions, self.accepts, self.alive)  # the arrays above are their heads
         self.start_states: set[int] = set()
         self._starts: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._universal: tuple[int, ...] | None = None
@@ -540,16 +540,10 @@ class LexerBank:
         copying every state built so far at each build made the builds during generation
         of a big grammar quadratic (a bank reaches 165,000 states, 170 MB of transitions).
         New rows go past the heads already handed out, which therefore never change.
-        The rows are expanded straight into the room: expanding them into an array of their
-        own first, then copying, took twice the time (NOTES 74)."""
+        The rows are expanded straight into the room (no array of their own to copy)."""
         start = self.n_states
         end = start + len(rows)
-        if self._room is None or end > len(self._room[0]):
-            size = max(end, 2 * start, _FIRST_ROOM)
-            heads = (self.transitions, self.accepts, self.alive)
-            self._room = tuple(np.empty((size, *head.shape[1:]), dtype=head.dtype) for head in heads)
-            for room, head in zip(self._room, heads):
-                room[:start] = head
+        self._room = tuple(with_room(room, start, end) for room in self._room)
         transitions, accepts_room, alive_room = self._room
         byte_rows_into(rows, class_of, start, transitions[start:end])
         accepts_room[start:end] = accepts
@@ -557,15 +551,12 @@ class LexerBank:
         self.transitions, self.accepts, self.alive = (room[:end] for room in self._room)
 
 
-_FIRST_ROOM = 256
-"""Rows of a bank's first room (most JSON Schema banks stay within a few thousand states)."""
-
-
 _SHARED_DFAS: "OrderedDict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]" = OrderedDict()
 _SHARED_DFA_STATES = 65_536
 """DFA states kept by :func:`shared_lexer_tables` in all (their rows over byte classes: 4 bytes
-per class, a few to some tens of classes): an LRU of DFAs.  A string with a ``format`` alone has ~2,500 states, and at 20,000 the
-formats of one schema were evicted before the next schema with the same ones (NOTES 71)."""
+per class, a few to some tens of classes): an LRU of DFAs.  A string with a ``format`` alone
+has ~2,500 states, and at 20,000 the formats of one schema were evicted before the next schema
+with the same ones (NOTES 71)."""
 _SHARED_DFA_LOCK = threading.Lock()
 _shared_dfa_states = 0
 
