@@ -2,13 +2,16 @@
 
 Oracles: Python's strict UTF-8 decoder for which tokens are body text; brute-force
 enumeration of short body texts through the lexer DFA for ``body_closure``; and, for
-masks, the same matcher positions masked with slicing switched off.
+masks, the same matcher positions masked with slicing switched off, or every token of a
+toy vocabulary fed to a fork of the matcher (blocks that cross a chunk boundary of a long
+string).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 
 import numpy as np
 import pytest
@@ -18,6 +21,8 @@ from outform.grammar import parse_regex
 from outform.kernels.grammar_walk import body_closure
 from outform.masking import Compiler, Matcher
 from outform.masking.grammar_index import GrammarIndex
+from outform.schemas import strings
+from outform.vocabulary import Vocabulary
 from outform.vocabulary.string_body import UTF8_BODY, WORD_BODY, body_splits, string_body_splits
 
 
@@ -84,7 +89,8 @@ def test_body_closure_agrees_with_enumeration(patterns, horizon, expected):
     allowed = np.full((1, lexer.alive.shape[1]), ~np.uint64(0), dtype=np.uint64)
     q = lexer.transitions[lexer.start, ord('"')] if patterns[0].startswith('"') else lexer.start
     good = np.zeros(len(lexer.transitions), dtype=np.int8)
-    safe = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, UTF8_BODY, horizon, good, False)
+    safe, _ = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, UTF8_BODY, horizon, good, False,
+                           -1, -1, allowed, good)
     assert (safe == horizon) == expected == _closure_oracle(lexer, q, allowed, 4, horizon)
     if safe < horizon:  # texts of `safe` bytes pass, and one of a byte more fails
         assert _closure_oracle(lexer, q, allowed, 4, safe) and not _closure_oracle(lexer, q, allowed, 4, safe + 1)
@@ -123,7 +129,7 @@ def test_sliced_masks_equal_full_walks(llama3_vocab, llama3_tokenizer, monkeypat
         verdicts = []
         original = GrammarIndex._body_split
         monkeypatch.setattr(GrammarIndex, "_body_split",
-                            lambda self, q, allowed: verdicts.append(original(self, q, allowed) if sliced else None)
+                            lambda self, q, allowed: verdicts.append(original(self, q, allowed) if sliced else (None, -1))
                             or verdicts[-1])
         out = []
         for prefix in positions:
@@ -132,7 +138,7 @@ def test_sliced_masks_equal_full_walks(llama3_vocab, llama3_tokenizer, monkeypat
                 assert matcher.accept_token(t)
             out.append(matcher.allowed_token_ids())
         monkeypatch.setattr(GrammarIndex, "_body_split", original)
-        return out, sum(v is not None for v in verdicts)
+        return out, sum(v[0] is not None for v in verdicts)
 
     full, _ = masks(sliced=False)
     sliced, n_sliced = masks(sliced=True)
@@ -181,5 +187,49 @@ def test_word_closure_agrees_with_enumeration(patterns, prefix, expected):
     for byte in prefix.encode():
         q = lexer.transitions[q, byte]
     good = np.zeros(len(lexer.transitions), dtype=np.int8)
-    safe = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, WORD_BODY, 40, good, True)
+    safe, _ = body_closure(lexer.transitions, lexer.accepts, lexer.alive, q, allowed, WORD_BODY, 40, good, True,
+                           -1, -1, allowed, good)
     assert (safe == 40) == expected == _word_closure_oracle(lexer, q, allowed, 4)
+
+
+def _chunk_vocab() -> Vocabulary:
+    """Every text of one to three characters over a small alphabet (quotes, escapes, a
+    two-byte character), and the two bytes of that character alone."""
+    alphabet = ['"', "a", " ", "\\", "u", "0", "é"]
+    texts = ["".join(t).encode() for n in (1, 2, 3) for t in itertools.product(alphabet, repeat=n)]
+    texts += [b"\xc3", b"\xa9"]
+    return Vocabulary(texts + [None], [len(texts)], [len(texts)], "byte_level")
+
+
+@pytest.mark.parametrize("max_length", [35, 40])
+def test_blocks_across_chunk_ends_of_long_strings_equal_brute_force(monkeypatch, max_length):
+    """Long counted strings are spelled as chunk lexemes (``strings.string_expr``); near a
+    chunk's end the body block crosses into the next chunk (``GrammarIndex._crossing``).
+    Short chunks (7 characters) put many ends within reach of a token (up to 6 bytes).
+    With ``maxLength: 35`` only the closing quote follows the fifth chunk: no block crosses
+    its end, while positions of the same shape in earlier chunks cross theirs."""
+    monkeypatch.setattr(strings, "SINGLE_LEXEME_SHARE", 4000)  # strings of a few characters are chunked
+    monkeypatch.setattr(strings, "CHUNK_STATE_SHARE", 140)  # chunks of 20,000 // 140 // 20 = 7 characters
+    vocab = _chunk_vocab()
+    crossings = []
+    original = GrammarIndex._crossing
+    monkeypatch.setattr(GrammarIndex, "_crossing",
+                        lambda *args: crossings.append(original(*args)) or crossings[-1])
+    index = Compiler(vocab).compile_schema({"type": "string", "minLength": 4, "maxLength": max_length})
+    assert sum(name == "string_chunk" for name in index.bnf.lexeme_names) == 1
+    rng = random.Random(3)
+    eos = vocab.eos_token_ids[0]
+    ended = 0
+    for _ in range(12):
+        matcher = Matcher(index)
+        for _ in range(30):
+            allowed = matcher.allowed_token_ids()
+            brute = [t for t in range(len(vocab)) if vocab.token_bytes[t] and matcher.fork().accept_token(t)]
+            assert allowed.tolist() == brute + ([eos] if matcher.accepts_eos() else [])
+            token = rng.choice(allowed.tolist())
+            if token == eos:
+                ended += 1
+                break
+            assert matcher.accept_token(token)
+    assert ended >= 6
+    assert sum(c is not None for c in crossings) >= 10

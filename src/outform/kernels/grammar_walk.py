@@ -320,7 +320,8 @@ def inside_lexeme_walk(
 
 
 @nb.njit(cache=True, nogil=True)
-def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, good, may_accept):
+def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, good, may_accept,
+                 cross_lexeme, cross_start, cross_allowed, cross_good):
     """How many bytes of *body* text (``body``: the automaton of
     :mod:`outform.vocabulary.string_body`), up to ``horizon`` (the longest body token),
     surely keep, from lexer state ``q``, some lexeme of ``allowed`` ([1, K], the
@@ -329,7 +330,8 @@ def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, g
     current lexeme and no trie node on their paths is a boundary node, so
     ``inside_lexeme_walk`` may take them as a block and walk only the rest.  Horizons
     matter for long bounded strings (``maxLength: 32767``): far from the bound every
-    token fits.
+    token fits.  Returns ``(k, lexeme)``: ``lexeme`` is the one allowed lexeme whose
+    completion ended the search (-1: the text died, or several complete).
 
     A breadth-first search over pairs (lexer state, body-automaton state), layer by
     layer up to ``horizon``, stopping at the first failure.  ``good`` (int8 per lexer
@@ -342,49 +344,84 @@ def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, g
     ``may_accept`` (greedy lexing, word bodies) completing a lexeme on the way is
     allowed: maximal munch closes only before a byte that continues nothing, never
     before a body byte that keeps the lexeme alive.
+
+    *Crossing* one lexeme boundary (``cross_lexeme >= 0``, complete lexing only; else
+    ``cross_start``, ``cross_allowed`` and ``cross_good`` are not read): where
+    the text completes ``cross_lexeme`` and no other allowed lexeme, the reading that
+    closes it there goes on from lexer state ``cross_start`` with the parser's next
+    allowed set ``cross_allowed`` (memo ``cross_good``), where no further lexeme may
+    complete.  That reading is valid whenever it survives, so a text that keeps it alive
+    is allowed even where the first lexeme ends: the chunks of a long counted string
+    (``strings.string_expr``) end every ~125 characters, and without this every token
+    near a chunk's end walked the whole trie from boundary nodes (NOTES 77).
     """
     if good[q] == 1:
-        return horizon
+        return horizon, -1
     n = lex_trans.shape[0]
     m = body.shape[0]
-    seen = np.zeros((n, m), dtype=np.bool_)
-    frontier_p = np.empty(n * m, dtype=np.int32)
-    frontier_u = np.empty(n * m, dtype=np.int8)
-    next_p = np.empty(n * m, dtype=np.int32)
-    next_u = np.empty(n * m, dtype=np.int8)
-    seen[q, 0] = True
-    frontier_p[0], frontier_u[0] = q, 0
+    seen = np.zeros((2, n, m), dtype=np.bool_)
+    frontier = np.empty((3, 2 * n * m), dtype=np.int32)  # rows: lexer state, body state, phase
+    following = np.empty_like(frontier)
+    seen[0, q, 0] = True
+    frontier[0, 0], frontier[1, 0], frontier[2, 0] = q, 0, 0
     size = 1
+    crossed = False
     for depth in range(horizon):
         grown = 0
         for k in range(size):
-            p, u = frontier_p[k], frontier_u[k]
-            if u == 0 and good[p] == 1 and p != q:
+            p, u, phase = frontier[0, k], frontier[1, k], frontier[2, k]
+            if u == 0 and (good[p] == 1 and p != q if phase == 0 else cross_good[p] == 1):
                 continue
+            if phase == 0:
+                here = allowed
+            else:
+                here = cross_allowed
             for b in range(256):
                 u2 = body[u, b]
                 if u2 < 0:
                     continue
                 p2 = lex_trans[p, b]
                 if p2 < 0:
-                    return depth
-                if not seen[p2, u2]:
-                    if not _intersects(lex_alive, p2, allowed, 0) or (
-                            not may_accept and _intersects(lex_accepts, p2, allowed, 0)):
-                        return depth
-                    seen[p2, u2] = True
-                    next_p[grown], next_u[grown] = p2, u2
+                    return depth, -1
+                phase2 = phase
+                if not seen[phase, p2, u2]:
+                    if not _intersects(lex_alive, p2, here, 0):
+                        return depth, -1
+                    if not may_accept and _intersects(lex_accepts, p2, here, 0):
+                        completed = _only_lexeme(lex_accepts, p2, here)
+                        if phase == 1 or completed < 0 or completed != cross_lexeme:
+                            return depth, completed if phase == 0 else -1
+                        p2, phase2, crossed = cross_start, 1, True  # close it: the next lexeme starts
+                        if seen[1, p2, u2]:
+                            continue
+                    seen[phase2, p2, u2] = True
+                    following[0, grown], following[1, grown], following[2, grown] = p2, u2, phase2
                     grown += 1
         if grown == 0:  # closed: everything reachable was searched
             for p in range(n):
-                if seen[p, 0]:
+                if seen[0, p, 0] and not crossed:
                     good[p] = 1
-            return horizon
-        frontier_p, next_p = next_p, frontier_p
-        frontier_u, next_u = next_u, frontier_u
+                if seen[1, p, 0]:  # a second phase never crosses: it passes for its own set
+                    cross_good[p] = 1
+            return horizon, -1
+        frontier, following = following, frontier
         size = grown
-    good[q] = 1
-    return horizon
+    if not crossed:
+        good[q] = 1
+    return horizon, -1
+
+
+@nb.njit(cache=True, nogil=True)
+def _only_lexeme(lex_accepts, q, allowed):
+    """The one lexeme of ``allowed`` ([1, K]) that lexer state ``q`` accepts, -1 if several."""
+    found = -1
+    for w in range(lex_accepts.shape[1]):
+        bits = lex_accepts[q, w] & allowed[0, w]
+        if bits:
+            if found >= 0 or bits & (bits - np.uint64(1)):
+                return -1
+            found = w * 64 + popcount((bits & (~bits + np.uint64(1))) - np.uint64(1))
+    return found
 
 
 @nb.njit(cache=True, nogil=True)

@@ -486,6 +486,7 @@ class GrammarIndex:
         self._splits = {kind: body_splits(vocab, kind) for kind in (("string", "word") if self.greedy else ("string",))}
         self._split_of_rest = {id(split.rest): split for splits in self._splits.values() for split in splits}
         self._body_good: dict[tuple, np.ndarray] = {}  # (body kind, parser-allowed lexemes) -> body_closure memo
+        self._splits_at: dict[tuple, tuple] = {}  # see _body_split and _crossing
         self._scratch = threading.local()  # per-thread walk buffers: batches fill masks in parallel
         self._self_merging = frozenset(
             lexeme for lexeme in self.bnf.ignore if _closed_under_concatenation(self.bnf.lexeme_patterns[lexeme])
@@ -725,7 +726,8 @@ class GrammarIndex:
         has met a new parser state, the walks of the subtrees it hands over start resolving
         (each would otherwise return to Python once to learn that)."""
         allowed = table.allowed[pid]
-        inside, boundary_nodes, boundary_states, trie = self._inside_part(q, allowed, root, blocked, trie)
+        crossing = self._crossing(q, pid, table, parser) if root == 0 and trie is None else None
+        inside, boundary_nodes, boundary_states, trie = self._inside_part(q, allowed, root, blocked, trie, crossing)
         out |= inside
         if root == 0:
             for lexeme in _set_bits(self.lexer.accepts[q] & allowed):
@@ -809,7 +811,8 @@ class GrammarIndex:
             buffers = self._scratch.buffers = (cfg_q, np.zeros_like(cfg_q), np.zeros(len(cfg_q), dtype=np.int32))
         return buffers
 
-    def _inside_part(self, q: int, parser_allowed: np.ndarray, root: int, blocked: _ByteSet, trie: TokenTrie | None):
+    def _inside_part(self, q: int, parser_allowed: np.ndarray, root: int, blocked: _ByteSet, trie: TokenTrie | None,
+                     crossing: "tuple[tuple, BodySplit] | None" = None):
         """(token mask, boundary nodes, their lexer states, the trie those nodes belong to),
         cached per (trie node, lexer state, lexemes still possible, blocked first bytes): see
         ``inside_lexeme_walk``.  Below a large trie node (a whitespace prefix) the same lexer
@@ -817,21 +820,29 @@ class GrammarIndex:
 
         From the root of the vocabulary's trie, when the lexer keeps every string-body text
         inside the lexeme (:func:`body_closure`), the body tokens are one precomputed block
-        and only the other tokens are walked, in their own trie (:mod:`..string_body`)."""
+        and only the other tokens are walked, in their own trie (:mod:`..string_body`).
+        A ``crossing`` (see ``_crossing``) is such a block whose texts may also close the
+        lexeme and go on in the next one: the part then depends on that next lexing context,
+        which its key names, and is not shared across grammars."""
         trie = self._trie if trie is None else trie
         relevant = (parser_allowed & self.lexer.alive[q]).reshape(1, -1)
         key = (root, id(trie), q, relevant.tobytes(), blocked.key)  # tries live as long as the vocab
+        if crossing is not None:
+            key += crossing[0]
         part = self._inside_cache.get(key)
         if part is None:
-            if root == 0 and trie is self._trie and blocked is _NOTHING_BLOCKED:
-                split = self._body_split(q, parser_allowed)
-                trie = trie if split is None else split.rest
-            n_relevant = int(np.bitwise_count(relevant).sum())
-            if self.greedy and trie is self._trie and 1 < n_relevant <= 64 and (
-                    root == 0 or trie.subtree_end[root] - root >= _UNITED_SUBTREE):
-                part = self._united_inside_part(q, relevant[0], root, blocked)
+            if crossing is not None:
+                part = self._walk_inside(q, relevant, root, blocked, crossing[1].rest)
             else:
-                part = self._shared_inside_part(q, relevant, root, blocked, trie)
+                if root == 0 and trie is self._trie and blocked is _NOTHING_BLOCKED:
+                    split = self._body_split(q, parser_allowed)[0]
+                    trie = trie if split is None else split.rest
+                n_relevant = int(np.bitwise_count(relevant).sum())
+                if self.greedy and trie is self._trie and 1 < n_relevant <= 64 and (
+                        root == 0 or trie.subtree_end[root] - root >= _UNITED_SUBTREE):
+                    part = self._united_inside_part(q, relevant[0], root, blocked)
+                else:
+                    part = self._shared_inside_part(q, relevant, root, blocked, trie)
             if len(self._inside_cache) >= _INSIDE_CACHE_SIZE:
                 self._inside_cache.clear()
             self._inside_cache[key] = part
@@ -890,25 +901,89 @@ class GrammarIndex:
             groups.append(bounded.reshape(1, -1))
         return groups
 
-    def _body_split(self, q: int, parser_allowed: np.ndarray) -> BodySplit | None:
+    def _body_split(self, q: int, parser_allowed: np.ndarray) -> tuple[BodySplit | None, int]:
         """The split with the most body tokens that all stay inside a lexeme the parser
-        allows from lexer state ``q`` (see :func:`body_closure`; memoised per body kind and
-        allowed-lexeme set), or None.  String bodies first; word bodies under greedy lexing."""
-        n_states = len(self.lexer.transitions)
+        allows from lexer state ``q`` (see :func:`body_closure`), or None; and, when no
+        string split fits, the lexeme whose completion stopped the string bodies (-1: none;
+        see ``_crossing``).  Memoised per (state, allowed-lexeme set), the closures' passing
+        states per body kind and set.  String bodies first; word bodies under greedy lexing."""
+        key = (q, parser_allowed.tobytes())
+        found = self._splits_at.get(key)
+        if found is None:
+            if len(self._splits_at) >= _INSIDE_CACHE_SIZE:
+                self._splits_at.clear()
+            found = self._splits_at[key] = self._find_body_split(q, parser_allowed)
+        return found
+
+    def _find_body_split(self, q: int, parser_allowed: np.ndarray) -> tuple[BodySplit | None, int]:
+        completing = -1
         for kind, splits in self._splits.items():
-            key = (kind, parser_allowed.tobytes())
-            good = self._body_good.get(key)
-            if good is None or len(good) < n_states:  # the lexer bank grows as new lexeme sets are met
-                grown = np.zeros(n_states, dtype=np.int8)
-                if good is not None:
-                    grown[: len(good)] = good
-                good = self._body_good[key] = grown
-            safe = body_closure(self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q,
-                                parser_allowed.reshape(1, -1), BODIES[kind], splits[-1].length, good, kind == "word")
+            safe, stopped_by = self._closure(kind, q, parser_allowed)
+            completing = stopped_by if kind == "string" else completing
             fitting = [split for split in splits if split.length <= safe]
             if fitting:
-                return fitting[-1]
-        return None
+                return fitting[-1], -1
+        return None, completing
+
+    def _closure(self, kind: str, q: int, allowed: np.ndarray, crossing: tuple = (-1, -1, None)) -> tuple[int, int]:
+        """:func:`body_closure` from ``q`` for ``allowed``, optionally crossing into the next
+        lexeme: ``crossing`` is (completed lexeme, next lexer start, next allowed set)."""
+        good = self._closure_memo(kind, allowed)
+        lexeme, start, after = crossing
+        after_good = good if after is None else self._closure_memo(kind, after)
+        after = allowed if after is None else after
+        return body_closure(self.lexer.transitions, self.lexer.accepts, self.lexer.alive, q, allowed.reshape(1, -1),
+                            BODIES[kind], self._splits[kind][-1].length, good, kind == "word",
+                            lexeme, start, after.reshape(1, -1), after_good)
+
+    def _closure_memo(self, kind: str, allowed: np.ndarray) -> np.ndarray:
+        """``body_closure``'s passing lexer states for body ``kind`` and ``allowed``, grown
+        with the lexer bank (which grows as new lexeme sets are met)."""
+        n_states = len(self.lexer.transitions)
+        key = (kind, allowed.tobytes())
+        good = self._body_good.get(key)
+        if good is None or len(good) < n_states:
+            grown = np.zeros(n_states, dtype=np.int8)
+            if good is not None:
+                grown[: len(good)] = good
+            good = self._body_good[key] = grown
+        return good
+
+    def _crossing(self, q: int, pid: int, table: ParseTable, parser: _KernelParser) -> "tuple[tuple, BodySplit] | None":
+        """A string split for configuration ``(q, pid)`` whose body texts may complete the
+        current lexeme and go on in the next one, when no split fits inside the lexeme: (cache
+        key of the next lexing context, split), or None.
+
+        Inside a chunk of a long counted string (``strings.string_expr``) no body text of 16
+        bytes stays inside the lexeme near its end, and every token crossing the end was
+        walked from a boundary node of its own: the whole trie, 40-60 ms (NOTES 75).  The
+        next chunk (or the tail) keeps body text inside for ~125 characters, so the reading
+        that closes the chunk where it completes passes every short body token.  That
+        depends on the parser's transition, which the walk's trace records (replays then
+        check it); complete lexing only, since greedy lexing closes only before a byte
+        that continues nothing."""
+        if self.greedy:
+            return None
+        allowed = table.allowed[pid]
+        split, completing = self._body_split(q, allowed)
+        if split is not None or completing < 0:
+            return None
+        after = table.resolve(pid, completing)
+        if after < 0:
+            return None
+        best = None
+        for start in table.starts(after):
+            key = ("crossing", q, allowed.tobytes(), completing, start, table.allowed[after].tobytes())
+            found = self._splits_at.get(key, _MISSING)
+            if found is _MISSING:
+                safe, _ = self._closure("string", q, allowed, (completing, start, table.allowed[after]))
+                fitting = [split for split in self._splits["string"] if split.length <= safe]
+                found = self._splits_at[key] = (key, fitting[-1]) if fitting else None
+            if found is not None and (best is None or found[1].length > best[1].length):
+                best = found
+        if best is not None:
+            parser.read(pid, completing, after)
+        return best
 
     def _shared_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: _ByteSet, trie: TokenTrie):
         """The inside part, from the cache shared by every grammar on this vocabulary when the
@@ -943,8 +1018,8 @@ class GrammarIndex:
         change): the subtrees one mask hands over share a few of them (SQL: 796 asked, 169
         distinct), and each costs ~25 us to compute and hash again (NOTES 63)."""
         key = (q, relevant.tobytes())
-        named = self._signatures.get(key, _UNNAMED)
-        if named is _UNNAMED:
+        named = self._signatures.get(key, _MISSING)
+        if named is _MISSING:
             if len(self._signatures) >= _INSIDE_CACHE_SIZE:
                 self._signatures.clear()
             named = self._signatures[key] = _lexeme_signature(self.lexer, q, relevant)
@@ -976,7 +1051,7 @@ class GrammarIndex:
 _SHARED_INSIDE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # vocabulary -> signature-keyed parts
 _SHARED_INSIDE_SIZE = 256  # per vocabulary: a token mask and boundary arrays each
 _SHARED_LOCK = threading.Lock()
-_UNNAMED = object()  # a signature not computed yet (None: too many states to name)
+_MISSING = object()  # a memo entry not computed yet (None is a value: no signature, no split)
 _SIGNATURE_STATES = 64
 """Lexer states a lexeme may reach from ``q`` for its walks to be shared across grammars
 (beyond that, naming the behaviour costs more than the cache saves)."""
