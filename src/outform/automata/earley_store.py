@@ -17,6 +17,7 @@ import numpy as np
 
 from outform.automata.earley import EarleyParser, ParseState, Prediction
 from outform.kernels.bitmask import bitmask_to_ids
+from outform.kernels.dispatch import load
 from outform.kernels.earley_sets import (
     ACCEPTING,
     DEPTH,
@@ -176,10 +177,12 @@ class StateStore:
         self.in_sids = np.full(256, EMPTY, dtype=np.int64)
         self._allowed_ids: dict[int, tuple[int, ...]] = {}
         self._views: dict[int, ParseState] = {}
-        # Numba loads a kernel from its disk cache on the first call in a process (1-3 ms):
-        # let the growth kernels load with the first store, not inside some later mask.
+        # Numba loads a kernel from its disk cache on the first call in a process (1-20 ms):
+        # let the growth and union kernels load with the first store, not inside some later mask.
         rehash(self.leo_keys, self.leo_vals, self.leo_keys.copy(), self.leo_vals.copy(), self.meta.copy(), N_LEO)
         rehash_interned(self.in_keys, self.in_sids, self.in_keys.copy(), self.in_sids.copy())
+        if not earley_union.overloads:  # (typing these arguments costs ~0.2 ms: once per process)
+            load(earley_union, 0, 0, 0, self.grammar, predictions.arrays, self.arrays)
 
     def __len__(self) -> int:
         return int(self.meta[N_STATES])

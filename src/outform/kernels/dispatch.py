@@ -48,8 +48,7 @@ class Overload:
         form = parser is not None
         entry = self.entries[form]
         if entry is None:
-            kernel = self.kernel
-            entry = self.entries[form] = kernel.compile(tuple(kernel.typeof_pyval(arg) for arg in args))
+            entry = self.entries[form] = load(self.kernel, *args)
         if _CHECKING:
             self._check(form, args)
         return entry(*args)
@@ -60,6 +59,14 @@ class Overload:
             self.kinds[form] = kinds
         elif kinds != self.kinds[form]:
             raise TypeError(f"{self.kernel.py_func.__name__}: arguments of another type than at the first call")
+
+
+def load(kernel, *args) -> Callable[..., Any]:
+    """``kernel``'s compiled overload for arguments like ``args``, loaded from Numba's disk
+    cache (or compiled) without running it.  A first call would load it too, but a kernel
+    of a rare path (a union of parser states) then paid 3-20 ms in the middle of some
+    later mask (NOTES 78)."""
+    return kernel.compile(tuple(kernel.typeof_pyval(arg) for arg in args))
 
 
 def _kinds(value) -> object:

@@ -166,6 +166,7 @@ class ParseTable:
         self.lock = threading.RLock()
         # load the kernels Python calls in masks now (see StateStore): all answer "not allowed" here
         table_lookup(self.allowed, self.next_at, self.next, 0, 0)
+        union_lookup(self.union_keys, self.union_vals, 0, 0)
         table_resolve(0, 0, *self.kernel_args)
         fact, renamed = np.array([[0], [-1]], dtype=np.int64), np.zeros((2, 1), dtype=np.int64)
         pid_0 = np.zeros(1, dtype=np.int64)

@@ -535,11 +535,11 @@ def states_per_char(cs: CharSet) -> int:
     string lexeme (``"[cs]{n}"``): 20 for any character (UTF-8 lead bytes,
     ``\\\\`` escapes, ``\\\\uXXXX`` and surrogate pairs), 7 for ``[a-z]``.
     Exact: the DFA of ``"[cs]{n}"`` grows linearly in ``n``."""
-    from outform.automata import compile_regex_ast  # outform.automata imports the grammar package
+    from outform.automata.lexer import lexeme_dfa_states  # outform.automata imports the grammar package
 
     if cs.is_empty():
         return 0
-    sizes = [compile_regex_ast(encode_string_regex(repeat(cs, n, n))).n_states for n in (2, 3)]
+    sizes = [lexeme_dfa_states(encode_string_regex(repeat(cs, n, n))) for n in (2, 3)]
     return max(1, sizes[1] - sizes[0])
 
 
