@@ -359,8 +359,9 @@ def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, g
         return horizon, -1
     n = lex_trans.shape[0]
     m = body.shape[0]
-    seen = np.zeros((2, n, m), dtype=np.bool_)
-    frontier = np.empty((3, 2 * n * m), dtype=np.int32)  # rows: lexer state, body state, phase
+    phases = 2 if cross_lexeme >= 0 else 1
+    seen = np.zeros((phases, n, m), dtype=np.bool_)
+    frontier = np.empty((3, phases * n * m), dtype=np.int32)  # rows: lexer state, body state, phase
     following = np.empty_like(frontier)
     seen[0, q, 0] = True
     frontier[0, 0], frontier[1, 0], frontier[2, 0] = q, 0, 0
@@ -401,7 +402,7 @@ def body_closure(lex_trans, lex_accepts, lex_alive, q, allowed, body, horizon, g
             for p in range(n):
                 if seen[0, p, 0] and not crossed:
                     good[p] = 1
-                if seen[1, p, 0]:  # a second phase never crosses: it passes for its own set
+                if phases == 2 and seen[1, p, 0]:  # a second phase never crosses: it passes for its own set
                     cross_good[p] = 1
             return horizon, -1
         frontier, following = following, frontier

@@ -727,8 +727,8 @@ class GrammarIndex:
         has met a new parser state, the walks of the subtrees it hands over start resolving
         (each would otherwise return to Python once to learn that)."""
         allowed = table.allowed[pid]
-        crossing = self._crossing(q, pid, table, parser) if root == 0 and trie is None else None
-        inside, boundary_nodes, boundary_states, trie = self._inside_part(q, allowed, root, blocked, trie, crossing)
+        context = (pid, table, parser) if root == 0 and trie is None and not self.greedy else None
+        inside, boundary_nodes, boundary_states, trie = self._inside_part(q, allowed, root, blocked, trie, context)
         out |= inside
         if root == 0:
             for lexeme in _set_bits(self.lexer.accepts[q] & allowed):
@@ -813,7 +813,7 @@ class GrammarIndex:
         return buffers
 
     def _inside_part(self, q: int, parser_allowed: np.ndarray, root: int, blocked: _ByteSet, trie: TokenTrie | None,
-                     crossing: "tuple[tuple, BodySplit] | None" = None):
+                     context: "tuple[int, ParseTable, _KernelParser] | None" = None):
         """(token mask, boundary nodes, their lexer states, the trie those nodes belong to),
         cached per (trie node, lexer state, lexemes still possible, blocked first bytes): see
         ``inside_lexeme_walk``.  Below a large trie node (a whitespace prefix) the same lexer
@@ -822,31 +822,56 @@ class GrammarIndex:
         From the root of the vocabulary's trie, when the lexer keeps every string-body text
         inside the lexeme (:func:`body_closure`), the body tokens are one precomputed block
         and only the other tokens are walked, in their own trie (:mod:`..string_body`).
-        A ``crossing`` (see ``_crossing``) is such a block whose texts may also close the
-        lexeme and go on in the next one: the part then depends on that next lexing context,
-        which its key names, and is not shared across grammars."""
+        Where no such block exists because the lexeme completes, ``context`` (the parser id,
+        its table, the mask's parser; complete lexing) lets the block cross into the next
+        lexeme (``_crossing_part``)."""
         trie = self._trie if trie is None else trie
         relevant = (parser_allowed & self.lexer.alive[q]).reshape(1, -1)
         key = (root, id(trie), q, relevant.tobytes(), blocked.key)  # tries live as long as the vocab
-        if crossing is not None:
-            key += crossing[0]
         part = self._inside_cache.get(key)
+        if part is _CROSSES:
+            return self._crossing_part(key, q, parser_allowed, relevant, context)
+        if part is None:
+            if root == 0 and trie is self._trie and blocked is _NOTHING_BLOCKED:
+                split, completing = self._body_split(q, parser_allowed, key[3])
+                if split is None and completing >= 0 and context is not None:
+                    self._cache_inside(key, _CROSSES)
+                    return self._crossing_part(key, q, parser_allowed, relevant, context)
+                trie = trie if split is None else split.rest
+            n_relevant = int(np.bitwise_count(relevant).sum())
+            if self.greedy and trie is self._trie and 1 < n_relevant <= 64 and (
+                    root == 0 or trie.subtree_end[root] - root >= _UNITED_SUBTREE):
+                part = self._united_inside_part(q, relevant[0], root, blocked)
+            else:
+                part = self._shared_inside_part(q, relevant, root, blocked, trie)
+            self._cache_inside(key, part)
+        return part
+
+    def _cache_inside(self, key: tuple, part) -> None:
+        if len(self._inside_cache) >= _INSIDE_CACHE_SIZE:
+            self._inside_cache.clear()
+        self._inside_cache[key] = part
+
+    def _crossing_part(self, key: tuple, q: int, parser_allowed: np.ndarray, relevant: np.ndarray,
+                       context: "tuple[int, ParseTable, _KernelParser]"):
+        """The inside part from the vocabulary's root where the string bodies' closure stops at
+        a lexeme's completion (``key``'s entry is ``_CROSSES``): with the split that crosses
+        into the next lexing context (``_crossing``), which then depends on the parser id and
+        is cached under that context, not shared across grammars; else walked whole."""
+        pid, table, parser = context
+        completing = self._body_split(q, parser_allowed, key[3])[1]
+        after = table.resolve(pid, completing)
+        crossing = self._crossing(q, parser_allowed, completing, after, table) if after >= 0 else None
+        if crossing is not None:
+            parser.read(pid, completing, after)  # the part depends on this transition
+        full_key = key + (crossing[0] if crossing is not None else ("whole",))
+        part = self._inside_cache.get(full_key)
         if part is None:
             if crossing is not None:
-                part = self._walk_inside(q, relevant, root, blocked, crossing[1].rest)
+                part = self._walk_inside(q, relevant, 0, _NOTHING_BLOCKED, crossing[1].rest)
             else:
-                if root == 0 and trie is self._trie and blocked is _NOTHING_BLOCKED:
-                    split = self._body_split(q, parser_allowed)[0]
-                    trie = trie if split is None else split.rest
-                n_relevant = int(np.bitwise_count(relevant).sum())
-                if self.greedy and trie is self._trie and 1 < n_relevant <= 64 and (
-                        root == 0 or trie.subtree_end[root] - root >= _UNITED_SUBTREE):
-                    part = self._united_inside_part(q, relevant[0], root, blocked)
-                else:
-                    part = self._shared_inside_part(q, relevant, root, blocked, trie)
-            if len(self._inside_cache) >= _INSIDE_CACHE_SIZE:
-                self._inside_cache.clear()
-            self._inside_cache[key] = part
+                part = self._shared_inside_part(q, relevant, 0, _NOTHING_BLOCKED, self._trie)
+            self._cache_inside(full_key, part)
         return part
 
     def _united_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: _ByteSet):
@@ -902,13 +927,14 @@ class GrammarIndex:
             groups.append(bounded.reshape(1, -1))
         return groups
 
-    def _body_split(self, q: int, parser_allowed: np.ndarray) -> tuple[BodySplit | None, int]:
+    def _body_split(self, q: int, parser_allowed: np.ndarray, relevant_key: bytes) -> tuple[BodySplit | None, int]:
         """The split with the most body tokens that all stay inside a lexeme the parser
         allows from lexer state ``q`` (see :func:`body_closure`), or None; and, when no
         string split fits, the lexeme whose completion stopped the string bodies (-1: none;
-        see ``_crossing``).  Memoised per (state, allowed-lexeme set), the closures' passing
-        states per body kind and set.  String bodies first; word bodies under greedy lexing."""
-        key = (q, parser_allowed.tobytes())
+        see ``_crossing``).  Memoised per state and lexemes alive there (``relevant_key``:
+        what the closure's answer depends on), the closures' passing states per body kind
+        and allowed set.  String bodies first; word bodies under greedy lexing."""
+        key = (q, relevant_key)
         found = self._splits_at.get(key)
         if found is None:
             if len(self._splits_at) >= _INSIDE_CACHE_SIZE:
@@ -950,41 +976,42 @@ class GrammarIndex:
             good = self._body_good[key] = grown
         return good
 
-    def _crossing(self, q: int, pid: int, table: ParseTable, parser: _KernelParser) -> "tuple[tuple, BodySplit] | None":
-        """A string split for configuration ``(q, pid)`` whose body texts may complete the
-        current lexeme and go on in the next one, when no split fits inside the lexeme: (cache
-        key of the next lexing context, split), or None.
+    def _crossing(self, q: int, allowed: np.ndarray, completing: int, after: int,
+                  table: ParseTable) -> "tuple[tuple, BodySplit] | None":
+        """A string split from lexer state ``q`` (lexemes ``allowed``) whose body texts may
+        complete lexeme ``completing`` and go on in the next one, from parser id ``after``:
+        (cache key naming that next lexing context, split), or None (memoised).
 
         Inside a chunk of a long counted string (``strings.string_expr``) no body text of 16
         bytes stays inside the lexeme near its end, and every token crossing the end was
         walked from a boundary node of its own: the whole trie, 40-60 ms (NOTES 75).  The
         next chunk (or the tail) keeps body text inside for ~125 characters, so the reading
-        that closes the chunk where it completes passes every short body token.  That
-        depends on the parser's transition, which the walk's trace records (replays then
-        check it); complete lexing only, since greedy lexing closes only before a byte
-        that continues nothing."""
-        if self.greedy:
-            return None
-        allowed = table.allowed[pid]
-        split, completing = self._body_split(q, allowed)
-        if split is not None or completing < 0:
-            return None
-        after = table.resolve(pid, completing)
-        if after < 0:
-            return None
+        that closes the chunk where it completes passes every short body token (NOTES 77).
+        Complete lexing only: greedy lexing closes only before a byte that continues nothing."""
         best = None
+        next_allowed = table.allowed[after]
         for start in table.starts(after):
-            key = ("crossing", q, allowed.tobytes(), completing, start, table.allowed[after].tobytes())
+            key = ("crossing", q, allowed.tobytes(), completing, start, next_allowed.tobytes())
             found = self._splits_at.get(key, _MISSING)
             if found is _MISSING:
-                safe, _ = self._closure("string", q, allowed, (completing, start, table.allowed[after]))
-                fitting = [split for split in self._splits["string"] if split.length <= safe]
-                found = self._splits_at[key] = (key, fitting[-1]) if fitting else None
+                split = self._crossing_split(q, allowed, completing, start, next_allowed)
+                found = self._splits_at[key] = None if split is None else (key, split)
             if found is not None and (best is None or found[1].length > best[1].length):
                 best = found
-        if best is not None:
-            parser.read(pid, completing, after)
         return best
+
+    def _crossing_split(self, q: int, allowed: np.ndarray, completing: int, start: int,
+                        next_allowed: np.ndarray) -> BodySplit | None:
+        """The longest string split whose bodies survive from ``q`` across the completion of
+        ``completing`` into lexer state ``start`` (lexemes ``next_allowed``).  Only tried where
+        the next lexeme alone keeps a split's worth of body text: elsewhere (after a number
+        or a literal, where punctuation follows) a crossing cannot reach the shortest split."""
+        next_relevant = (next_allowed & self.lexer.alive[start]).tobytes()
+        if self._body_split(start, next_allowed, next_relevant)[0] is None:
+            return None
+        safe, _ = self._closure("string", q, allowed, (completing, start, next_allowed))
+        fitting = [split for split in self._splits["string"] if split.length <= safe]
+        return fitting[-1] if fitting else None
 
     def _shared_inside_part(self, q: int, relevant: np.ndarray, root: int, blocked: _ByteSet, trie: TokenTrie):
         """The inside part, from the cache shared by every grammar on this vocabulary when the
@@ -1053,6 +1080,7 @@ _SHARED_INSIDE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # voc
 _SHARED_INSIDE_SIZE = 256  # per vocabulary: a token mask and boundary arrays each
 _SHARED_LOCK = threading.Lock()
 _MISSING = object()  # a memo entry not computed yet (None is a value: no signature, no split)
+_CROSSES = object()  # an inside-cache entry: the part depends on the next lexing context (see _crossing_part)
 _SIGNATURE_STATES = 64
 """Lexer states a lexeme may reach from ``q`` for its walks to be shared across grammars
 (beyond that, naming the behaviour costs more than the cache saves)."""
