@@ -129,7 +129,7 @@ def test_sliced_masks_equal_full_walks(llama3_vocab, llama3_tokenizer, monkeypat
         verdicts = []
         original = GrammarIndex._body_split
         monkeypatch.setattr(GrammarIndex, "_body_split",
-                            lambda self, q, *allowed: verdicts.append(original(self, q, *allowed) if sliced else (None, -1))
+                            lambda self, q, *args: verdicts.append(original(self, q, *args) if sliced else (None, -1))
                             or verdicts[-1])
         out = []
         for prefix in positions:
