@@ -371,11 +371,12 @@ def _lark_token_language(pattern: str, text: str) -> bool:
 @pytest.mark.parametrize(("terminal", "alphabet"), [("ESCAPED_STRING", '"\\a\n'), ("C_COMMENT", "/*a\n")])
 def test_common_terminal_substitutes_are_equivalent(terminal, alphabet):
     pattern = _lark_pattern(terminal)
-    assert pattern in SUBSTITUTES
+    lark_pattern, replacement = SUBSTITUTES[("common", terminal)]
+    assert pattern == lark_pattern  # the pattern replaced is lark's, as this lark compiles it
     dfa = compile_regex_ast(grammar_from_lark(f"start: {terminal}\n%import common.{terminal}").lexemes[terminal])
     for text in exhaustive(alphabet, 7):
         expected = _lark_token_language(pattern, text)
-        assert (re.fullmatch(SUBSTITUTES[pattern], text) is not None) == expected, text
+        assert (re.fullmatch(replacement, text) is not None) == expected, text
         assert dfa.matches(text.encode()) == expected, text
 
 
@@ -452,24 +453,41 @@ other-rule2 ::= [\-\^x] | ""
 
 
 @pytest.mark.parametrize(
-    ("gbnf", "message", "line", "column"),
+    ("front_end", "text", "message", "line", "column"),
     [
-        ('root ::= item\nitem ::= "a" missing "b"\n', "undefined rule 'missing'", 2, 14),
-        ('root ::= [a-z\n', "unterminated character class", 1, 10),
-        ('root ::= "abc\n', "unterminated string", 1, 10),
-        ('root = "a"\n', "expected '::='", 1, 6),
-        ('root ::= "a"{3,1}\n', "bad repetition", 1, 13),
-        ('root ::= "a"{x}\n', "bad repetition", 1, 14),
-        ('root ::= ("a" | "b"\n', "expected ')'", 2, 1),
-        ('root ::= "\\q"\n', "unknown escape", 1, 11),
-        ('root ::= [z-a]\n', "bad character range", 1, 11),
-        ('root ::= "a"\nroot ::= "b"\n', "defined twice", 2, 1),
+        (grammar_from_gbnf, 'root ::= item\nitem ::= "a" missing "b"\n', "undefined rule 'missing'", 2, 14),
+        (grammar_from_gbnf, 'root ::= [a-z\n', "unterminated character class", 1, 10),
+        (grammar_from_gbnf, 'root ::= "abc\n', "unterminated string", 1, 10),
+        (grammar_from_gbnf, 'root = "a"\n', "expected '::='", 1, 6),
+        (grammar_from_gbnf, 'root ::= "a"{3,1}\n', "bad repetition", 1, 13),
+        (grammar_from_gbnf, 'root ::= "a"{x}\n', "bad repetition", 1, 14),
+        (grammar_from_gbnf, 'root ::= ("a" | "b"\n', "expected ')'", 2, 1),
+        (grammar_from_gbnf, 'root ::= "\\q"\n', "unknown escape", 1, 11),
+        (grammar_from_gbnf, 'root ::= [z-a]\n', "bad character range", 1, 11),
+        (grammar_from_gbnf, 'root ::= "a"\nroot ::= "b"\n', "defined twice", 2, 1),
+        (grammar_from_lark, 'start: "a\n', "unexpected character", 1, 8),
+        (grammar_from_lark, "start: a\n%frobnicate x\n", "unknown statement %frobnicate", 2, 1),
+        (grammar_from_lark, 'Start: "a"\n', "a rule name is lowercase", 1, 1),
+        (grammar_from_lark, 'start: "a"\nstart: "b"\n', "rule 'start' is defined twice", 2, 1),
+        (grammar_from_lark, 'start: _t{"a"}\n_t{x, y}: x y\n', "takes 2 arguments, 1 given", 1, 8),
+        (grammar_from_lark, 'start: A\nA: "a" B\nB: A\n', "defined through itself", 2, 1),
+        (grammar_from_lark, 'start: A\nA: "a" b\nb: "b"\n', "rules cannot be used inside terminals", 2, 8),
+        (grammar_from_lark, 'start: "a"\n%override b: "b"\n', "cannot %override 'b'", 2, 11),
+        (grammar_from_lark, "start: X\n%import .mine.X\n", "relative %import", 2, 1),
+        (grammar_from_lark, "start: X\n%import nowhere.X\n", "cannot %import nowhere", 2, 1),
+        (grammar_from_lark, "start: X\n%import common.NOPE -> X\n", "common has no 'NOPE'", 2, 1),
+        (grammar_from_lark, 'start: "a"~3..2\n', "bad range ~3..2", 1, 11),
+        (grammar_from_lark, 'start: "b".."a"\n', "empty range", 1, 8),
+        (grammar_from_lark, 'start: ""\n', "empty string literals are not allowed", 1, 8),
+        (grammar_from_lark, 'start: "\\xZ1"\n', "bad escape", 1, 8),
+        (grammar_from_lark, "start: B\nB: /a/s\n", "flag(s) s are not supported", 2, 4),
+        (grammar_from_lark, "start: x y\nx: X\n", "Terminal X used but not defined (in rule x)", 2, 4),
     ],
 )
-def test_gbnf_errors_carry_location(gbnf, message, line, column):
+def test_errors_carry_location(front_end, text, message, line, column):
     with pytest.raises(GrammarError, match=re.escape(message)) as info:
-        grammar_from_gbnf(gbnf)
-    assert (info.value.line, info.value.column) == (line, column)
+        front_end(text)
+    assert (info.value.line, info.value.column) == (line, column), str(info.value)
     assert f"line {line}, column {column}" in str(info.value)
 
 

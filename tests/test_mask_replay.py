@@ -30,8 +30,11 @@ from outform.vocabulary import Vocabulary
 GROUPS = r"""
 start: group+
 group: "(" inner ")" | "[" inner "]"
-inner: "x" "y"*
+inner: "x" | "x" ys
+ys: "y" | ys "y"
 """
+"""(``ys`` spells ``"y"+`` as a recursive rule: written with ``*``, the whole grammar is regular
+and becomes one lexeme, and no parser position is left to replay.)"""
 PAIRS = r"""
 start: "(" inner ")" | "[" inner "]"
 inner: "x" inner | "y" | start

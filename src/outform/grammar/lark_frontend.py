@@ -1,12 +1,20 @@
 r"""Lark grammars -> grammar IR.
 
-Lark's own loader reads the grammar, so its whole surface syntax works:
-EBNF operators (``?``, ``*``, ``+``, ``[ ]``, ``~m..n``), templates,
-``%import`` (``common.lark`` and friends), ``%override``/``%extend``,
-``%ignore``, and terminals built from other terminals.  Lark then flattens the
-rules to BNF; we take those productions as they are.  Terminals are converted
-from their definition trees (so each literal keeps its own flags) into regex
-ASTs.
+The text is read by :mod:`outform.grammar.lark_syntax` (our reader of lark's
+grammar syntax: lark's own loader took 6-18 ms a grammar and ~250 ms for its
+first, NOTES 83) and given its meaning here, as lark gives it:
+
+* Rules become IR rules over their EBNF (``?``, ``*``, ``+``, ``[ ]``,
+  ``~m..n``); templates (``_sep{x, sep}: ...``) are instantiated per use;
+  ``%override`` replaces a definition, ``%extend`` adds alternatives.
+* Terminals become regex lexemes, built from their literals, regexps, ranges
+  and the terminals they name.  A literal or regexp written in a rule becomes
+  a lexeme of its own, named by its source text (``"select"i``), or the named
+  terminal that is exactly that literal.
+* ``%import module.NAME [-> ALIAS]`` and ``%import module (A, b)`` read the
+  grammars bundled with lark (``common``, ``unicode``, ...); an imported
+  terminal keeps its (or the alias') name, an imported rule's own rules get
+  the prefix ``module__``.  ``%ignore`` takes terminals or literals.
 
 What changes or is refused:
 
@@ -22,7 +30,7 @@ What changes or is refused:
   ``x``, ``u``, ``l`` are refused.
 * Regexes must be regular: lookarounds, backreferences and inline flags raise
   :class:`~outform.errors.GrammarError` naming the terminal, except for the
-  ``common.lark`` terminals below, whose exact lark pattern is replaced by an
+  ``common.lark`` terminals below, whose lark pattern is replaced by an
   equivalent lookaround-free regex.  "Equivalent" means: the same strings
   that lark's lexer can produce as one token (``re.match`` ending at the end
   of the string; the lazy ``*?`` makes lark stop at the first closing
@@ -37,51 +45,46 @@ What changes or is refused:
 
   The substitution also applies where such a terminal is embedded in another.
 * ``%declare``-d terminals (produced by a custom lexer) have no pattern and
-  are refused.
+  are refused where they are used; relative imports (``%import .other``)
+  need a file system path and are refused.
 
-Lark's own errors become :class:`~outform.errors.GrammarError`, with the line
-and column when lark reports them.
+Errors are :class:`~outform.errors.GrammarError` with the line and column of
+the offending definition or use.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from bisect import bisect_right
 from functools import cache
-
-from lark.exceptions import LarkError, UnexpectedInput, VisitError
-from lark.lexer import Pattern, PatternRE, PatternStr
-from lark.load_grammar import PrepareLiterals, TerminalTreeToPattern, load_grammar
-from lark.tree import Tree
+from importlib import resources
 
 from outform.errors import GrammarError, RegexError
-from outform.grammar.ir import Expr, Grammar, Lexeme, Ref, choice, seq
-from outform.grammar.regex_ast import (
-    Alt,
-    CharSet,
-    Concat,
-    RegexNode,
-    Repeat,
-    alt,
-    concat,
-    literal,
-    repeat,
+from outform.grammar.ir import EPSILON, Expr, Grammar, Lexeme, Ref, Rep, choice, seq
+from outform.grammar.lark_syntax import (
+    Alternatives,
+    Body,
+    CharRange,
+    Definition,
+    Items,
+    LarkFile,
+    Literal,
+    Name,
+    Repeated,
+    TemplateUse,
+    read_lark,
 )
+from outform.grammar.regex_ast import Alt, CharSet, Concat, RegexNode, Repeat, alt, concat, literal, repeat
 from outform.grammar.regex_parser import parse_regex
 
-SUBSTITUTES: dict[str, str] = {
-    r'".*?(?<!\\)(\\\\)*?"': r'"(?:[^"\\\n]|\\[^\n])*"',  # ESCAPED_STRING
-    "/\\*(.|\n)*?\\*/": r"/\*(?:[^*]|\*+[^*/])*\*+/",  # C_COMMENT
+SUBSTITUTES: dict[tuple[str, str], tuple[str, str]] = {
+    ("common", "ESCAPED_STRING"): (r'".*?(?<!\\)(\\\\)*?"', r'"(?:[^"\\\n]|\\[^\n])*"'),
+    ("common", "C_COMMENT"): ("/\\*(.|\n)*?\\*/", r"/\*(?:[^*]|\*+[^*/])*\*+/"),
 }
-"""Lark's compiled regex of a lookaround/lazy ``common.lark`` terminal ->
-equivalent regular regex (see the module docstring)."""
+"""(module, terminal) of a lookaround/lazy ``common.lark`` terminal -> (lark's compiled
+pattern of it, an equivalent regular regex): see the module docstring."""
 
 SUPPORTED_FLAGS = frozenset("i")
-_LARK_PATTERN = TerminalTreeToPattern()
-_REPEAT_OPS = {"?": (0, 1), "*": (0, None), "+": (1, None)}
-_LOCATION = re.compile(r"line (\d+),? col(?:umn)? (\d+)")
-_LOCATION_TEXT = re.compile(r",? at line \d+,? col(?:umn)? \d+(?: in \S+)?:?\.?")
 _MAX_CASED = 0x1FFFF
 """No cased character lies above this code point (Unicode 15)."""
 _SIMPLE_LOWER = {0x130: 0x69}
@@ -91,149 +94,326 @@ but whose simple lowercase, the one ``re`` uses, is one: ``İ`` -> ``i``."""
 
 def grammar_from_lark(text: str, start: str = "start") -> Grammar:
     """Convert the Lark grammar ``text``, whose start rule is ``start``."""
+    return _Conversion(read_lark(text), start).grammar()
+
+
+class _Namespace:
+    """The definitions of one grammar file after its imports, overrides and extensions:
+    rules and terminals by name, each with the module whose names its body uses."""
+
+    def __init__(self, file: LarkFile, module: tuple[str, ...] = ()):
+        self.module = module
+        self.definitions: dict[str, tuple[Definition, _Namespace]] = {}
+        self.declared = {name.name for name in file.declares}
+        for statement in file.imports:
+            self._import(statement)
+        for definition in file.definitions:
+            self._define(definition)
+
+    def _import(self, statement) -> None:
+        if statement.relative:
+            raise GrammarError("invalid Lark grammar: relative %import needs a grammar file; "
+                               "use lark's bundled grammars (common, unicode, ...)", statement.line, statement.column)
+        source = _bundled(statement.module, statement.line, statement.column)
+        for name, alias in statement.names:
+            if name not in source.definitions:
+                raise GrammarError(f"invalid Lark grammar: {'.'.join(statement.module)} has no {name!r} to %import",
+                                   statement.line, statement.column)
+            self.definitions[alias] = source.definitions[name]
+
+    def _define(self, definition: Definition) -> None:
+        known = self.definitions.get(definition.name)
+        if definition.mode == "define":
+            if known is not None and known[1] is self:
+                raise _error(f"{_kind(definition.name)} {definition.name!r} is defined twice", definition)
+            self.definitions[definition.name] = (definition, self)
+        elif known is None:
+            raise _error(f"cannot %{definition.mode} {definition.name!r}: it is not defined before", definition)
+        elif definition.mode == "override":
+            self.definitions[definition.name] = (definition, self)
+        else:  # extend: more alternatives
+            old = known[0]
+            body = Alternatives((old.body, definition.body))
+            self.definitions[definition.name] = (Definition(old.name, old.params, old.priority, body, old.line,
+                                                            old.column), known[1])
+
+    def qualified(self, name: str) -> str:
+        """The name of this module's rule ``name`` in the converted grammar."""
+        return "__".join((*self.module, name))
+
+
+@cache
+def _bundled_file(module: tuple[str, ...]) -> LarkFile | None:
     try:
-        lark_grammar = load_grammar(text, "<lark grammar>", None, False)[0]
-        terminals, rules, ignore = lark_grammar.compile([start], set())
-        trees = {name: tree for name, (tree, _priority) in lark_grammar.term_defs if tree is not None}
-        lexemes = {t.name: _terminal_regex(t.name, trees.get(t.name), t.pattern) for t in terminals}
-    except LarkError as exc:
-        raise _grammar_error(exc) from exc
-    except OSError as exc:  # %import of a grammar file that is not there
-        raise GrammarError(f"invalid Lark grammar: cannot %import: {exc}") from exc
-    _warn_priorities(lark_grammar)
-    rule_exprs = _rule_exprs(rules)
-    if start not in rule_exprs:
-        raise GrammarError(f"start rule {start!r} is not defined")
-    undefined = sorted({s.name for rule in rules for s in rule.expansion if s.is_term} - lexemes.keys())
-    if undefined:
-        raise GrammarError(f"terminal(s) {', '.join(undefined)} have no pattern: %declare is not supported")
-    return Grammar(start, rule_exprs, lexemes, tuple(ignore))
+        path = resources.files("lark").joinpath("grammars", *module[:-1], module[-1] + ".lark")
+        return read_lark(path.read_text(encoding="utf-8"))
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        return None
 
 
-def _rule_exprs(rules) -> dict[str, Expr]:
-    """Lark's BNF productions, grouped into one choice per nonterminal."""
-    options: dict[str, list[Expr]] = {}
-    for rule in rules:
-        items = [Lexeme(s.name) if s.is_term else Ref(s.name) for s in rule.expansion]
-        options.setdefault(rule.origin.name, []).append(seq(*items))
-    return {name: choice(*alternatives) for name, alternatives in options.items()}
+_BUNDLED: dict[tuple[str, ...], _Namespace] = {}
 
 
-def _warn_priorities(lark_grammar) -> None:
-    names = [
-        f"terminal {name} (.{priority})"
-        for name, (tree, priority) in lark_grammar.term_defs
-        if tree is not None and priority
-    ]
-    names += [
-        f"rule {name} (.{options.priority})"
-        for name, _params, _tree, options in lark_grammar.rule_defs
-        if options is not None and options.priority is not None
-    ]
+def _bundled(module: tuple[str, ...], line: int, column: int) -> _Namespace:
+    """The namespace of a grammar bundled with lark (read once per process)."""
+    namespace = _BUNDLED.get(module)
+    if namespace is None:
+        file = _bundled_file(module)
+        if file is None:
+            raise GrammarError(f"invalid Lark grammar: cannot %import {'.'.join(module)}: no such grammar among "
+                               "lark's bundled ones", line, column)
+        namespace = _BUNDLED[module] = _Namespace(file, module)
+    return namespace
+
+
+def _kind(name: str) -> str:
+    return "terminal" if name.lstrip("_")[:1].isupper() else "rule"
+
+
+def _error(message: str, where: "Definition | Name | Literal | CharRange | TemplateUse") -> GrammarError:
+    return GrammarError(f"invalid Lark grammar: {message}", where.line, where.column)
+
+
+class _Conversion:
+    """The IR of one grammar: rules converted from the start rule on (and every rule of the
+    main file), terminals as rules reach them."""
+
+    def __init__(self, file: LarkFile, start: str):
+        self.file = file
+        self.start = start
+        self.main = _Namespace(file)
+        self.rules: dict[str, Expr] = {}
+        self.lexemes: dict[str, RegexNode] = {}
+        self.pending: list[tuple[str, Body, _Namespace, dict[str, Body]]] = []  # rules to convert
+        self.anonymous: dict[str, str] = {}  # source text of a literal in a rule -> its lexeme
+        self.regexes: dict[tuple[int, str], RegexNode | None] = {}  # (namespace id, terminal) -> regex (None: busy)
+        self.literal_terminals = {  # a literal's key -> the main grammar's terminal that is exactly it
+            _literal_key(definition.body): name for name, (definition, home) in self.main.definitions.items()
+            if home is self.main and definition.is_terminal and type(definition.body) in (Literal, CharRange)}
+
+    def grammar(self) -> Grammar:
+        if self.start not in self.main.definitions:
+            raise GrammarError(f"start rule {self.start!r} is not defined")
+        for name, (definition, namespace) in self.main.definitions.items():
+            if not definition.is_terminal and not definition.params and namespace is self.main:
+                self._rule(name, namespace)
+        self._rule(self.start, self.main)
+        while self.pending:
+            name, body, namespace, bound = self.pending.pop()
+            self.rules[name] = self._expr(body, namespace, bound, name)
+        ignore = tuple(self._ignored(body, line, column) for body, line, column in self.file.ignores)
+        _warn_priorities(self.main)
+        rules = {self.start: self.rules.pop(self.start), **self.rules}
+        return Grammar(self.start, rules, self.lexemes, ignore)
+
+    # -- rules -------------------------------------------------------------------
+
+    def _rule(self, name: str, namespace: _Namespace) -> str:
+        """The IR name of rule ``name`` of ``namespace``, queued for conversion on first use."""
+        definition, home = namespace.definitions[name]
+        qualified = home.qualified(definition.name) if home is not self.main else name
+        if qualified not in self.rules:
+            self.rules[qualified] = EPSILON  # placeholder until converted
+            self.pending.append((qualified, definition.body, home, {}))
+        return qualified
+
+    def _expr(self, body: Body, namespace: _Namespace, bound: dict[str, Body], rule: str) -> Expr:
+        """IR of a rule body; ``bound``: a template instance's parameters."""
+        kind = type(body)
+        if kind is Items:
+            return seq(*(self._expr(item, namespace, bound, rule) for item in body.items))
+        if kind is Alternatives:
+            return choice(*(self._expr(option, namespace, bound, rule) for option in body.options))
+        if kind is Repeated:
+            item = self._expr(body.item, namespace, bound, rule)
+            return item if body.min == body.max == 1 else EPSILON if body.max == 0 else Rep(item, body.min, body.max)
+        if kind is Name:
+            if body.name in bound:
+                return self._expr(bound[body.name], namespace, {}, rule)
+            return self._named(body, namespace, rule)
+        if kind is _Bound:
+            return self._expr(body.body, body.namespace, {}, rule)
+        if kind is TemplateUse:
+            return Ref(self._instance(body, namespace, bound, rule))
+        return Lexeme(self._anonymous(body, namespace))
+
+    def _named(self, use: Name, namespace: _Namespace, rule: str) -> Expr:
+        found = namespace.definitions.get(use.name)
+        if found is None:
+            if use.name in namespace.declared:
+                raise _error(f"terminal {use.name} has no pattern: %declare is not supported", use)
+            raise _error(f"{_kind(use.name).capitalize()} {use.name} used but not defined (in rule {rule})", use)
+        definition, home = found
+        if definition.params:
+            raise _error(f"template {use.name} is used without arguments", use)
+        if definition.is_terminal:
+            return Lexeme(self._terminal_lexeme(use.name, namespace))
+        return Ref(self._rule(use.name, namespace))
+
+    def _instance(self, use: TemplateUse, namespace: _Namespace, bound: dict[str, Body], rule: str) -> str:
+        """The rule of one instance of a template, converted once per distinct arguments."""
+        found = namespace.definitions.get(use.name)
+        if found is None or not found[0].params:
+            raise _error(f"{use.name} is not a template", use)
+        definition, home = found
+        if len(use.args) != len(definition.params):
+            raise _error(f"template {use.name} takes {len(definition.params)} arguments, "
+                         f"{len(use.args)} given", use)
+        # arguments keep the meaning they have where the template is used
+        args = [bound[arg.name] if type(arg) is Name and arg.name in bound else _Bound(arg, namespace)
+                for arg in use.args]
+        name = f"{home.qualified(use.name)}{{{', '.join(_source(arg.body) for arg in args)}}}"
+        if name not in self.rules:
+            self.rules[name] = EPSILON
+            self.pending.append((name, definition.body, home, dict(zip(definition.params, args))))
+        return name
+
+    def _anonymous(self, body: "Literal | CharRange", namespace: _Namespace) -> str:
+        """The lexeme of a literal, regexp or range written in a rule: a terminal of the
+        main grammar defined as exactly that literal, or one named by its source text."""
+        source = _source(body)
+        name = self.anonymous.get(source)
+        if name is None:
+            name = self._same_terminal(body) or source
+            if name == source:
+                self.lexemes[name] = self._regex(body, namespace, source)
+            self.anonymous[source] = name
+        return name
+
+    def _same_terminal(self, body: "Literal | CharRange") -> str | None:
+        name = self.literal_terminals.get(_literal_key(body))
+        if name is not None:
+            self._terminal_lexeme(name, self.main)
+        return name
+
+    def _ignored(self, body: Body, line: int, column: int) -> str:
+        if type(body) is Name and body.name.lstrip("_")[:1].isupper() and body.name in self.main.definitions:
+            return self._terminal_lexeme(body.name, self.main)
+        if type(body) in (Literal, CharRange):
+            return self._anonymous(body, self.main)
+        name = f"__IGNORE_{len([n for n in self.lexemes if n.startswith('__IGNORE_')])}"
+        self.lexemes[name] = self._regex(body, self.main, name)
+        return name
+
+    # -- terminals ---------------------------------------------------------------
+
+    def _terminal_lexeme(self, name: str, namespace: _Namespace) -> str:
+        """The lexeme of terminal ``name`` of ``namespace`` (its regex built on first use)."""
+        definition, home = namespace.definitions[name]
+        lexeme = name if namespace is self.main else home.qualified(definition.name)
+        if lexeme not in self.lexemes:
+            self.lexemes[lexeme] = self._terminal_regex(name, namespace)
+        return lexeme
+
+    def _terminal_regex(self, name: str, namespace: _Namespace) -> RegexNode:
+        definition, home = namespace.definitions[name]
+        key = (id(home), definition.name)
+        known = self.regexes.get(key, False)
+        if known is None:
+            raise _error(f"terminal {definition.name} is defined through itself (terminals must be regular)",
+                         definition)
+        if known is False:
+            substitute = SUBSTITUTES.get(("__".join(home.module), definition.name))
+            if substitute is not None:
+                known = parse_regex(substitute[1])
+            else:
+                self.regexes[key] = None  # busy: a use inside its own definition is recursion
+                known = self._regex(definition.body, home, definition.name)
+            self.regexes[key] = known
+        return known
+
+    def _regex(self, body: Body, namespace: _Namespace, terminal: str) -> RegexNode:
+        """Regex of a terminal body (``terminal`` names it in errors)."""
+        kind = type(body)
+        if kind is Items:
+            return concat(*(self._regex(item, namespace, terminal) for item in body.items))
+        if kind is Alternatives:
+            return alt(*(self._regex(option, namespace, terminal) for option in body.options))
+        if kind is Repeated:
+            return repeat(self._regex(body.item, namespace, terminal), body.min, body.max)
+        if kind is _Bound:
+            return self._regex(body.body, body.namespace, terminal)
+        if kind is CharRange:
+            return CharSet(((ord(body.low), ord(body.high)),))
+        if kind is Literal:
+            return _literal_regex(body, terminal)
+        if kind is Name:
+            found = namespace.definitions.get(body.name)
+            if found is None:
+                if body.name in namespace.declared:
+                    raise _error(f"terminal {body.name} has no pattern: %declare is not supported", body)
+                raise _error(f"{_kind(body.name).capitalize()} {body.name} used but not defined "
+                             f"(in terminal {terminal})", body)
+            if not found[0].is_terminal:
+                raise _error(f"terminal {terminal}: rules cannot be used inside terminals ({body.name})", body)
+            return self._terminal_regex(body.name, namespace)
+        raise _error(f"terminal {terminal}: templates cannot be used inside terminals", body)
+
+
+class _Bound:
+    """A template argument with the namespace it is read in."""
+
+    __slots__ = ("body", "namespace")
+
+    def __init__(self, body: Body, namespace: _Namespace):
+        self.body = body
+        self.namespace = namespace
+
+
+def _source(body: Body) -> str:
+    """Lark source text of a body (names anonymous lexemes and template instances)."""
+    kind = type(body)
+    if kind is Literal:
+        return body.source
+    if kind is CharRange:
+        return f"{_quoted(body.low)}..{_quoted(body.high)}"
+    if kind is Name:
+        return body.name
+    if kind is TemplateUse:
+        return f"{body.name}{{{', '.join(_source(arg) for arg in body.args)}}}"
+    if kind is Items:
+        return " ".join(_source(item) for item in body.items)
+    if kind is Alternatives:
+        return "(" + " | ".join(_source(option) for option in body.options) + ")"
+    bounds = {(0, 1): "?", (0, None): "*", (1, None): "+"}.get((body.min, body.max))
+    return f"({_source(body.item)}){bounds or f'~{body.min}..{body.max}'}"
+
+
+def _quoted(char: str) -> str:
+    return '"' + char.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+
+
+def _literal_key(body: "Literal | CharRange") -> tuple:
+    """What makes two literals (or ranges) the same terminal."""
+    if type(body) is CharRange:
+        return ("range", body.low, body.high)
+    return body.kind, body.value, body.flags
+
+
+def _literal_regex(body: Literal, terminal: str) -> RegexNode:
+    """Regex of one string or regexp with its flags."""
+    unsupported = set(body.flags) - SUPPORTED_FLAGS
+    if unsupported:
+        raise _error(f"terminal {terminal}: regex flag(s) {''.join(sorted(unsupported))} are not supported", body)
+    if body.kind == "string":
+        node = literal(body.value)
+    else:
+        try:
+            node = parse_regex(body.value)
+        except RegexError as exc:
+            raise _error(f"terminal {terminal}: {exc.reason} in /{body.value}/ (at position {exc.position})",
+                         body) from exc
+    return case_fold(node) if "i" in body.flags else node
+
+
+def _warn_priorities(namespace: _Namespace) -> None:
+    definitions = [definition for definition, home in namespace.definitions.values() if home is namespace]
+    names = [f"terminal {d.name} (.{d.priority})" for d in definitions if d.is_terminal and d.priority]
+    names += [f"rule {d.name} (.{d.priority})" for d in definitions if not d.is_terminal and d.priority is not None]
     if names:
         warnings.warn(
-            "priorities are ignored (they do not change the language): " + ", ".join(names), UserWarning, stacklevel=3
+            "priorities are ignored (they do not change the language): " + ", ".join(names), UserWarning, stacklevel=4
         )
-
-
-def _grammar_error(exc: Exception) -> GrammarError:
-    """Our error for a lark exception, keeping its location and first line."""
-    if isinstance(exc, VisitError):
-        exc = exc.orig_exc
-    if isinstance(exc, GrammarError):
-        return exc
-    first_line = str(exc).strip().split("\n", 1)[0]
-    line = column = None
-    if isinstance(exc, UnexpectedInput):
-        line, column = exc.line, exc.column
-    elif (found := _LOCATION.search(str(exc))) is not None:
-        line, column = int(found.group(1)), int(found.group(2))
-    return GrammarError(f"invalid Lark grammar: {_LOCATION_TEXT.sub('', first_line).strip()}", line, column)
-
-
-# ---------------------------------------------------------------------------
-# Terminals
-# ---------------------------------------------------------------------------
-
-
-def _terminal_regex(name: str, tree: Tree | None, pattern: Pattern) -> RegexNode:
-    """Regex AST of a terminal: from its definition tree for named terminals,
-    from its pattern for the anonymous ones lark creates for literals in rules."""
-    if tree is None:
-        result = _substitute(pattern) or _pattern_regex(pattern, name)
-    else:
-        result = _TerminalConverter(name).convert(PrepareLiterals().transform(tree))[1]
-    if isinstance(result, GrammarError):
-        raise result
-    return result
-
-
-_Converted = tuple[Pattern, "RegexNode | GrammarError"]
-
-
-class _TerminalConverter:
-    """Walks a terminal tree computing, per node, lark's pattern (to spot the
-    :data:`SUBSTITUTES`) and our regex.  A regex error is carried up rather
-    than raised, since an enclosing node may still be substituted."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def convert(self, tree: Tree | Pattern) -> _Converted:
-        if isinstance(tree, Pattern):
-            return tree, _substitute(tree) or _pattern_regex(tree, self.name)
-        kind = tree.data
-        if kind in ("pattern", "value"):
-            return self.convert(tree.children[0])
-        if kind in ("expansion", "expansions"):
-            parts = [self.convert(child) for child in tree.children]
-            pattern = getattr(_LARK_PATTERN, kind)([p for p, _ in parts])
-            return pattern, _substitute(pattern) or _combine(concat if kind == "expansion" else alt, parts)
-        if kind in ("expr", "maybe"):
-            return self.repetition(tree)
-        return PatternStr(""), GrammarError(f"terminal {self.name}: unsupported construct {kind!r}")
-
-    def repetition(self, tree: Tree) -> _Converted:
-        inner_pattern, inner = self.convert(tree.children[0])
-        args = list(tree.children[1:]) if tree.data == "expr" else ["?"]
-        try:
-            pattern = _LARK_PATTERN.expr([inner_pattern, *args])
-        except LarkError as exc:
-            return PatternStr(""), _grammar_error(exc)
-        if args[0] == "~":
-            low = int(args[1])
-            bounds = (low, int(args[2]) if len(args) > 2 else low)
-        else:
-            bounds = _REPEAT_OPS[args[0]]
-        return pattern, _combine(lambda item: repeat(item, *bounds), [(inner_pattern, inner)])
-
-
-def _combine(build, parts: list[_Converted]) -> RegexNode | GrammarError:
-    """``build`` over the parts' regexes, or the first error among them."""
-    regexes = [regex for _, regex in parts]
-    errors = [regex for regex in regexes if isinstance(regex, GrammarError)]
-    return errors[0] if errors else build(*regexes)
-
-
-def _substitute(pattern: Pattern) -> RegexNode | None:
-    if isinstance(pattern, PatternRE) and pattern.to_regexp() in SUBSTITUTES:
-        return parse_regex(SUBSTITUTES[pattern.to_regexp()])
-    return None
-
-
-def _pattern_regex(pattern: Pattern, terminal: str) -> RegexNode | GrammarError:
-    """Regex of one lark literal (string or ``/regex/``) with its flags."""
-    unsupported = set(pattern.flags) - SUPPORTED_FLAGS
-    if unsupported:
-        return GrammarError(f"terminal {terminal}: regex flag(s) {''.join(sorted(unsupported))} are not supported")
-    if isinstance(pattern, PatternStr):
-        node = literal(pattern.value)
-    else:
-        try:
-            node = parse_regex(pattern.value)
-        except RegexError as exc:
-            return GrammarError(f"terminal {terminal}: {exc.reason} in /{pattern.value}/ (at position {exc.position})")
-    return case_fold(node) if "i" in pattern.flags else node
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""Our reader of Lark's grammar syntax (``lark_syntax`` + ``lark_frontend``) against lark's own.
+
+Each grammar below uses some corner of the syntax (templates, ``%extend``,
+imports with aliases, escapes, line continuations, ...); lark's Earley parser
+(``dynamic_complete``, which reads terminals as regular languages, as we do)
+is the oracle for every string over a small alphabet up to a length.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import lark
+import pytest
+from lark.load_grammar import load_grammar
+
+from outform.grammar import grammar_from_lark
+from outform.grammar.lark_syntax import read_lark
+from test_grammar_frontends import Recogniser, compile_pipeline, exhaustive, lark_accepts
+
+FEATURES = {
+    "templates": (
+        '''
+start: _list{item, ","} _list{"b", _COLON}
+_list{x, sep}: x (sep x)*
+item: "a" | "[" _list{item, ","} "]"
+_COLON: ":"
+''',
+        "ab,:[]", 6,
+    ),
+    "extend and override": (
+        '''
+%import common (DIGIT, LETTER)
+%import common.INT -> NUM
+%override LETTER: "x" | "y"
+start: word ("+" word)*
+word: LETTER+ | NUM
+%extend word: "<" DIGIT ">"
+''',
+        "xyz1+<>", 5,
+    ),
+    "ebnf operators": (
+        '''
+?start: a? [b] c~2 d~1..2 (e | f)*
+!a: "a"
+b: "b"
+c: "c"
+d: D
+D: ("d" | "e")~2
+e: "e" -> named_alias
+f: "f" "e"?
+''',
+        "abcdef", 6,
+    ),
+    "terminals": (
+        r'''
+start: WORD ("," WORD)* | QUOTED | HEX
+WORD.2: ("a".."c")+ "-"? | "Ab"i
+QUOTED: "\"" /[^"\\]|\\./* "\""
+HEX: /0x[0-9a-f]/ /\// "\x41"
+%ignore " "
+%ignore /\t+/
+''',
+        'abA-," \\0x/', 5,
+    ),
+    "continued lines and comments": (
+        '''
+start: a \\
+       b
+     // a comment between the alternatives
+     | c # another
+     | "d" // and one at the end
+
+a: "a"
+b: "b"
+c: "c"
+''',
+        "abcd", 4,
+    ),
+    "literals named by terminals": (
+        '''
+start: "(" start ")" | COMMA start | ","
+COMMA: ","
+LPAR: "("
+''',
+        "(),", 6,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(FEATURES))
+def test_languages_agree_with_lark(case):
+    text, alphabet, length = FEATURES[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # priorities
+        ours = Recogniser(compile_pipeline(grammar_from_lark(text)))
+    reference = lark.Lark(text, parser="earley", lexer="dynamic_complete")
+    verdicts = {True: 0, False: 0}
+    for candidate in exhaustive(alphabet, length):
+        expected = lark_accepts(reference, candidate)
+        verdicts[expected] += 1
+        assert ours.accepts(candidate) == expected, (case, candidate, expected)
+    assert verdicts[True] >= 3 and verdicts[False] >= 3, verdicts
+
+
+def test_imported_terminals_keep_their_names_and_literals_reuse_named_terminals():
+    grammar = grammar_from_lark('start: NUMBER "," | ","\nCOMMA: ","\n%import common.NUMBER')
+    assert {"NUMBER", "COMMA"} <= set(grammar.lexemes)
+    assert '","' not in grammar.lexemes
+
+
+def test_bundled_grammars_read_like_lark():
+    """Every grammar shipped with lark (what ``%import`` reads) is read, and defines at
+    least the names lark's loader finds in it."""
+    from importlib import resources
+
+    folder = resources.files("lark").joinpath("grammars")
+    for path in folder.iterdir():
+        if path.name.endswith(".lark"):
+            file = read_lark(path.read_text(encoding="utf-8"))
+            names = {d.name for d in file.definitions}
+            ours = names | {alias for i in file.imports for _, alias in i.names} | {d.name for d in file.declares}
+            loaded = load_grammar(path.read_text(encoding="utf-8"), str(path), None, False)[0]
+            theirs = {name for name, _ in loaded.term_defs} | {name for name, *_ in loaded.rule_defs}
+            assert {n for n in theirs if "__" not in n} <= ours, path.name
