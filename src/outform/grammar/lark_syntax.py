@@ -41,6 +41,7 @@ _TOKEN = re.compile(
     |(?P<number>-?[0-9]+)
     |(?P<statement>%[a-z]+)
     |(?P<punct>->|\.\.|[.:|()\[\]{},~+*?])
+    |(?P<error>.)
     """,
     re.VERBOSE,
 )
@@ -53,7 +54,7 @@ _OPERATORS = {"?": (0, 1), "*": (0, None), "+": (1, None)}
 
 
 class Token(NamedTuple):
-    kind: str  # a group name of _TOKEN, "or" (a newline continued by "|") or "end"
+    kind: str  # a group name of _TOKEN but skip and error, "or" (a newline continued by "|") or "end"
     text: str
     line: int
     column: int
@@ -169,32 +170,29 @@ def _tokens(text: str) -> list[Token]:
     """The tokens of ``text`` without spaces and comments; a newline (or several) becomes
     one ``newline`` token, or an ``or`` token when the next line begins with ``|``."""
     tokens: list[Token] = []
-    line, line_start, pos = 1, 0, 0
+    line, line_start = 1, 0
     pending_newline: Token | None = None
-    while pos < len(text):
-        found = _TOKEN.match(text, pos)
-        if found is None:
-            raise GrammarError(f"invalid Lark grammar: unexpected character {text[pos]!r}", line, pos - line_start + 1)
-        kind, value = found.lastgroup, found.group()
-        token = Token(kind, value, line, pos - line_start + 1)
-        if kind == "newline" and pending_newline is None:
-            pending_newline = token
-        elif kind not in ("skip", "newline"):
-            if pending_newline is not None:
-                if value == "|":
-                    token = Token("or", "|", token.line, token.column)
-                else:
-                    tokens.append(pending_newline)
-                pending_newline = None
-            tokens.append(token)
-        newlines = value.count("\n")
-        if newlines:
-            line += newlines
-            line_start = pos + value.rfind("\n") + 1
-        pos = found.end()
+    for found in _TOKEN.finditer(text):
+        kind = found.lastgroup
+        if kind == "skip" or kind == "newline":
+            if kind == "newline" and pending_newline is None:
+                pending_newline = Token(kind, "\n", line, found.start() - line_start + 1)
+            if found.group()[-1] == "\n":  # (a skip ends in one after a backslash)
+                line, line_start = line + 1, found.end()
+            continue
+        token = Token(kind, found.group(), line, found.start() - line_start + 1)
+        if kind == "error":
+            raise GrammarError(f"invalid Lark grammar: unexpected character {token.text!r}", line, token.column)
+        if pending_newline is not None:
+            if token.text == "|":
+                token = Token("or", "|", token.line, token.column)
+            else:
+                tokens.append(pending_newline)
+            pending_newline = None
+        tokens.append(token)
     if pending_newline is not None:
         tokens.append(pending_newline)
-    tokens.append(Token("end", "", line, pos - line_start + 1))
+    tokens.append(Token("end", "", line, len(text) - line_start + 1))
     return tokens
 
 
