@@ -177,3 +177,27 @@ def test_random_grammars_agree_with_lark():
         for candidate in texts:
             assert ours.accepts(candidate) == lark_accepts(reference, candidate), (text, candidate)
         compared += 1
+
+
+def test_imported_rules_bring_their_own_rules_and_terminals(monkeypatch):
+    """``%import`` of a rule from a bundled grammar: its own rules come along under the
+    module's prefix (a main-grammar rule of the same name stays apart), its terminals too;
+    the language is the one of the grammar written out in full, as lark reads it."""
+    from outform.grammar import lark_frontend
+
+    module = 'pair: key ":" VALUE\nkey: WORD | WORD "." key\nWORD: /[a-z]+/\nVALUE: DIGIT+\nDIGIT: "0".."9"\n'
+    monkeypatch.setattr(lark_frontend, "_bundled_file", lambda path: read_lark(module) if path == ("kv",) else None)
+    monkeypatch.setattr(lark_frontend, "_BUNDLED", {})
+    ours = grammar_from_lark('start: item ("," item)*\nitem: entry | key\nkey: "k"\n%import kv (pair) \n'
+                             '%import kv.pair -> entry\n')
+    assert {"kv__key", "key"} <= set(ours.rules)
+    written_out = ('start: item ("," item)*\nitem: pair | key\nkey: "k"\npair: kvkey ":" VALUE\n'
+                   'kvkey: WORD | WORD "." kvkey\nWORD: /[a-z]+/\nVALUE: DIGIT+\nDIGIT: "0".."9"\n')
+    reference = lark.Lark(written_out, parser="earley", lexer="dynamic_complete")
+    recogniser = Recogniser(compile_pipeline(ours))
+    verdicts = {True: 0, False: 0}
+    for candidate in exhaustive("ab.:1,k", 5):
+        expected = lark_accepts(reference, candidate)
+        verdicts[expected] += 1
+        assert recogniser.accepts(candidate) == expected, candidate
+    assert verdicts[True] >= 20, verdicts
