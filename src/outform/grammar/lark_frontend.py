@@ -184,7 +184,7 @@ class _Conversion:
         self.main = _Namespace(file)
         self.rules: dict[str, Expr] = {}
         self.lexemes: dict[str, RegexNode] = {}
-        self.pending: list[tuple[str, Body, _Namespace, dict[str, Body]]] = []  # rules to convert
+        self.pending: list[tuple[str, Body, _Namespace, dict[str, _Bound]]] = []  # rules to convert
         self.anonymous: dict[str, str] = {}  # source text of a literal in a rule -> its lexeme
         self.regexes: dict[tuple[int, str], RegexNode | None] = {}  # (namespace id, terminal) -> regex (None: busy)
         self.literal_terminals = {  # a literal's key -> the main grammar's terminal that is exactly it
@@ -217,7 +217,7 @@ class _Conversion:
             self.pending.append((qualified, definition.body, home, {}))
         return qualified
 
-    def _expr(self, body: Body, namespace: _Namespace, bound: dict[str, Body], rule: str) -> Expr:
+    def _expr(self, body: "Body | _Bound", namespace: _Namespace, bound: "dict[str, _Bound]", rule: str) -> Expr:
         """IR of a rule body; ``bound``: a template instance's parameters."""
         kind = type(body)
         if kind is Items:
@@ -250,7 +250,7 @@ class _Conversion:
             return Lexeme(self._terminal_lexeme(use.name, namespace))
         return Ref(self._rule(use.name, namespace))
 
-    def _instance(self, use: TemplateUse, namespace: _Namespace, bound: dict[str, Body], rule: str) -> str:
+    def _instance(self, use: TemplateUse, namespace: _Namespace, bound: "dict[str, _Bound]", rule: str) -> str:
         """The rule of one instance of a template, converted once per distinct arguments."""
         found = namespace.definitions.get(use.name)
         if found is None or not found[0].params:
