@@ -72,6 +72,7 @@ from outform.grammar.lark_syntax import (
     Name,
     Repeated,
     TemplateUse,
+    is_terminal_name,
     read_lark,
 )
 from outform.grammar.regex_ast import Alt, CharSet, Concat, RegexNode, Repeat, alt, concat, literal, repeat
@@ -142,7 +143,6 @@ class _Namespace:
         return "__".join((*self.module, name))
 
 
-@cache
 def _bundled_file(module: tuple[str, ...]) -> LarkFile | None:
     try:
         path = resources.files("lark").joinpath("grammars", *module[:-1], module[-1] + ".lark")
@@ -167,7 +167,7 @@ def _bundled(module: tuple[str, ...], line: int, column: int) -> _Namespace:
 
 
 def _kind(name: str) -> str:
-    return "terminal" if name.lstrip("_")[:1].isupper() else "rule"
+    return "terminal" if is_terminal_name(name) else "rule"
 
 
 def _error(message: str, where: "Definition | Name | Literal | CharRange | TemplateUse") -> GrammarError:
@@ -197,7 +197,6 @@ class _Conversion:
         for name, (definition, namespace) in self.main.definitions.items():
             if not definition.is_terminal and not definition.params and namespace is self.main:
                 self._rule(name, namespace)
-        self._rule(self.start, self.main)
         while self.pending:
             name, body, namespace, bound = self.pending.pop()
             self.rules[name] = self._expr(body, namespace, bound, name)
@@ -211,7 +210,7 @@ class _Conversion:
     def _rule(self, name: str, namespace: _Namespace) -> str:
         """The IR name of rule ``name`` of ``namespace``, queued for conversion on first use."""
         definition, home = namespace.definitions[name]
-        qualified = home.qualified(definition.name) if home is not self.main else name
+        qualified = home.qualified(definition.name)
         if qualified not in self.rules:
             self.rules[qualified] = EPSILON  # placeholder until converted
             self.pending.append((qualified, definition.body, home, {}))
@@ -287,7 +286,7 @@ class _Conversion:
         return name
 
     def _ignored(self, body: Body, line: int, column: int) -> str:
-        if type(body) is Name and body.name.lstrip("_")[:1].isupper() and body.name in self.main.definitions:
+        if type(body) is Name and is_terminal_name(body.name) and body.name in self.main.definitions:
             return self._terminal_lexeme(body.name, self.main)
         if type(body) in (Literal, CharRange):
             return self._anonymous(body, self.main)

@@ -136,7 +136,7 @@ class Definition:
     is_terminal: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.is_terminal = _TERMINAL_NAME.fullmatch(self.name) is not None
+        self.is_terminal = is_terminal_name(self.name)
 
 
 @dataclass
@@ -159,6 +159,11 @@ class LarkFile:
     ignores: list[tuple[Body, int, int]] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
     declares: list[Name] = field(default_factory=list)
+
+
+def is_terminal_name(name: str) -> bool:
+    """Whether ``name`` names a terminal (uppercase after leading underscores) rather than a rule."""
+    return name.lstrip("_")[:1].isupper()
 
 
 def read_lark(text: str) -> LarkFile:
