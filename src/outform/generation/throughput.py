@@ -30,9 +30,11 @@ class Throughput:
     unconstrained_tokens_per_s: float
     constrained_tokens_per_s: float
     constraint_seconds_per_token: float  # mask, logits masking and accept, timed inside the constrained runs
+    paired_ratio: float  # median over the timed pairs of each pair's own ratio (see measure_throughput)
 
     @property
     def ratio(self) -> float:
+        """Median constrained tokens/s over median unconstrained tokens/s."""
         return self.constrained_tokens_per_s / self.unconstrained_tokens_per_s
 
 
@@ -78,6 +80,11 @@ def measure_throughput(model: Model, prompt: str, compiled, n_tokens: int = 64, 
     and warms both paths (the constraint's masks are then cached, as in a
     long-running server); the timed pairs alternate which run goes first, so a
     drift of the machine's speed within a pair does not favour either side.
+
+    Two estimates of the ratio come back: the ratio of the medians, and the median of
+    the pairs' own ratios (``paired_ratio``).  The second compares runs made seconds
+    apart, so a host whose speed drifts between pairs (a shared CPU: +-2-3 % from run
+    to run) moves both runs of a pair alike and cancels out of it.
     """
     prompt_ids = model.encode_prompt(prompt)
     done, _, _ = _greedy(model, prompt_ids, n_tokens, Matcher(compiled))
@@ -92,4 +99,6 @@ def measure_throughput(model: Model, prompt: str, compiled, n_tokens: int = 64, 
             else:
                 ran, seconds, _ = _greedy(model, prompt_ids, done, None)
                 without.append(ran / seconds)
-    return Throughput(done, float(np.median(without)), float(np.median(with_constraint)), float(np.median(overhead)))
+    pairs = np.asarray(with_constraint) / np.asarray(without)
+    return Throughput(done, float(np.median(without)), float(np.median(with_constraint)), float(np.median(overhead)),
+                      float(np.median(pairs)))
