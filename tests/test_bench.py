@@ -123,6 +123,24 @@ def test_peer_masks_compared_and_judged(tmp_path):
     assert pair["outform_allows_invalid"] == 0
 
 
+def test_ordered_outform_compares_with_llguidance_like_for_like(tmp_path):
+    """``outform-ordered`` takes members in schema order only (llguidance's language): a valid
+    instance in another order is refused by it and by llguidance, accepted by outform; the
+    llguidance ratios are also given against it, and it is no peer of outform's mask judge."""
+    pytest.importorskip("llguidance")
+    reordered = ({"b": "hi", "a": 1}, True)
+    write_maskbench(tmp_path / "data", {"x/object.json": (OBJECT, [({"a": 1, "b": "hi"}, True), reordered])})
+    report = run_schemas([tmp_path / "data"], engines=["outform", "outform-ordered", "llguidance"], timeout=120,
+                         start_method="fork", progress=False)
+    engines = report["engines"]
+    assert (engines["outform"]["accepted"], engines["outform"]["rejected"]) == (2, 0)
+    assert (engines["outform-ordered"]["accepted"], engines["outform-ordered"]["rejected"]) == (1, 1)
+    assert (engines["llguidance"]["accepted"], engines["llguidance"]["rejected"]) == (1, 1)
+    assert "key_order='schema'" in engines["outform-ordered"]["config"]
+    assert engines["llguidance"]["ratio_to_outform_ordered"]["common_schemas"] == 1
+    assert set(report["disagreements"]) == {"outform/llguidance"}
+
+
 def test_missing_peer_is_skipped_with_a_note(tmp_path, monkeypatch):
     from outform.bench import schemas
 

@@ -134,19 +134,26 @@ class XGrammarBuiltinJSON(XGrammarEngine):
 
 
 class OutformSchemaEngine(OutformEngine):
-    config = ("Compiler(vocab, len(vocab)).compile_schema(schema, strict=True, whitespace='flexible', "
-              "max_whitespace=None, key_order='any', max_any_order_keys=8, enforce_formats=True) "
-              "(outform compliance's settings); Matcher.fill_mask / accept_token")
+    """outform with compliance's settings (``key_order="any"``), or, as ``outform-ordered``,
+    with the members in schema order: the language llguidance compiles (it has no any-order
+    option), so that their times compare like for like."""
 
-    def __init__(self, vocab):
-        super().__init__("outform", vocab, "json-schema")
+    def __init__(self, vocab, key_order: str = "any"):
+        super().__init__("outform" if key_order == "any" else "outform-ordered", vocab, "json-schema")
         from outform.errors import OutformError
 
         self.compile_errors = (OutformError,)  # anything else is an internal error: a crash
+        self.key_order = key_order
+        self.config = (f"Compiler(vocab, len(vocab)).compile_schema(schema, strict=True, whitespace='flexible', "
+                       f"max_whitespace=None, key_order={key_order!r}, max_any_order_keys=8, enforce_formats=True) "
+                       "(outform compliance's settings" + ("" if key_order == "any" else ", but schema order")
+                       + "); Matcher.fill_mask / accept_token")
 
     def compile(self, source):
-        return self._Compiler(self.vocab, len(self.vocab)).compile_schema(source["schema"],
-                                                                          **source["outform_options"])
+        options = source["outform_options"]
+        if self.key_order != "any":
+            options = {**options, "key_order": self.key_order}
+        return self._Compiler(self.vocab, len(self.vocab)).compile_schema(source["schema"], **options)
 
     def witness(self, compiled, path: list[int], pos: int, token: int, preferred: list[int],
                 max_steps: int = 64) -> tuple[list[int], bool] | None:
@@ -241,10 +248,12 @@ class OutlinesCoreSchemaEngine:
 
 
 def schema_engine(name: str, vocab, tokenizer_name: str):
-    """The JSON-schema engine ``name`` (outform, xgrammar, llguidance, outlines_core, or ``module:factory``,
-    a callable ``(vocab, tokenizer_name) -> engine``) over ``vocab``."""
+    """The JSON-schema engine ``name`` (outform, outform-ordered, xgrammar, llguidance, outlines_core, or
+    ``module:factory``, a callable ``(vocab, tokenizer_name) -> engine``) over ``vocab``."""
     if name == "outform":
         return OutformSchemaEngine(vocab)
+    if name == "outform-ordered":
+        return OutformSchemaEngine(vocab, key_order="schema")
     if name == "xgrammar":
         import xgrammar as xgr
 

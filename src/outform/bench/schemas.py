@@ -51,6 +51,10 @@ from outform.bench.oracle import Judge
 from outform.bench.workers import Worker
 
 ENGINES = ("outform", "xgrammar", "llguidance", "outlines_core")
+ORDERED = "outform-ordered"
+"""An engine not run by default: outform with the members in schema order, the language of
+llguidance (no any-order option), whose ratios are then also given against it (like for like)."""
+ORDERED_PEERS = ("llguidance",)
 DISTRIBUTIONS = {"xgrammar": "xgrammar", "llguidance": "llguidance", "outlines_core": "outlines_core"}
 DEFAULT_TIMEOUT_S = 30.0
 MAX_EXAMPLES = 20
@@ -337,8 +341,8 @@ def run_schemas(paths, *, engines=ENGINES, tokenizer: str = "llama3", limit: int
     notes: list[str] = []
     wanted = []
     for name in engines:
-        if name not in ENGINES and ":" not in name:
-            raise ValueError(f"unknown engine {name!r}: use {', '.join(ENGINES)} (or module:factory)")
+        if name not in (*ENGINES, ORDERED) and ":" not in name:
+            raise ValueError(f"unknown engine {name!r}: use {', '.join((*ENGINES, ORDERED))} (or module:factory)")
         if not peer_available(name):
             notes.append(f"{name} is not installed (pip install 'outform[bench]'): skipped")
         else:
@@ -362,7 +366,8 @@ def run_schemas(paths, *, engines=ENGINES, tokenizer: str = "llama3", limit: int
     workers = {name: Worker(SchemaWorker, (name, vocab, tokenizer, warmup_path), start_method=start_method,
                             memory_limit=memory_limit) for name in wanted}
     tallies = {name: Tally(name) for name in wanted}
-    pairs = {name: Disagreements(name) for name in wanted if name != "outform"} if "outform" in wanted else {}
+    pairs = {name: Disagreements(name) for name in wanted if name not in ("outform", ORDERED)} \
+        if "outform" in wanted else {}
     records: list[dict] = []
     totals = {"instances": 0, "positions": 0, "tokenization_fallbacks": 0, "untokenizable": 0}
     bar = compliance._Progress(len(tasks) * len(wanted)) if progress and wanted else None
@@ -441,6 +446,10 @@ def run_schemas(paths, *, engines=ENGINES, tokenizer: str = "llama3", limit: int
         for name in wanted:
             if name != "outform":
                 report["engines"][name]["ratio_to_outform"] = ratios(tallies[name], tallies["outform"])
+    if ORDERED in wanted:
+        for name in ORDERED_PEERS:
+            if name in wanted:
+                report["engines"][name]["ratio_to_outform_ordered"] = ratios(tallies[name], tallies[ORDERED])
     report["_tallies"] = tallies  # for --plot; dropped before writing JSON
     return report
 
@@ -489,6 +498,12 @@ def format_report(r: dict) -> str:
     lines += _time_table(r, "tbm", (("masks", 8, "masks"),),
                          (("inst", 5, "instances"), ("acc", 5, "accepted"), ("rej", 5, "rejected"),
                           ("err", 4, "instance_errors"), ("m-err", 5, "mask_errors")))
+    for name, e in r["engines"].items():
+        same = e.get("ratio_to_outform_ordered")
+        if same:
+            lines.append(f"  {name} / {ORDERED} (both in schema order), on the {same['common_schemas']} schemas both "
+                         f"compiled: TTFM p50 {_ratio(same['ttfm_p50']).strip()}, p99 {_ratio(same['ttfm_p99']).strip()}"
+                         f"; TBM p50 {_ratio(same['tbm_p50']).strip()}, p99 {_ratio(same['tbm_p99']).strip()}")
     lines.append("  p50/of, p99/of: peer / outform on the schemas both compiled (above 1: outform is faster); "
                  "inst/acc/rej/err: valid instances forced, accepted with EOS, rejected, ended by an error;\n"
                  "  m-err: masks that raised (the position is then advanced through without a mask)")
@@ -592,7 +607,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="MaskBench / JSONSchemaBench .json files or folders")
     p.add_argument("--tokenizer", default="llama3", help="llama3 (default), qwen3, mistral or gemma3")
     p.add_argument("--engines", default=",".join(ENGINES),
-                   help=f"comma-separated (default {','.join(ENGINES)}; module:factory for another engine)")
+                   help=f"comma-separated (default {','.join(ENGINES)}; {ORDERED}: outform in schema order, "
+                        "llguidance's language; module:factory for another engine)")
     p.add_argument("--limit", type=int, default=None, help="run N schemas, evenly spaced over the sorted list")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                    help="wall-clock seconds per schema and engine, compile and instances "
