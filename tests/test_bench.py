@@ -141,6 +141,21 @@ def test_ordered_outform_compares_with_llguidance_like_for_like(tmp_path):
     assert set(report["disagreements"]) == {"outform/llguidance"}
 
 
+@pytest.mark.parametrize("key_order", ["any", "schema"])
+def test_warm_up_schema_is_checked_in_either_key_order(llama3_vocab, llama3_tokenizer, key_order):
+    """Workers warm up on WARMUP_SCHEMA so that the per-vocabulary indexes of checked masks are
+    built before timing; a schema without a check there left them to the first timed one."""
+    from outform import Compiler, Matcher
+    from outform.bench.schemas import WARMUP_SCHEMA, WARMUP_TEXT
+    from outform.masking.checked import CheckedConstraint
+
+    compiled = Compiler(llama3_vocab).compile_schema(WARMUP_SCHEMA, key_order=key_order)
+    assert isinstance(compiled, CheckedConstraint)
+    matcher = Matcher(compiled)
+    assert matcher.accept_tokens(llama3_tokenizer.encode(WARMUP_TEXT, add_special_tokens=False))
+    assert matcher.accepts_eos()
+
+
 def test_missing_peer_is_skipped_with_a_note(tmp_path, monkeypatch):
     from outform.bench import schemas
 
