@@ -133,13 +133,17 @@ class XGrammarBuiltinJSON(XGrammarEngine):
 # to accept any key order and flexible whitespace where the library allows it.
 
 
+ORDERED = "outform-ordered"
+"""The name of :class:`OutformSchemaEngine` in schema key order."""
+
+
 class OutformSchemaEngine(OutformEngine):
-    """outform with compliance's settings (``key_order="any"``), or, as ``outform-ordered``,
+    """outform with compliance's settings (``key_order="any"``), or, as :data:`ORDERED`,
     with the members in schema order: the language llguidance compiles (it has no any-order
     option), so that their times compare like for like."""
 
     def __init__(self, vocab, key_order: str = "any"):
-        super().__init__("outform" if key_order == "any" else "outform-ordered", vocab, "json-schema")
+        super().__init__("outform" if key_order == "any" else ORDERED, vocab, "json-schema")
         from outform.errors import OutformError
 
         self.compile_errors = (OutformError,)  # anything else is an internal error: a crash
@@ -252,7 +256,7 @@ def schema_engine(name: str, vocab, tokenizer_name: str):
     ``module:factory``, a callable ``(vocab, tokenizer_name) -> engine``) over ``vocab``."""
     if name == "outform":
         return OutformSchemaEngine(vocab)
-    if name == "outform-ordered":
+    if name == ORDERED:
         return OutformSchemaEngine(vocab, key_order="schema")
     if name == "xgrammar":
         import xgrammar as xgr

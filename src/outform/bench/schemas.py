@@ -46,15 +46,21 @@ from pathlib import Path
 
 from outform.bench.common import (bit_set, command_main, fmt, peer_available, percentiles_us, pin_threads,
                                   version, write_json)
-from outform.bench.engines import mask_differences, run_engine, schema_engine, step_index, time_to_first_mask
+from outform.bench.engines import (
+    ORDERED,
+    mask_differences,
+    run_engine,
+    schema_engine,
+    step_index,
+    time_to_first_mask,
+)
 from outform.bench.oracle import Judge
 from outform.bench.workers import Worker
 
 ENGINES = ("outform", "xgrammar", "llguidance", "outlines_core")
-ORDERED = "outform-ordered"
-"""An engine not run by default: outform with the members in schema order, the language of
-llguidance (no any-order option), whose ratios are then also given against it (like for like)."""
 ORDERED_PEERS = ("llguidance",)
+"""Peers whose ratios are also given against ``ORDERED`` (not run by default: outform with the
+members in schema order, the language of llguidance, which has no any-order option)."""
 DISTRIBUTIONS = {"xgrammar": "xgrammar", "llguidance": "llguidance", "outlines_core": "outlines_core"}
 DEFAULT_TIMEOUT_S = 30.0
 MAX_EXAMPLES = 20
